@@ -1,0 +1,112 @@
+# mpdrec — one Makefile. `make check` runs every test, `make asan` the same under
+# AddressSanitizer and UndefinedBehaviorSanitizer, `make bench` the benchmarks.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+PKGS := libmpdclient libconfig openblas libavformat libavcodec libavutil \
+	libswresample aubio libebur128 sqlite3
+# Debian package for each pkg-config name, and the programs the tests run.
+DEB_libmpdclient  := libmpdclient-dev
+DEB_libconfig     := libconfig-dev
+DEB_openblas      := libopenblas-dev
+DEB_libavformat   := libavformat-dev
+DEB_libavcodec    := libavcodec-dev
+DEB_libavutil     := libavutil-dev
+DEB_libswresample := libswresample-dev
+DEB_aubio         := libaubio-dev
+DEB_libebur128    := libebur128-dev
+DEB_sqlite3       := libsqlite3-dev
+TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang
+
+CC      ?= cc
+WERROR  ?= -Werror
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
+	-Wstrict-prototypes -Wformat=2 $(WERROR)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMPDREC_VERSION='"$(VERSION)"' -I. \
+	$(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC   := $(sort $(wildcard core/*.c features/*.c conf/*.c) \
+	$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+
+# Build directory: build/ normally, build-asan/ for the sanitizer build.
+B ?= build
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+TLIB_OBJ  := $(TLIB_SRC:%.c=$(B)/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+MPDREC    := $(B)/mpdrec
+
+.PHONY: all check asan bench deps install uninstall clean demo run fuzz
+.DELETE_ON_ERROR:
+
+all: $(MPDREC)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libmpdrec.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(MPDREC): $(B)/daemon/main.o $(B)/libmpdrec.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/tests/%.o $(TLIB_OBJ) $(B)/libmpdrec.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/bench/%: $(B)/bench/%.o $(TLIB_OBJ) $(B)/libmpdrec.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# Every test binary runs even when an earlier one fails; the summary line and
+# the exit status say whether all passed. MPDREC_BIN lets integration tests
+# start the daemon that was built with them.
+check: $(MPDREC) $(TEST_BIN)
+	@MPDREC_BIN=$(abspath $(MPDREC)) sh tests/run.sh $(TEST_BIN)
+
+asan:
+	$(MAKE) B=build-asan OPT=-O1 \
+		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=address,undefined' check
+
+bench: $(MPDREC) $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; MPDREC_BIN=$(abspath $(MPDREC)) $$b || exit 1; done
+
+deps:
+	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)"
+
+install: $(MPDREC)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/doc/mpdrec \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user
+	install -m 0755 $(MPDREC) $(DESTDIR)$(PREFIX)/bin/mpdrec
+	install -m 0644 conf/mpdrec.conf $(DESTDIR)$(PREFIX)/share/doc/mpdrec/mpdrec.conf
+	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in docs/*.5; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
+	[ ! -f dist/mpdrec.service ] || sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/mpdrec.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/user/mpdrec.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mpdrec \
+		$(DESTDIR)$(PREFIX)/share/man/man1/mpdrec.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/mpdrec.conf.5 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user/mpdrec.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/mpdrec
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

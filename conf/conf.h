@@ -1,0 +1,125 @@
+/* mpdrec.conf: one table of options (name, type, default, bounds, help),
+ * loaded with libconfig. Never prints, never exits: errors come back as text
+ * the caller shows ("file:line: option: what is wrong (expected ...)").
+ */
+#ifndef MPDREC_CONF_H
+#define MPDREC_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONF_MAX_HIDDEN 4
+#define CONF_ERR_SIZE 512
+
+/** Where an option's effective value came from. */
+enum conf_source {
+	CONF_SOURCE_DEFAULT,
+	CONF_SOURCE_FILE,
+	CONF_SOURCE_ENV,
+};
+
+/** Log levels, in order of verbosity. */
+enum conf_log_level {
+	CONF_LOG_ERROR,
+	CONF_LOG_WARNING,
+	CONF_LOG_INFO,
+	CONF_LOG_DEBUG,
+};
+
+/** The effective configuration. Strings are owned by the struct and freed by
+ *  conf_free(); NULL means "not set" (libmpdclient's default for mpd.host,
+ *  no password). Paths have `~` expanded. */
+struct conf {
+	struct {
+		char *host;		/* NULL: $MPD_HOST, else libmpdclient's */
+		unsigned port;		/* 0: $MPD_PORT, else libmpdclient's */
+		char *password;
+		unsigned timeout_ms;
+	} mpd;
+	char *music_directory;		/* NULL: not analysing files */
+	char *data_directory;		/* default $XDG_DATA_HOME/mpdrec */
+	struct {
+		int ahead;
+		double explore_rate;
+		double history_hours;
+		int artist_spacing;
+		double temperature;
+		double settle_ms;
+	} queue;
+	struct {
+		double end_margin;
+		double min_duration;
+		bool stickers;
+	} feedback;
+	struct {
+		int hidden[CONF_MAX_HIDDEN];
+		int n_hidden;
+		double learning_rate;
+		double l2;
+		int ensemble;
+		int steps_per_event;
+		int batch;
+		double half_life_days;
+		int retrain_every;
+		unsigned seed;
+	} model;
+	struct {
+		int jobs;		/* 0: one per core */
+		double max_seconds;
+	} analysis;
+	struct {
+		enum conf_log_level level;
+		char *file;		/* NULL: stderr */
+	} log;
+
+	char *path;			/* the file loaded, or NULL */
+	/* Source of each option, indexed like the option table. */
+	unsigned char source[64];
+	/* Warnings that do not refuse the file (unknown keys), one per line,
+	 * "file:line: warning: unknown option 'x'"; NULL when none. */
+	char *warnings;
+};
+
+/** Fills *c with the built-in defaults (reads $XDG_DATA_HOME / $HOME for
+ *  data_directory). Free with conf_free(). Returns false only when out of
+ *  memory. */
+bool conf_defaults(struct conf *c);
+
+/** Releases every string of *c; leaves it zeroed. Accepts a zeroed struct. */
+void conf_free(struct conf *c);
+
+/** Finds the file to load, in DESIGN.md's order: explicit (if not NULL),
+ *  $XDG_CONFIG_HOME/mpdrec/mpdrec.conf (else ~/.config/mpdrec/mpdrec.conf),
+ *  /etc/mpdrec.conf. Returns a newly allocated path the caller frees, or NULL
+ *  when no file exists (use the defaults). An explicit path is returned even
+ *  if it does not exist, so loading it reports the error. */
+char *conf_find(const char *explicit_path);
+
+/** Loads `path` over the defaults into *c (which conf_load fills; the caller
+ *  frees it with conf_free() whatever the result). On failure returns false,
+ *  writes "file:line: option: what is wrong (expected ...)" into err, and
+ *  leaves *c zeroed. Unknown keys are not errors: see c->warnings. */
+bool conf_load(struct conf *c, const char *path, char *err, size_t err_size);
+
+/** Applies MPD_HOST ("host", "password@host", "/socket", "@abstract") and
+ *  MPD_PORT where the file did not set mpd.host / mpd.port, as mpc does.
+ *  Values are passed in so the caller decides where they come from (NULL =
+ *  unset). Returns false and fills err for a bad MPD_PORT. */
+bool conf_apply_env(struct conf *c, const char *mpd_host, const char *mpd_port,
+		    char *err, size_t err_size);
+
+/** Number of options in the table (for check-config). */
+size_t conf_option_count(void);
+
+/** Describes option i of the table for *c: its dotted name (borrowed, static),
+ *  its one-line help (borrowed, static), its effective value written into
+ *  value (the password as "(set)"/"(unset)", never the text), and where it
+ *  came from. Returns false when i is out of range. */
+bool conf_option_describe(const struct conf *c, size_t i, const char **name,
+			  const char **help, char *value, size_t value_size,
+			  enum conf_source *source);
+
+/** Returns the name of a source: "default", "file", "environment". */
+const char *conf_source_name(enum conf_source s);
+
+#endif

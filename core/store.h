@@ -1,0 +1,205 @@
+/* The SQLite store (WAL): tracks, events, picks, the model blob and a schema
+ * version. Every write is one transaction; a killed process loses no event
+ * whose store_add_event() returned true. Never prints: errors are kept as text
+ * and read with store_error().
+ */
+#ifndef MPDREC_STORE_H
+#define MPDREC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/** Analysis status of a track. */
+enum store_status {
+	STORE_PENDING = 0,	/* new or changed: to analyse */
+	STORE_ANALYSED = 1,	/* has a feature vector */
+	STORE_FAILED = 2,	/* analysis failed; skipped until mtime changes */
+	STORE_GONE = 3,		/* no longer in MPD's database */
+};
+
+/** What happened to a song (events.kind). */
+enum store_kind {
+	STORE_KIND_PLAYED = 0,	/* played to its end (implicit like) */
+	STORE_KIND_SKIPPED = 1,	/* changed with much left (implicit dislike) */
+	STORE_KIND_UNLABELLED = 2, /* stop, clear, too short...: kept, no label */
+	STORE_KIND_LIKE = 3,	/* explicit, from the channel or the CLI */
+	STORE_KIND_DISLIKE = 4,
+	STORE_KIND_BAN = 5,	/* explicit dislike that also bans the track */
+};
+
+/** Track metadata as MPD reports it. Strings borrowed by the store calls. */
+struct store_track_info {
+	const char *uri;
+	int64_t mtime;		/* MPD's Last-Modified, seconds since epoch */
+	const char *artist;	/* NULL when untagged */
+	const char *album;
+	const char *title;
+	const char *genre;
+	double duration;	/* seconds, 0 if unknown */
+};
+
+/** One event. On input, uri is borrowed; label is 1 like, 0 dislike, -1 none. */
+struct store_event {
+	int64_t id;		/* set by store_add_event */
+	double time;		/* seconds since epoch */
+	const char *uri;
+	enum store_kind kind;
+	double played;		/* seconds heard */
+	double duration;	/* seconds */
+	int label;
+	double weight;
+	const char *source;	/* "watch", "channel", "cli", "sticker" */
+	bool queued_by_us;	/* mpdrec had queued this song */
+};
+
+/** One pick of the queue filler. uri and reason borrowed. */
+struct store_pick {
+	double time;
+	const char *uri;
+	double score;
+	double uncertainty;
+	bool explored;
+	const char *reason;
+};
+
+/** Opens (creating if needed) `dir`/mpdrec.db: the directory is created 0700,
+ *  the files 0600, WAL mode, schema migrated forward. A database with a newer
+ *  schema than this program knows is refused. Returns a store the caller
+ *  frees with store_close(), or NULL with the reason in err. */
+struct store *store_open(const char *dir, char *err, size_t err_size);
+
+/** Closes the database (checkpointing WAL). Accepts NULL. */
+void store_close(struct store *s);
+
+/** Returns the last error as "what: SQLite's message"; borrowed, valid until
+ *  the next call on s. */
+const char *store_error(const struct store *s);
+
+/** Returns the schema version this program writes. */
+int store_schema_version(void);
+
+/* --- tracks ------------------------------------------------------------ */
+
+/** Starts a library sync: every track not passed to store_sync_track() before
+ *  store_sync_end() is marked GONE. One transaction. Returns false on error. */
+bool store_sync_begin(struct store *s);
+
+/** Records one track of MPD's database. New tracks, and tracks whose mtime
+ *  changed, become PENDING; GONE tracks that are back keep their vector if
+ *  the mtime is unchanged. Returns false on error. */
+bool store_sync_track(struct store *s, const struct store_track_info *t);
+
+/** Commits the sync (marks the unseen GONE); `gone` (may be NULL) receives how
+ *  many became GONE. store_sync_abort() rolls back instead. */
+bool store_sync_end(struct store *s, int *gone);
+void store_sync_abort(struct store *s);
+
+/** Calls fn(uri, ctx) for every track to analyse: PENDING, or ANALYSED with a
+ *  features_version other than `version`. uri is borrowed for the call.
+ *  Stops early when fn returns false. Returns false on a database error. */
+bool store_each_pending(struct store *s, int version,
+			bool (*fn)(const char *uri, void *ctx), void *ctx);
+
+/** Stores the feature vector of uri (n floats) analysed with `version`, and
+ *  its duration; the track becomes ANALYSED. Returns false on error. */
+bool store_set_features(struct store *s, const char *uri, int version,
+			const float *v, int n, double duration);
+
+/** Marks uri FAILED with a reason (skipped until its mtime changes). */
+bool store_set_failed(struct store *s, const char *uri, const char *reason);
+
+/** Counts of tracks by status (index enum store_status). */
+bool store_count_tracks(struct store *s, int counts[4]);
+
+/** All ANALYSED tracks with `version` and n features: a library the caller
+ *  frees with store_library_free(). Returns NULL on error (store_error). */
+struct store_library {
+	int n;			/* tracks */
+	int dim;		/* features per track */
+	char **uri;		/* n strings */
+	char **artist;		/* n strings, NULL when untagged */
+	char **title;		/* n strings, NULL when untagged */
+	double *duration;	/* n */
+	float *x;		/* n × dim, row-major */
+};
+struct store_library *store_load_library(struct store *s, int version, int dim);
+void store_library_free(struct store_library *lib);
+
+/** Looks one track up: its status, its error text (caller frees, may be NULL)
+ *  and, if ANALYSED with `version`, its vector into v (dim floats). Returns
+ *  false if the track is unknown or on error (then store_error says which). */
+bool store_get_track(struct store *s, const char *uri, int version, int dim,
+		     float *v, enum store_status *status, char **error);
+
+/* --- events ------------------------------------------------------------ */
+
+/** Appends one event, durably (committed before returning true). Sets e->id.
+ *  A BAN also marks the track banned. Returns false on error. */
+bool store_add_event(struct store *s, struct store_event *e);
+
+/** Labelled events (label 0 or 1) joined with the features of their track
+ *  (ANALYSED with `version`, `dim` floats), oldest first: the training set.
+ *  Caller frees with store_examples_free(). NULL on error. */
+struct store_examples {
+	int n;
+	int dim;
+	float *x;		/* n × dim */
+	float *y;		/* n labels 0/1 */
+	float *w;		/* n weights */
+	double *time;		/* n event times */
+	char **uri;		/* n */
+};
+struct store_examples *store_load_examples(struct store *s, int version,
+					   int dim);
+void store_examples_free(struct store_examples *ex);
+
+/** Number of events, and of labelled ones. */
+bool store_count_events(struct store *s, int64_t *all, int64_t *labelled);
+
+/** Calls fn for the last `limit` events, newest first (fields borrowed for the
+ *  call). Returns false on error. */
+bool store_each_recent_event(struct store *s, int limit,
+			     bool (*fn)(const struct store_event *e, void *ctx),
+			     void *ctx);
+
+/** Whether uri is banned. */
+bool store_is_banned(struct store *s, const char *uri, bool *banned);
+
+/** URIs played (any event) since `since` (epoch seconds): fn per URI. */
+bool store_each_played_since(struct store *s, double since,
+			     bool (*fn)(const char *uri, void *ctx), void *ctx);
+
+/* --- picks ------------------------------------------------------------- */
+
+/** Appends one pick; `id` (may be NULL) receives its row id. */
+bool store_add_pick(struct store *s, const struct store_pick *p, int64_t *id);
+
+/** Sets the outcome of the latest open pick of uri: 1 liked, 0 disliked, -1
+ *  heard without label. A no-op if there is none. */
+bool store_set_pick_outcome(struct store *s, const char *uri, int outcome);
+
+/** Like rate of the last `last` picks with an outcome, all or only the
+ *  explored ones: *liked and *judged counts. */
+bool store_pick_stats(struct store *s, int last, bool explored_only,
+		      int *liked, int *judged);
+
+/* --- model ------------------------------------------------------------- */
+
+/** Saves the model blob (with its own checksum) atomically, replacing the
+ *  previous one in the same transaction. Returns false on error. */
+bool store_save_model(struct store *s, const void *blob, size_t size);
+
+/** Loads the latest model blob: *blob (caller frees with free()) and *size;
+ *  *blob NULL when none was saved. Returns false on error. */
+bool store_load_model(struct store *s, void **blob, size_t *size);
+
+/** Records a full-training report (time, events, metrics) for the learning
+ *  curve; metrics NaN when unknown. */
+bool store_add_training(struct store *s, double time, int events,
+			double train_acc, double val_acc, double val_auc,
+			double val_logloss);
+
+#endif

@@ -1,0 +1,58 @@
+#include "daemon/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum log_level log_threshold = LOG_INFO;
+static FILE *log_file;
+
+static const char *const level_names[] = {
+	[LOG_ERROR] = "error",
+	[LOG_WARNING] = "warning",
+	[LOG_INFO] = "info",
+	[LOG_DEBUG] = "debug",
+};
+
+bool log_setup(enum log_level level, const char *path)
+{
+	log_threshold = level;
+	if (!path)
+		return true;
+	FILE *f = fopen(path, "a");
+	if (!f)
+		return false;
+	setvbuf(f, NULL, _IOLBF, 0);
+	log_close();
+	log_file = f;
+	return true;
+}
+
+void log_close(void)
+{
+	if (log_file)
+		fclose(log_file);
+	log_file = NULL;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	FILE *f = log_file ? log_file : stderr;
+	char stamp[32] = "";
+	if (log_file) {
+		/* A file has no journald to add the time. */
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	flockfile(f);
+	fprintf(f, "%smpdrec: %s: ", stamp, level_names[level]);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+	funlockfile(f);
+	va_end(ap);
+}
