@@ -1,0 +1,151 @@
+#include "daemon/watch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A restart of the same song counts as a new play when the position jumps
+ * back by more than this while it was near its end. */
+#define RESTART_JUMP_S 1.0
+
+void watch_init(struct watch *w, const struct watch_rules *rules)
+{
+	memset(w, 0, sizeof *w);
+	w->rules = *rules;
+	w->song_id = -1;
+	w->state = WATCH_STOP;
+}
+
+void watch_reset(struct watch *w)
+{
+	free(w->uri);
+	free(w->judged_uri);
+	struct watch_rules rules = w->rules;
+	watch_init(w, &rules);
+}
+
+double watch_end_margin(double duration, double margin)
+{
+	double tenth = duration / 10.0;
+	return margin < tenth ? margin : tenth;
+}
+
+bool watch_played_to_end(double played, double position, double duration,
+			 double margin)
+{
+	if (duration <= 0)
+		return false;
+	double m = watch_end_margin(duration, margin);
+	/* Reached the end, and heard all but at most twice the margin: the
+	 * stopwatch starts a moment after the song does, and a seek forward
+	 * past most of the track must not count as a full play. */
+	return duration - position <= m && played >= duration - 2 * m;
+}
+
+double watch_skip_weight(double position, double duration)
+{
+	if (duration <= 0)
+		return 0.1;
+	double share = position / duration;
+	double wt = 1.0 - share;
+	return wt < 0.1 ? 0.1 : wt > 1.0 ? 1.0 : wt;
+}
+
+/* Runs the stopwatch up to `now` and moves the estimated position. */
+static void advance(struct watch *w, double now)
+{
+	double dt = now - w->last_time;
+	if (dt > 0 && w->state == WATCH_PLAY) {
+		w->played += dt;
+		w->position += dt;
+		if (w->duration > 0 && w->position > w->duration)
+			w->position = w->duration;
+	}
+	w->last_time = now;
+}
+
+/* `stopped`: playback stopped rather than moved on: a stop or a cleared
+ * queue mid-song says nothing about the song. */
+static void judge(const struct watch *w, bool stopped,
+		  struct watch_verdict *v)
+{
+	v->uri = w->uri;
+	v->played = w->played;
+	v->position = w->position;
+	v->duration = w->duration;
+	v->weight = 0;
+	v->kind = WATCH_NONE;
+	double m = watch_end_margin(w->duration, w->rules.end_margin);
+	if (w->duration <= 0) {
+		v->why = "duration unknown";
+	} else if (w->duration < w->rules.min_duration) {
+		v->why = "shorter than feedback.min_duration";
+	} else if (watch_played_to_end(w->played, w->position, w->duration,
+				       w->rules.end_margin)) {
+		v->kind = WATCH_LIKE;
+		v->weight = 1.0;
+		v->why = "played to its end";
+	} else if (w->duration - w->position <= m) {
+		v->why = "reached its end without being heard (seek or late start)";
+	} else if (stopped) {
+		v->why = "stopped";
+	} else if (w->played <= 0) {
+		v->why = "never heard playing";
+	} else {
+		v->kind = WATCH_SKIP;
+		v->weight = watch_skip_weight(w->position, w->duration);
+		v->why = "skipped";
+	}
+}
+
+/* Starts watching the song of observation o (if any). */
+static void follow(struct watch *w, const struct watch_obs *o)
+{
+	/* The verdict's uri stays valid until the next observation. */
+	free(w->judged_uri);
+	w->judged_uri = w->uri;
+	w->uri = NULL;
+	w->song_id = -1;
+	w->played = 0;
+	w->position = 0;
+	w->duration = 0;
+	w->state = o->state;
+	w->last_time = o->now;
+	if (o->state == WATCH_STOP || o->song_id < 0 || !o->uri)
+		return;
+	w->uri = strdup(o->uri);
+	if (!w->uri)
+		return;
+	w->song_id = o->song_id;
+	w->position = o->elapsed;
+	w->duration = o->duration;
+}
+
+bool watch_observe(struct watch *w, const struct watch_obs *o,
+		   struct watch_verdict *v)
+{
+	advance(w, o->now);
+	bool over = false;
+	if (w->song_id >= 0) {
+		bool same = o->song_id == w->song_id && o->state != WATCH_STOP;
+		double m = watch_end_margin(w->duration, w->rules.end_margin);
+		bool restarted = same && o->elapsed + RESTART_JUMP_S <
+			w->position && w->duration - w->position <= m;
+		if (!same || restarted) {
+			judge(w, o->state == WATCH_STOP, v);
+			over = true;
+		}
+	}
+	if (over || w->song_id < 0) {
+		follow(w, o);
+		if (over)
+			v->uri = w->judged_uri;
+		return over;
+	}
+	/* The same song goes on: take MPD's position (a seek moves it, the
+	 * stopwatch does not) and its state. */
+	w->position = o->elapsed;
+	w->state = o->state;
+	if (o->duration > 0)
+		w->duration = o->duration;
+	return false;
+}

@@ -1,0 +1,200 @@
+/* The feedback rules, case by case (shared/DESIGN.md, "Feedback rules"). */
+#include "daemon/watch.h"
+#include "tests/lib/harness.h"
+
+#include <string.h>
+
+static const struct watch_rules rules = { .end_margin = 10,
+					  .min_duration = 30 };
+
+/* An observation: time, state, song id, uri, elapsed, duration. */
+#define obs(...) ((struct watch_obs){ __VA_ARGS__ })
+
+static void test_margin_is_at_most_a_tenth(void)
+{
+	CHECK_NEAR(watch_end_margin(200, 10), 10, 1e-9);
+	CHECK_NEAR(watch_end_margin(40, 10), 4, 1e-9);
+	CHECK_NEAR(watch_end_margin(3, 10), 0.3, 1e-9);
+}
+
+static void test_played_to_end_rule(void)
+{
+	CHECK(watch_played_to_end(195, 195, 200, 10));
+	CHECK(watch_played_to_end(200, 200, 200, 10));
+	CHECK(!watch_played_to_end(150, 189, 200, 10));	/* 11 s left */
+	CHECK(!watch_played_to_end(20, 200, 200, 10));	/* seeked to end */
+	CHECK(watch_played_to_end(2.9, 3.0, 3.0, 10));	/* short track */
+	CHECK(!watch_played_to_end(2.9, 2.6, 3.0, 10));
+	CHECK(!watch_played_to_end(0, 0, 0, 10));		/* unknown */
+}
+
+static void test_skip_weight_falls_with_share_heard(void)
+{
+	double early = watch_skip_weight(5, 200);
+	double late = watch_skip_weight(160, 200);
+	CHECK(early > late);
+	CHECK(early > 0.95);
+	CHECK_NEAR(watch_skip_weight(200, 200), 0.1, 1e-9);
+	CHECK_NEAR(watch_skip_weight(0, 200), 1.0, 1e-9);
+}
+
+static void test_full_play_is_a_like(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	CHECK(!watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v));
+	CHECK(!watch_observe(&w, &obs(50, WATCH_PLAY, 1, "a.flac", 50, 100), &v));
+	CHECK(watch_observe(&w, &obs(100.2, WATCH_PLAY, 2, "b.flac", 0.1, 80),
+			    &v));
+	CHECK_INT(v.kind, WATCH_LIKE);
+	CHECK_STR(v.uri, "a.flac");
+	CHECK_NEAR(v.played, 100.2, 1e-9);
+	CHECK_NEAR(v.weight, 1.0, 1e-9);
+	watch_reset(&w);
+}
+
+static void test_next_early_is_a_heavy_dislike(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	CHECK(watch_observe(&w, &obs(5, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_SKIP);
+	CHECK_STR(v.uri, "a.flac");
+	CHECK(v.weight > 0.9);
+	/* b is now watched: skipped late, it weighs less. */
+	CHECK(watch_observe(&w, &obs(65, WATCH_PLAY, 3, "c.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_SKIP);
+	CHECK_STR(v.uri, "b.flac");
+	CHECK(v.weight < 0.3);
+	watch_reset(&w);
+}
+
+static void test_pause_does_not_count(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	watch_observe(&w, &obs(40, WATCH_PAUSE, 1, "a.flac", 40, 100), &v);
+	watch_observe(&w, &obs(1040, WATCH_PLAY, 1, "a.flac", 40, 100), &v);
+	CHECK(watch_observe(&w, &obs(1100, WATCH_PLAY, 2, "b.flac", 0, 80),
+			    &v));
+	CHECK_INT(v.kind, WATCH_LIKE);
+	CHECK_NEAR(v.played, 100, 1e-9);
+	watch_reset(&w);
+}
+
+static void test_seek_forward_is_not_a_like(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	watch_observe(&w, &obs(10, WATCH_PLAY, 1, "a.flac", 85, 100), &v);
+	CHECK(watch_observe(&w, &obs(25, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	CHECK_NEAR(v.played, 25, 1e-9);
+	watch_reset(&w);
+}
+
+static void test_stop_mid_song_has_no_label(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	CHECK(watch_observe(&w, &obs(30, WATCH_STOP, -1, NULL, 0, 0), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	CHECK_STR(v.uri, "a.flac");
+	/* Stopped, nothing watched: no verdict until something plays. */
+	CHECK(!watch_observe(&w, &obs(40, WATCH_STOP, -1, NULL, 0, 0), &v));
+	watch_reset(&w);
+}
+
+static void test_end_of_queue_is_a_like(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	CHECK(watch_observe(&w, &obs(100.1, WATCH_STOP, -1, NULL, 0, 0), &v));
+	CHECK_INT(v.kind, WATCH_LIKE);
+	watch_reset(&w);
+}
+
+static void test_short_track_has_no_label(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "jingle.ogg", 0, 12), &v);
+	CHECK(watch_observe(&w, &obs(2, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	watch_reset(&w);
+}
+
+static void test_restart_under_repeat_is_a_new_play(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 7, "a.flac", 0, 100), &v);
+	watch_observe(&w, &obs(95, WATCH_PLAY, 7, "a.flac", 95, 100), &v);
+	CHECK(watch_observe(&w, &obs(100.3, WATCH_PLAY, 7, "a.flac", 0.2,
+				     100), &v));
+	CHECK_INT(v.kind, WATCH_LIKE);
+	/* The second play is watched from its start. */
+	CHECK(watch_observe(&w, &obs(103, WATCH_PLAY, 8, "b.flac", 0, 50), &v));
+	CHECK_INT(v.kind, WATCH_SKIP);
+	CHECK_NEAR(v.played, 2.7, 1e-9);
+	/* A seek back to the start in mid-song is not a restart. */
+	watch_observe(&w, &obs(110, WATCH_PLAY, 8, "b.flac", 20, 50), &v);
+	CHECK(!watch_observe(&w, &obs(111, WATCH_PLAY, 8, "b.flac", 0, 50),
+			     &v));
+	watch_reset(&w);
+}
+
+static void test_start_mid_song_counts_what_it_saw(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	/* The daemon comes up 70 s into a 100 s song that then ends. */
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 70, 100), &v);
+	CHECK(watch_observe(&w, &obs(30, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	CHECK_NEAR(v.played, 30, 1e-9);
+	watch_reset(&w);
+}
+
+static void test_unknown_duration_has_no_label(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "http://radio", 0, 0), &v);
+	CHECK(watch_observe(&w, &obs(300, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	watch_reset(&w);
+}
+
+int main(void)
+{
+	RUN(test_margin_is_at_most_a_tenth);
+	RUN(test_played_to_end_rule);
+	RUN(test_skip_weight_falls_with_share_heard);
+	RUN(test_full_play_is_a_like);
+	RUN(test_next_early_is_a_heavy_dislike);
+	RUN(test_pause_does_not_count);
+	RUN(test_seek_forward_is_not_a_like);
+	RUN(test_stop_mid_song_has_no_label);
+	RUN(test_end_of_queue_is_a_like);
+	RUN(test_short_track_has_no_label);
+	RUN(test_restart_under_repeat_is_a_new_play);
+	RUN(test_start_mid_song_counts_what_it_saw);
+	RUN(test_unknown_duration_has_no_label);
+	return harness_finish();
+}
