@@ -1,0 +1,60 @@
+/* Channel messages: the accepted forms and every refusal. */
+#include "daemon/channel.h"
+#include "tests/lib/harness.h"
+
+#include <string.h>
+
+static void test_verbs_for_current_song(void)
+{
+	struct channel_msg m;
+	char err[128];
+	CHECK(channel_parse("like", &m, err, sizeof err));
+	CHECK_INT(m.verb, CHANNEL_LIKE);
+	CHECK_STR(m.uri, "");
+	CHECK(channel_parse("  dislike  ", &m, err, sizeof err));
+	CHECK_INT(m.verb, CHANNEL_DISLIKE);
+	CHECK_STR(m.uri, "");
+	CHECK(channel_parse("ban", &m, err, sizeof err));
+	CHECK_INT(m.verb, CHANNEL_BAN);
+}
+
+static void test_uri_with_spaces(void)
+{
+	struct channel_msg m;
+	char err[128];
+	CHECK(channel_parse("like Some Artist/01 A Song.flac ", &m, err,
+			    sizeof err));
+	CHECK_INT(m.verb, CHANNEL_LIKE);
+	CHECK_STR(m.uri, "Some Artist/01 A Song.flac");
+}
+
+static void test_refusals(void)
+{
+	struct channel_msg m;
+	char err[128];
+	CHECK(!channel_parse("", &m, err, sizeof err));
+	CHECK(strstr(err, "empty") != NULL);
+	CHECK(!channel_parse("love", &m, err, sizeof err));
+	CHECK(strstr(err, "unknown command 'love'") != NULL);
+	CHECK(!channel_parse("likes", &m, err, sizeof err));
+	CHECK(!channel_parse("like a\nb", &m, err, sizeof err));
+	CHECK(strstr(err, "control character") != NULL);
+	char big[CHANNEL_MAX + 10];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	memcpy(big, "like ", 5);
+	CHECK(!channel_parse(big, &m, err, sizeof err));
+	CHECK(strstr(err, "longer than") != NULL);
+	/* Exactly at the bound is accepted. */
+	big[CHANNEL_MAX] = '\0';
+	CHECK(channel_parse(big, &m, err, sizeof err));
+	CHECK_INT(strlen(m.uri), CHANNEL_MAX - 5);
+}
+
+int main(void)
+{
+	RUN(test_verbs_for_current_song);
+	RUN(test_uri_with_spaces);
+	RUN(test_refusals);
+	return harness_finish();
+}
