@@ -1,0 +1,417 @@
+/* Dense net, llm.c style: see nn.h. */
+#include "core/nn.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADAM_BETA1 0.9f
+#define ADAM_BETA2 0.999f
+#define ADAM_EPS 1e-8f
+
+struct nn {
+	int n_in;
+	int n_layers;			/* hidden layers + output */
+	int in[NN_MAX_HIDDEN + 1];	/* C of layer l */
+	int out[NN_MAX_HIDDEN + 1];	/* OC of layer l */
+	size_t offset[NN_MAX_HIDDEN + 1];	/* W_l in params */
+	size_t n_params;
+	int max_batch;
+	int t;				/* Adam steps taken */
+
+	/* One allocation: params, grads, m, v, each n_params floats. */
+	float *mem;
+	float *params, *grads, *m, *v;
+
+	/* Activations, one allocation: act[l] (B, O_l) is the output of layer
+	 * l after its ReLU (the logits for the last layer); dact[l] the
+	 * gradient with respect to it; dpre[l] the gradient before the ReLU. */
+	float *work;
+	float *act[NN_MAX_HIDDEN + 1];
+	float *dact[NN_MAX_HIDDEN + 1];
+	float *dpre[NN_MAX_HIDDEN + 1];
+	float *prob;			/* (B) */
+};
+
+/* ---- layers ---- */
+
+void nn_matmul_forward(float *out, const float *inp, const float *weight,
+		       const float *bias, int B, int C, int OC)
+{
+	// out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC)
+	float beta = 0.0f;
+	if (bias) {
+		for (int b = 0; b < B; b++)
+			memcpy(out + (size_t)b * OC, bias, sizeof(float) * OC);
+		beta = 1.0f;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1.0f,
+		    inp, C, weight, C, beta, out, OC);
+}
+
+void nn_matmul_forward_naive(float *out, const float *inp,
+			     const float *weight, const float *bias,
+			     int B, int C, int OC)
+{
+	for (int b = 0; b < B; b++) {
+		const float *x = inp + (size_t)b * C;
+		for (int o = 0; o < OC; o++) {
+			const float *w = weight + (size_t)o * C;
+			float s = bias ? bias[o] : 0.0f;
+			for (int i = 0; i < C; i++)
+				s += x[i] * w[i];
+			out[(size_t)b * OC + o] = s;
+		}
+	}
+}
+
+void nn_matmul_backward(float *dinp, float *dweight, float *dbias,
+			const float *dout, const float *inp,
+			const float *weight, int B, int C, int OC)
+{
+	// dinp (B, C) += dout (B, OC) · weight (OC, C)
+	if (dinp)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC,
+			    1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+	// dweight (OC, C) += dout (B, OC)ᵀ · inp (B, C)
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1.0f,
+		    dout, OC, inp, C, 1.0f, dweight, C);
+	// dbias (OC) += Σ_b dout (B, OC)
+	if (dbias)
+		for (int b = 0; b < B; b++) {
+			const float *d = dout + (size_t)b * OC;
+			for (int o = 0; o < OC; o++)
+				dbias[o] += d[o];
+		}
+}
+
+void nn_relu_forward(float *out, const float *inp, size_t N)
+{
+	for (size_t i = 0; i < N; i++)
+		out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void nn_relu_backward(float *dinp, const float *out, const float *dout,
+		      size_t N)
+{
+	for (size_t i = 0; i < N; i++)
+		if (out[i] > 0.0f)
+			dinp[i] += dout[i];
+}
+
+double nn_sigmoid_bce_forward(float *prob, const float *logit, const float *y,
+			      const float *w, int B)
+{
+	double loss = 0.0;
+	for (int b = 0; b < B; b++) {
+		double z = logit[b];
+		double e = exp(-fabs(z));
+		prob[b] = (float)(z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+		// -y log σ(z) - (1-y) log(1-σ(z)), stable for any z
+		double l = (z > 0 ? z : 0.0) - z * y[b] + log1p(e);
+		loss += (w ? w[b] : 1.0) * l;
+	}
+	return loss / B;
+}
+
+void nn_sigmoid_bce_backward(float *dlogit, const float *prob, const float *y,
+			     const float *w, int B)
+{
+	// dlogit (B) += (prob - y) · w / B
+	for (int b = 0; b < B; b++)
+		dlogit[b] += (prob[b] - y[b]) * (w ? w[b] : 1.0f) / B;
+}
+
+void nn_adam_update(float *param, const float *grad, float *m, float *v,
+		    size_t n, float lr, float beta1, float beta2, float eps,
+		    int t)
+{
+	float c1 = 1.0f - powf(beta1, (float)t);
+	float c2 = 1.0f - powf(beta2, (float)t);
+	for (size_t i = 0; i < n; i++) {
+		float g = grad[i];
+		m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+		v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+		float mhat = m[i] / c1;
+		float vhat = v[i] / c2;
+		param[i] -= lr * mhat / (sqrtf(vhat) + eps);
+	}
+}
+
+/* ---- the net ---- */
+
+struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch)
+{
+	assert(n_in > 0 && n_hidden >= 0 && n_hidden <= NN_MAX_HIDDEN);
+	assert(max_batch > 0);
+	struct nn *net = calloc(1, sizeof(*net));
+	if (!net)
+		return NULL;
+	net->n_in = n_in;
+	net->n_layers = n_hidden + 1;
+	net->max_batch = max_batch;
+	size_t n = 0, acts = 0;
+	int C = n_in;
+	for (int l = 0; l < net->n_layers; l++) {
+		int OC = l < n_hidden ? hidden[l] : 1;
+		assert(OC > 0);
+		net->in[l] = C;
+		net->out[l] = OC;
+		net->offset[l] = n;
+		n += (size_t)OC * C + OC;
+		acts += (size_t)OC;
+		C = OC;
+	}
+	net->n_params = n;
+	net->mem = calloc(4 * n, sizeof(float));
+	/* act, dact, dpre per layer, plus prob */
+	net->work = calloc((3 * acts + 1) * (size_t)max_batch, sizeof(float));
+	if (!net->mem || !net->work) {
+		nn_free(net);
+		return NULL;
+	}
+	net->params = net->mem;
+	net->grads = net->mem + n;
+	net->m = net->mem + 2 * n;
+	net->v = net->mem + 3 * n;
+	float *p = net->work;
+	for (int l = 0; l < net->n_layers; l++) {
+		size_t sz = (size_t)net->out[l] * max_batch;
+		net->act[l] = p;
+		net->dact[l] = p + sz;
+		net->dpre[l] = p + 2 * sz;
+		p += 3 * sz;
+	}
+	net->prob = p;
+	return net;
+}
+
+void nn_free(struct nn *net)
+{
+	if (!net)
+		return;
+	free(net->mem);
+	free(net->work);
+	free(net);
+}
+
+void nn_copy_state(struct nn *dst, const struct nn *src)
+{
+	assert(dst->n_params == src->n_params && dst->n_in == src->n_in);
+	memcpy(dst->mem, src->mem, 4 * src->n_params * sizeof(float));
+	dst->t = src->t;
+}
+
+int nn_layers(const struct nn *net)
+{
+	return net->n_layers;
+}
+
+void nn_layer_shape(const struct nn *net, int l, int *C, int *OC)
+{
+	assert(l >= 0 && l < net->n_layers);
+	*C = net->in[l];
+	*OC = net->out[l];
+}
+
+size_t nn_layer_offset(const struct nn *net, int l)
+{
+	assert(l >= 0 && l < net->n_layers);
+	return net->offset[l];
+}
+
+int nn_max_batch(const struct nn *net)
+{
+	return net->max_batch;
+}
+
+size_t nn_num_params(const struct nn *net)
+{
+	return net->n_params;
+}
+
+float *nn_params(struct nn *net) { return net->params; }
+float *nn_grads(struct nn *net) { return net->grads; }
+float *nn_adam_m(struct nn *net) { return net->m; }
+float *nn_adam_v(struct nn *net) { return net->v; }
+const float *nn_params_const(const struct nn *net) { return net->params; }
+const float *nn_adam_m_const(const struct nn *net) { return net->m; }
+const float *nn_adam_v_const(const struct nn *net) { return net->v; }
+
+int nn_adam_t(const struct nn *net)
+{
+	return net->t;
+}
+
+void nn_set_adam_t(struct nn *net, int t)
+{
+	assert(t >= 0);
+	net->t = t;
+}
+
+void nn_init(struct nn *net, uint64_t *rng)
+{
+	memset(net->mem, 0, 4 * net->n_params * sizeof(float));
+	for (int l = 0; l < net->n_layers; l++) {
+		int C = net->in[l], OC = net->out[l];
+		float *w = net->params + net->offset[l];
+		/* He for the ReLU layers; a smaller (Glorot-like) start for
+		 * the output keeps the first predictions near 0.5. */
+		double sd = l + 1 < net->n_layers ? sqrt(2.0 / C)
+						  : sqrt(1.0 / (C + OC));
+		for (size_t i = 0; i < (size_t)OC * C; i++)
+			w[i] = (float)(sd * nn_rand_normal(rng));
+	}
+	net->t = 0;
+}
+
+const float *nn_forward(struct nn *net, const float *x, int B)
+{
+	assert(B > 0 && B <= net->max_batch);
+	const float *inp = x;
+	for (int l = 0; l < net->n_layers; l++) {
+		int C = net->in[l], OC = net->out[l];
+		const float *w = net->params + net->offset[l];
+		nn_matmul_forward(net->act[l], inp, w, w + (size_t)OC * C, B, C,
+				  OC);
+		if (l + 1 < net->n_layers)
+			nn_relu_forward(net->act[l], net->act[l],
+					(size_t)B * OC);
+		inp = net->act[l];
+	}
+	const float *logit = net->act[net->n_layers - 1];
+	for (int b = 0; b < B; b++) {
+		float z = logit[b];
+		net->prob[b] = z >= 0 ? 1.0f / (1.0f + expf(-z))
+				      : expf(z) / (1.0f + expf(z));
+	}
+	return net->prob;
+}
+
+const float *nn_logits(const struct nn *net)
+{
+	return net->act[net->n_layers - 1];
+}
+
+double nn_loss(const struct nn *net, const float *y, const float *w, int B,
+	       float l2)
+{
+	/* From the logits forward kept: stable for any logit. */
+	const float *logit = net->act[net->n_layers - 1];
+	double loss = 0.0;
+	for (int b = 0; b < B; b++) {
+		double z = logit[b];
+		double l = (z > 0 ? z : 0.0) - z * y[b] + log1p(exp(-fabs(z)));
+		loss += (w ? w[b] : 1.0) * l;
+	}
+	loss /= B;
+	if (l2 > 0.0f) {
+		double s = 0.0;
+		for (int l = 0; l < net->n_layers; l++) {
+			const float *W = net->params + net->offset[l];
+			size_t n = (size_t)net->in[l] * net->out[l];
+			for (size_t i = 0; i < n; i++)
+				s += (double)W[i] * W[i];
+		}
+		loss += 0.5 * l2 * s;
+	}
+	return loss;
+}
+
+void nn_zero_grad(struct nn *net)
+{
+	memset(net->grads, 0, net->n_params * sizeof(float));
+}
+
+/* Backward from the gradient in dact[last] (B), already filled. */
+static void backward_from_logits(struct nn *net, const float *x, int B,
+				 float *dx)
+{
+	for (int l = net->n_layers - 1; l >= 0; l--) {
+		int C = net->in[l], OC = net->out[l];
+		const float *w = net->params + net->offset[l];
+		float *dw = net->grads + net->offset[l];
+		const float *dout = net->dact[l];
+		if (l + 1 < net->n_layers) {
+			memset(net->dpre[l], 0, sizeof(float) * B * OC);
+			nn_relu_backward(net->dpre[l], net->act[l],
+					 net->dact[l], (size_t)B * OC);
+			dout = net->dpre[l];
+		}
+		float *dinp = NULL;
+		if (l > 0) {
+			dinp = net->dact[l - 1];
+			memset(dinp, 0, sizeof(float) * B * C);
+		} else {
+			dinp = dx;
+		}
+		nn_matmul_backward(dinp, dw, dw + (size_t)OC * C, dout,
+				   l > 0 ? net->act[l - 1] : x, w, B, C, OC);
+	}
+}
+
+void nn_backward(struct nn *net, const float *x, const float *y,
+		 const float *w, int B, float l2, float *dx)
+{
+	assert(B > 0 && B <= net->max_batch);
+	float *dlogit = net->dact[net->n_layers - 1];
+	memset(dlogit, 0, sizeof(float) * B);
+	nn_sigmoid_bce_backward(dlogit, net->prob, y, w, B);
+	backward_from_logits(net, x, B, dx);
+	if (l2 > 0.0f)
+		for (int l = 0; l < net->n_layers; l++) {
+			const float *W = net->params + net->offset[l];
+			float *dW = net->grads + net->offset[l];
+			size_t n = (size_t)net->in[l] * net->out[l];
+			for (size_t i = 0; i < n; i++)
+				dW[i] += l2 * W[i];
+		}
+}
+
+void nn_input_gradient(struct nn *net, const float *x, int B, float scale,
+		       float *dx)
+{
+	assert(B > 0 && B <= net->max_batch);
+	float *dlogit = net->dact[net->n_layers - 1];
+	for (int b = 0; b < B; b++)
+		dlogit[b] = scale * net->prob[b] * (1.0f - net->prob[b]);
+	backward_from_logits(net, x, B, dx);
+}
+
+void nn_adam_step(struct nn *net, float lr)
+{
+	net->t++;
+	nn_adam_update(net->params, net->grads, net->m, net->v, net->n_params,
+		       lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, net->t);
+}
+
+/* ---- random numbers ---- */
+
+uint64_t nn_rand_u64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double nn_rand_uniform(uint64_t *state)
+{
+	return (nn_rand_u64(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double nn_rand_normal(uint64_t *state)
+{
+	double u1 = nn_rand_uniform(state), u2 = nn_rand_uniform(state);
+	if (u1 < 1e-300)
+		u1 = 1e-300;
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+int nn_rand_int(uint64_t *state, int n)
+{
+	assert(n > 0);
+	return (int)((nn_rand_u64(state) >> 33) % (uint64_t)n);
+}

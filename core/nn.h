@@ -1,0 +1,163 @@
+/* A small dense net for binary classification, after karpathy/llm.c:
+ * dense layers with ReLU, a sigmoid output trained with weighted binary
+ * cross-entropy plus L2 on the weights, and Adam.
+ *
+ * Every layer is a forward/backward pair; backward functions ADD into their
+ * gradients (+=), so gradients are zeroed once per step. All parameters live
+ * in one allocation; the gradients and Adam's two moments have the same
+ * layout, so the update is one loop over one array. Layer l of L has a
+ * weight matrix W_l (OC, C) followed by its bias b_l (OC), in layer order.
+ * Matrix products are cblas_sgemm calls on the whole batch; a naive
+ * reference stays beside them for the tests.
+ */
+#ifndef MPDREC_NN_H
+#define MPDREC_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NN_MAX_HIDDEN 4
+
+/* ---- layers (public so the tests can check them one by one) ---- */
+
+/** out (B, OC) = inp (B, C) · weight (OC, C)ᵀ + bias (OC), one cblas_sgemm.
+ *  bias may be NULL. */
+void nn_matmul_forward(float *out, const float *inp, const float *weight,
+		       const float *bias, int B, int C, int OC);
+
+/** The same product with three plain loops: the reference for the tests. */
+void nn_matmul_forward_naive(float *out, const float *inp,
+			     const float *weight, const float *bias,
+			     int B, int C, int OC);
+
+/** Backward of nn_matmul_forward, adding into the gradients:
+ *  dinp (B, C) += dout (B, OC) · weight (OC, C)       (skipped when NULL)
+ *  dweight (OC, C) += dout (B, OC)ᵀ · inp (B, C)
+ *  dbias (OC) += Σ_b dout (B, OC)                      (skipped when NULL) */
+void nn_matmul_backward(float *dinp, float *dweight, float *dbias,
+			const float *dout, const float *inp,
+			const float *weight, int B, int C, int OC);
+
+/** out (N) = max(inp (N), 0). out may equal inp. */
+void nn_relu_forward(float *out, const float *inp, size_t N);
+
+/** dinp (N) += dout (N) where out (N) > 0. */
+void nn_relu_backward(float *dinp, const float *out, const float *dout,
+		      size_t N);
+
+/** prob (B) = σ(logit (B)); returns the mean weighted cross-entropy
+ *  Σ_b w_b · bce(prob_b, y_b) / B, computed stably from the logits.
+ *  w may be NULL (all 1). */
+double nn_sigmoid_bce_forward(float *prob, const float *logit, const float *y,
+			      const float *w, int B);
+
+/** Joint backward of sigmoid and cross-entropy:
+ *  dlogit (B) += (prob - y) · w / B. w may be NULL (all 1). */
+void nn_sigmoid_bce_backward(float *dlogit, const float *prob, const float *y,
+			     const float *w, int B);
+
+/** One Adam step (β1, β2, ε as given; t counts steps from 1) over n
+ *  parameters that share one layout with their gradients and moments:
+ *  m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
+ *  param -= lr · (m / (1-β1ᵗ)) / (√(v / (1-β2ᵗ)) + ε). */
+void nn_adam_update(float *param, const float *grad, float *m, float *v,
+		    size_t n, float lr, float beta1, float beta2, float eps,
+		    int t);
+
+/* ---- the net ---- */
+
+/** A net: n_in inputs, n_hidden ReLU layers, one sigmoid output. */
+struct nn;
+
+/** Creates a net with zeroed parameters (see nn_init) whose forward and
+ *  backward take batches of up to max_batch rows. Returns NULL when out of
+ *  memory. Caller frees with nn_free(). */
+struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch);
+
+/** Frees a net; accepts NULL. */
+void nn_free(struct nn *net);
+
+/** Copies parameters, moments and step count of src into dst, which must
+ *  have the same shape. */
+void nn_copy_state(struct nn *dst, const struct nn *src);
+
+/** Number of layers (hidden + output). */
+int nn_layers(const struct nn *net);
+
+/** Inputs C and outputs OC of layer l. */
+void nn_layer_shape(const struct nn *net, int l, int *C, int *OC);
+
+/** Offset of W_l in the parameter array (b_l follows at + OC·C). */
+size_t nn_layer_offset(const struct nn *net, int l);
+
+/** The largest batch forward/backward accept. */
+int nn_max_batch(const struct nn *net);
+
+/** Number of floats in the parameter array. */
+size_t nn_num_params(const struct nn *net);
+
+/** Parameters, gradients and Adam moments: borrowed arrays of
+ *  nn_num_params() floats in one layout, valid until nn_free(). */
+float *nn_params(struct nn *net);
+float *nn_grads(struct nn *net);
+float *nn_adam_m(struct nn *net);
+float *nn_adam_v(struct nn *net);
+const float *nn_params_const(const struct nn *net);
+const float *nn_adam_m_const(const struct nn *net);
+const float *nn_adam_v_const(const struct nn *net);
+
+/** Adam steps taken so far (t of the last update); settable for loading. */
+int nn_adam_t(const struct nn *net);
+void nn_set_adam_t(struct nn *net, int t);
+
+/** He-normal weights, zero biases, zero moments, t = 0, drawing from the
+ *  generator state *rng (advanced). */
+void nn_init(struct nn *net, uint64_t *rng);
+
+/** Forward pass of B ≤ max_batch rows of x (B, n_in); keeps what backward
+ *  needs. Returns the probabilities (B), borrowed until the next forward. */
+const float *nn_forward(struct nn *net, const float *x, int B);
+
+/** The logits (B) of the last forward, borrowed. */
+const float *nn_logits(const struct nn *net);
+
+/** Loss of the last forward against y (B) with weights w (B, NULL = 1):
+ *  mean weighted cross-entropy plus l2/2 · Σ W² over weight matrices. */
+double nn_loss(const struct nn *net, const float *y, const float *w, int B,
+	       float l2);
+
+/** Sets all gradients to zero. */
+void nn_zero_grad(struct nn *net);
+
+/** Backward of the last forward (x the same rows), adding the gradients of
+ *  nn_loss() into nn_grads(). When dx (B, n_in) is not NULL, the gradient
+ *  of the loss with respect to x is added into it. */
+void nn_backward(struct nn *net, const float *x, const float *y,
+		 const float *w, int B, float l2, float *dx);
+
+/** Gradient of the output probabilities of the last forward with respect
+ *  to its inputs, each row scaled by scale: dx (B, n_in) += scale · ∂p_b/∂x_b.
+ *  Clobbers the parameter gradients. */
+void nn_input_gradient(struct nn *net, const float *x, int B, float scale,
+		       float *dx);
+
+/** One Adam step over all parameters with the current gradients
+ *  (β1 0.9, β2 0.999, ε 1e-8). */
+void nn_adam_step(struct nn *net, float lr);
+
+/* ---- random numbers (splitmix64), shared by the model ---- */
+
+/** Next 64 random bits from *state. */
+uint64_t nn_rand_u64(uint64_t *state);
+
+/** Uniform in [0, 1). */
+double nn_rand_uniform(uint64_t *state);
+
+/** Standard normal (Box–Muller). */
+double nn_rand_normal(uint64_t *state);
+
+/** Uniform integer in [0, n). */
+int nn_rand_int(uint64_t *state, int n);
+
+#endif
