@@ -76,7 +76,8 @@ struct conf {
 	/* Source of each option, indexed like the option table. */
 	unsigned char source[64];
 	/* Warnings that do not refuse the file (unknown keys), one per line,
-	 * "file:line: warning: unknown option 'x'"; NULL when none. */
+	 * "file:line: warning: unknown option 'x'"; NULL when none. Lines
+	 * are separated by '\n', with none after the last. */
 	char *warnings;
 };
 
@@ -118,6 +119,19 @@ size_t conf_option_count(void);
 bool conf_option_describe(const struct conf *c, size_t i, const char **name,
 			  const char **help, char *value, size_t value_size,
 			  enum conf_source *source);
+
+/** Index of the option named `name` ("queue.ahead") in the table, for
+ *  c->source[] and conf_option_describe(); -1 when there is none. */
+int conf_option_index(const char *name);
+
+/** The bounds of option i, inclusive, when it is a number (for model.hidden:
+ *  of each layer's size); *integer tells whether it takes integers only.
+ *  Returns false for other options and when i is out of range. */
+bool conf_option_bounds(size_t i, double *min, double *max, bool *integer);
+
+/** Whether option i has the same value in *a and *b (strings compared by
+ *  content, NULL equal to NULL). False when i is out of range. */
+bool conf_option_equal(const struct conf *a, const struct conf *b, size_t i);
 
 /** Returns the name of a source: "default", "file", "environment". */
 const char *conf_source_name(enum conf_source s);
