@@ -2,6 +2,9 @@
  * version. Every write is one transaction; a killed process loses no event
  * whose store_add_event() returned true. Never prints: errors are kept as text
  * and read with store_error().
+ *
+ * One struct store is one SQLite connection, for one thread at a time; several
+ * threads and processes share the file, each with its own store_open().
  */
 #ifndef MPDREC_STORE_H
 #define MPDREC_STORE_H
@@ -81,10 +84,28 @@ const char *store_error(const struct store *s);
 /** Returns the schema version this program writes. */
 int store_schema_version(void);
 
+/** Returns the path of the database file; borrowed, valid until
+ *  store_close(). */
+const char *store_path(const struct store *s);
+
+/** Runs SQLite's `PRAGMA integrity_check`. Returns true when it says "ok";
+ *  false with its first complaint (or the SQLite error) in store_error(). */
+bool store_check_integrity(struct store *s);
+
+/** Caps the database file at about `bytes` (PRAGMA max_page_count, this
+ *  connection only); a write beyond fails as SQLite's "database or disk is
+ *  full", exactly as a full disk does, and stores nothing. For quotas and the
+ *  disk-full tests. Returns false on error. */
+bool store_set_max_size(struct store *s, int64_t bytes);
+
 /* --- tracks ------------------------------------------------------------ */
 
 /** Starts a library sync: every track not passed to store_sync_track() before
- *  store_sync_end() is marked GONE. One transaction. Returns false on error. */
+ *  store_sync_end() is marked GONE. One transaction, which holds SQLite's
+ *  write lock until store_sync_end()/store_sync_abort(): other connections
+ *  wait for it (busy timeout 10 s), and on this store every other write call
+ *  fails ("a library sync is in progress") until it ends. Returns false on
+ *  error. */
 bool store_sync_begin(struct store *s);
 
 /** Records one track of MPD's database. New tracks, and tracks whose mtime
@@ -114,8 +135,9 @@ bool store_set_failed(struct store *s, const char *uri, const char *reason);
 /** Counts of tracks by status (index enum store_status). */
 bool store_count_tracks(struct store *s, int counts[4]);
 
-/** All ANALYSED tracks with `version` and n features: a library the caller
- *  frees with store_library_free(). Returns NULL on error (store_error). */
+/** All ANALYSED tracks with `version` and `dim` features, banned ones
+ *  included (see `banned`), sorted by URI: a library the caller frees with
+ *  store_library_free(). Returns NULL on error (store_error). */
 struct store_library {
 	int n;			/* tracks */
 	int dim;		/* features per track */
@@ -124,20 +146,26 @@ struct store_library {
 	char **title;		/* n strings, NULL when untagged */
 	double *duration;	/* n */
 	float *x;		/* n × dim, row-major */
+	bool *banned;		/* n: banned with a BAN event */
 };
 struct store_library *store_load_library(struct store *s, int version, int dim);
 void store_library_free(struct store_library *lib);
 
 /** Looks one track up: its status, its error text (caller frees, may be NULL)
  *  and, if ANALYSED with `version`, its vector into v (dim floats). Returns
- *  false if the track is unknown or on error (then store_error says which). */
+ *  false if the track is unknown or on error (then store_error says which).
+ *  *status is STORE_ANALYSED only when v was filled: a vector of another
+ *  version or dim reports STORE_PENDING (it is to be analysed again). v,
+ *  status and error may each be NULL. */
 bool store_get_track(struct store *s, const char *uri, int version, int dim,
 		     float *v, enum store_status *status, char **error);
 
 /* --- events ------------------------------------------------------------ */
 
 /** Appends one event, durably (committed before returning true). Sets e->id.
- *  A BAN also marks the track banned. Returns false on error. */
+ *  A BAN also marks the track banned (a track not yet synced is recorded as
+ *  GONE, mtime 0, so a later sync makes it PENDING); an explicit LIKE lifts a
+ *  ban. Returns false on error; then nothing of it was stored. */
 bool store_add_event(struct store *s, struct store_event *e);
 
 /** Labelled events (label 0 or 1) joined with the features of their track
@@ -182,7 +210,8 @@ bool store_add_pick(struct store *s, const struct store_pick *p, int64_t *id);
 bool store_set_pick_outcome(struct store *s, const char *uri, int outcome);
 
 /** Like rate of the last `last` picks with an outcome, all or only the
- *  explored ones: *liked and *judged counts. */
+ *  explored ones: *liked and *judged counts. Judged means outcome 0 or 1
+ *  (heard without a label, -1, does not count); last <= 0 means all. */
 bool store_pick_stats(struct store *s, int last, bool explored_only,
 		      int *liked, int *judged);
 
@@ -201,5 +230,18 @@ bool store_load_model(struct store *s, void **blob, size_t *size);
 bool store_add_training(struct store *s, double time, int events,
 			double train_acc, double val_acc, double val_auc,
 			double val_logloss);
+
+/** One full-training report, as stored; metrics NaN when unknown. */
+struct store_training {
+	double time;
+	int events;
+	double train_acc, val_acc, val_auc, val_logloss;
+};
+
+/** Calls fn for every training report, oldest first (the learning curve).
+ *  Stops early when fn returns false. Returns false on a database error. */
+bool store_each_training(struct store *s,
+			 bool (*fn)(const struct store_training *t, void *ctx),
+			 void *ctx);
 
 #endif

@@ -1,0 +1,1453 @@
+/* The SQLite store. See store.h for the contract; here, why it holds.
+ *
+ * Durability: WAL with synchronous=FULL, so each commit fsyncs the WAL. WAL
+ * with synchronous=NORMAL would already survive SIGKILL (a commit is in the
+ * kernel's page cache once write() returned), but not a power cut; events
+ * come at one a song and a library sync is one transaction, so the fsync per
+ * commit costs nothing that matters and buys "committed means on disk".
+ *
+ * Concurrency: every write transaction is BEGIN IMMEDIATE. A deferred one that
+ * reads first and then writes can fail with SQLITE_BUSY at once, without the
+ * busy handler, when another connection committed in between; IMMEDIATE takes
+ * the write lock up front and waits (busy_timeout) for it instead.
+ *
+ * No foreign keys: events and picks are history and outlive their tracks
+ * (a track can be GONE, or not synced yet when an event arrives).
+ */
+#include "core/store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define STORE_FILE "mpdrec.db"
+#define BUSY_TIMEOUT_MS 10000
+
+/* --- schema ------------------------------------------------------------- */
+
+/* Forward migrations: step i brings user_version i to i + 1. Append only;
+ * never edit a step that was released. All pending steps and the new
+ * user_version are applied in one transaction. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE tracks ("
+	" uri TEXT PRIMARY KEY NOT NULL,"
+	" mtime INTEGER NOT NULL DEFAULT 0,"
+	" artist TEXT, album TEXT, title TEXT, genre TEXT,"
+	" duration REAL NOT NULL DEFAULT 0,"
+	" status INTEGER NOT NULL DEFAULT 0,"	/* enum store_status */
+	" error TEXT,"				/* why analysis failed */
+	" features BLOB,"			/* little-endian float32 */
+	" features_version INTEGER,"
+	" features_dim INTEGER,"
+	" banned INTEGER NOT NULL DEFAULT 0,"
+	" updated REAL NOT NULL DEFAULT 0);"
+	"CREATE INDEX tracks_status ON tracks(status);"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" time REAL NOT NULL,"
+	" uri TEXT NOT NULL,"
+	" kind INTEGER NOT NULL,"		/* enum store_kind */
+	" played REAL NOT NULL DEFAULT 0,"
+	" duration REAL NOT NULL DEFAULT 0,"
+	" label INTEGER NOT NULL DEFAULT -1,"	/* 1, 0, -1 none */
+	" weight REAL NOT NULL DEFAULT 1,"
+	" source TEXT,"
+	" queued INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX events_time ON events(time);"
+	"CREATE INDEX events_uri ON events(uri);"
+	"CREATE TABLE picks ("
+	" id INTEGER PRIMARY KEY,"
+	" time REAL NOT NULL,"
+	" uri TEXT NOT NULL,"
+	" score REAL, uncertainty REAL,"
+	" explored INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT,"
+	" outcome INTEGER);"			/* NULL open, 1, 0, -1 */
+	"CREATE INDEX picks_uri ON picks(uri);"
+	"CREATE TABLE model ("
+	" id INTEGER PRIMARY KEY,"
+	" time REAL NOT NULL,"
+	" blob BLOB NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" checksum INTEGER NOT NULL);"		/* FNV-1a 64 of blob */
+	"CREATE TABLE training ("
+	" id INTEGER PRIMARY KEY,"
+	" time REAL NOT NULL,"
+	" events INTEGER NOT NULL,"
+	" train_acc REAL, val_acc REAL, val_auc REAL, val_logloss REAL);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* --- statements, prepared once per store on first use ------------------- */
+
+enum st {
+	ST_SYNC_TRACK,
+	ST_SYNC_SEEN,
+	ST_SYNC_GONE,
+	ST_SYNC_CLEAR,
+	ST_PENDING,
+	ST_SET_FEATURES,
+	ST_SET_FAILED,
+	ST_COUNT_TRACKS,
+	ST_LIBRARY,
+	ST_GET_TRACK,
+	ST_ADD_EVENT,
+	ST_BAN,
+	ST_UNBAN,
+	ST_EXAMPLES,
+	ST_COUNT_EVENTS,
+	ST_RECENT,
+	ST_IS_BANNED,
+	ST_PLAYED_SINCE,
+	ST_ADD_PICK,
+	ST_PICK_OUTCOME,
+	ST_PICK_STATS,
+	ST_MODEL_DELETE,
+	ST_MODEL_INSERT,
+	ST_MODEL_LOAD,
+	ST_ADD_TRAINING,
+	ST_TRAINING,
+	ST_N
+};
+
+static const char *const st_sql[ST_N] = {
+	/* A changed mtime re-pends and drops the stale vector and error; a GONE
+	 * track that is back with the same mtime gets the status its vector or
+	 * error says. In DO UPDATE every right-hand side sees the old row. */
+	[ST_SYNC_TRACK] =
+	"INSERT INTO tracks(uri, mtime, artist, album, title, genre, duration,"
+	" status, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"
+	" ON CONFLICT(uri) DO UPDATE SET"
+	" artist = excluded.artist, album = excluded.album,"
+	" title = excluded.title, genre = excluded.genre,"
+	" duration = CASE WHEN excluded.duration > 0 THEN excluded.duration"
+	"  ELSE tracks.duration END,"
+	" status = CASE WHEN tracks.mtime != excluded.mtime THEN 0"
+	"  WHEN tracks.status = 3 THEN"
+	"   (CASE WHEN tracks.features IS NOT NULL THEN 1"
+	"    WHEN tracks.error IS NOT NULL THEN 2 ELSE 0 END)"
+	"  ELSE tracks.status END,"
+	" features = CASE WHEN tracks.mtime != excluded.mtime THEN NULL"
+	"  ELSE tracks.features END,"
+	" features_version = CASE WHEN tracks.mtime != excluded.mtime THEN NULL"
+	"  ELSE tracks.features_version END,"
+	" features_dim = CASE WHEN tracks.mtime != excluded.mtime THEN NULL"
+	"  ELSE tracks.features_dim END,"
+	" error = CASE WHEN tracks.mtime != excluded.mtime THEN NULL"
+	"  ELSE tracks.error END,"
+	" mtime = excluded.mtime, updated = excluded.updated",
+	[ST_SYNC_SEEN] = "INSERT OR IGNORE INTO temp.sync_seen(uri) VALUES(?1)",
+	[ST_SYNC_GONE] =
+	"UPDATE tracks SET status = 3, updated = ?1 WHERE status != 3"
+	" AND uri NOT IN (SELECT uri FROM temp.sync_seen)",
+	[ST_SYNC_CLEAR] = "DELETE FROM temp.sync_seen",
+	[ST_PENDING] =
+	"SELECT uri FROM tracks WHERE status = 0"
+	" OR (status = 1 AND features_version IS NOT ?1) ORDER BY uri",
+	/* A track that went GONE while it was analysed stays GONE (with its
+	 * vector, which a return with the same mtime brings back). */
+	[ST_SET_FEATURES] =
+	"UPDATE tracks SET status = CASE WHEN status = 3 THEN 3 ELSE 1 END,"
+	" features = ?2, features_version = ?3, features_dim = ?4,"
+	" duration = CASE WHEN ?5 > 0 THEN ?5 ELSE duration END,"
+	" error = NULL, updated = ?6 WHERE uri = ?1",
+	[ST_SET_FAILED] =
+	"UPDATE tracks SET status = CASE WHEN status = 3 THEN 3 ELSE 2 END,"
+	" error = ?2, features = NULL, features_version = NULL,"
+	" features_dim = NULL, updated = ?3 WHERE uri = ?1",
+	[ST_COUNT_TRACKS] =
+	"SELECT status, count(*) FROM tracks GROUP BY status",
+	[ST_LIBRARY] =
+	"SELECT uri, artist, title, duration, features, banned FROM tracks"
+	" WHERE status = 1 AND features_version = ?1 AND features_dim = ?2"
+	" AND length(features) = ?2 * 4 ORDER BY uri",
+	[ST_GET_TRACK] =
+	"SELECT status, error, features_version, features_dim, features"
+	" FROM tracks WHERE uri = ?1",
+	[ST_ADD_EVENT] =
+	"INSERT INTO events(time, uri, kind, played, duration, label, weight,"
+	" source, queued) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_BAN] =
+	"INSERT INTO tracks(uri, mtime, status, banned, updated)"
+	" VALUES(?1, 0, 3, 1, ?2)"
+	" ON CONFLICT(uri) DO UPDATE SET banned = 1, updated = excluded.updated",
+	[ST_UNBAN] =
+	"UPDATE tracks SET banned = 0, updated = ?2 WHERE uri = ?1 AND banned",
+	[ST_EXAMPLES] =
+	"SELECT e.time, e.uri, e.label, e.weight, t.features"
+	" FROM events e JOIN tracks t ON t.uri = e.uri"
+	" WHERE e.label IN (0, 1) AND t.status = 1"
+	" AND t.features_version = ?1 AND t.features_dim = ?2"
+	" AND length(t.features) = ?2 * 4 ORDER BY e.time, e.id",
+	[ST_COUNT_EVENTS] =
+	"SELECT count(*), coalesce(sum(label IN (0, 1)), 0) FROM events",
+	[ST_RECENT] =
+	"SELECT id, time, uri, kind, played, duration, label, weight, source,"
+	" queued FROM events ORDER BY time DESC, id DESC LIMIT ?1",
+	[ST_IS_BANNED] = "SELECT banned FROM tracks WHERE uri = ?1",
+	[ST_PLAYED_SINCE] =
+	"SELECT DISTINCT uri FROM events WHERE time >= ?1",
+	[ST_ADD_PICK] =
+	"INSERT INTO picks(time, uri, score, uncertainty, explored, reason)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_PICK_OUTCOME] =
+	"UPDATE picks SET outcome = ?2 WHERE id = (SELECT max(id) FROM picks"
+	" WHERE uri = ?1 AND outcome IS NULL)",
+	[ST_PICK_STATS] =
+	"SELECT count(*), coalesce(sum(outcome = 1), 0) FROM (SELECT outcome"
+	" FROM picks WHERE outcome IN (0, 1) AND (?1 = 0 OR explored)"
+	" ORDER BY id DESC LIMIT ?2)",
+	[ST_MODEL_DELETE] = "DELETE FROM model",
+	[ST_MODEL_INSERT] =
+	"INSERT INTO model(time, blob, size, checksum) VALUES(?1, ?2, ?3, ?4)",
+	[ST_MODEL_LOAD] =
+	"SELECT blob, size, checksum FROM model ORDER BY id DESC LIMIT 1",
+	[ST_ADD_TRAINING] =
+	"INSERT INTO training(time, events, train_acc, val_acc, val_auc,"
+	" val_logloss) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_TRAINING] =
+	"SELECT time, events, train_acc, val_acc, val_auc, val_logloss"
+	" FROM training ORDER BY time, id",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_N];
+	bool in_sync;
+	unsigned char *buf;	/* scratch for feature blobs */
+	size_t buf_size;
+	char path[4096];
+	char error[1024];
+};
+
+/* --- helpers ------------------------------------------------------------ */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+__attribute__((format(printf, 2, 3)))
+static bool fail(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof s->error, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* "what: SQLite's message". Call before anything else touches the db. */
+static bool fail_db(struct store *s, const char *what)
+{
+	return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *stmt(struct store *s, enum st id, const char *what)
+{
+	if (!s->st[id] && sqlite3_prepare_v3(s->db, st_sql[id], -1,
+					     SQLITE_PREPARE_PERSISTENT,
+					     &s->st[id], NULL) != SQLITE_OK) {
+		fail_db(s, what);
+		return NULL;
+	}
+	return s->st[id];
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static bool run(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		fail_db(s, what);
+		sqlite3_reset(st);
+		return false;
+	}
+	sqlite3_reset(st);
+	return true;
+}
+
+static bool exec(struct store *s, const char *sql, const char *what)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail_db(s, what);
+	return true;
+}
+
+static bool begin(struct store *s, const char *what)
+{
+	if (s->in_sync)
+		return fail(s, "%s: a library sync is in progress on this "
+			    "store", what);
+	return exec(s, "BEGIN IMMEDIATE", what);
+}
+
+/* Rolls back if a transaction is open (SQLite may already have done so after
+ * SQLITE_FULL or an I/O error); keeps the error that led here. */
+static void rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static bool commit(struct store *s, const char *what)
+{
+	if (exec(s, "COMMIT", what))
+		return true;
+	rollback(s);
+	return false;
+}
+
+static char *dup_column(sqlite3_stmt *st, int col, bool *oom)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	if (!t)
+		return NULL;
+	char *d = strdup((const char *)t);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static double column_double_or_nan(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NAN;
+	return sqlite3_column_double(st, col);
+}
+
+/* Feature vectors are little-endian float32 whatever the host. */
+static void floats_to_le(unsigned char *out, const float *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &v[i], 4);
+		out[4 * i] = (unsigned char)u;
+		out[4 * i + 1] = (unsigned char)(u >> 8);
+		out[4 * i + 2] = (unsigned char)(u >> 16);
+		out[4 * i + 3] = (unsigned char)(u >> 24);
+	}
+}
+
+static void floats_from_le(float *v, const unsigned char *in, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t u = (uint32_t)in[4 * i] |
+			     (uint32_t)in[4 * i + 1] << 8 |
+			     (uint32_t)in[4 * i + 2] << 16 |
+			     (uint32_t)in[4 * i + 3] << 24;
+		memcpy(&v[i], &u, 4);
+	}
+}
+
+static uint64_t fnv1a64(const void *data, size_t size)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < size; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* A growing array of strings, for callbacks that run after the query is
+ * done (so fn may call the store, even write to the table being read). */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static bool strv_push(struct strv *a, const char *t)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 64;
+		char **v = realloc(a->v, cap * sizeof *v);
+		if (!v)
+			return false;
+		a->v = v;
+		a->cap = cap;
+	}
+	char *d = strdup(t ? t : "");
+	if (!d)
+		return false;
+	a->v[a->n++] = d;
+	return true;
+}
+
+static void strv_free(struct strv *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+}
+
+/* Collects the first text column of every row of st, then resets it. */
+static bool collect(struct store *s, sqlite3_stmt *st, struct strv *out,
+		    const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!strv_push(out, (const char *)sqlite3_column_text(st, 0))) {
+			sqlite3_reset(st);
+			return fail(s, "%s: out of memory", what);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		fail_db(s, what);
+		sqlite3_reset(st);
+		return false;
+	}
+	sqlite3_reset(st);
+	return true;
+}
+
+/* --- open, close -------------------------------------------------------- */
+
+/* mkdir -p, every directory it creates 0700. */
+static bool make_dirs(const char *dir, char *err, size_t err_size)
+{
+	char p[4096];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+		snprintf(err, err_size, "%s: path too long", dir);
+		return false;
+	}
+	for (char *c = p + 1; ; c++) {
+		if (*c != '/' && *c != '\0')
+			continue;
+		char save = *c;
+		*c = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, err_size, "cannot create directory %s: %s",
+				 p, strerror(errno));
+			return false;
+		}
+		*c = save;
+		if (save == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, err_size, "%s: not a directory", dir);
+		return false;
+	}
+	/* The data directory holds the listening history: keep it private
+	 * even if it existed before. Best effort: one we do not own stays. */
+	if ((st.st_mode & 077) && st.st_uid == geteuid())
+		chmod(dir, 0700);
+	return true;
+}
+
+/* The database and its -wal/-shm files are 0600. The file is created here
+ * with 0600 before SQLite opens it (rather than changing the process-wide
+ * umask, which other threads would feel); SQLite creates -wal and -shm with
+ * the database file's mode. chmod() covers files that existed before. */
+static bool make_private(const char *path, char *err, size_t err_size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot open %s: %s%s", path,
+			 strerror(errno),
+			 errno == EACCES || errno == EROFS ?
+			 " (is the data directory writable?)" : "");
+		return false;
+	}
+	close(fd);
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		char p[4200];
+		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+		struct stat st;
+		if (stat(p, &st) != 0 || (st.st_mode & 0777) == 0600)
+			continue;
+		if (chmod(p, 0600) != 0) {
+			snprintf(err, err_size, "cannot chmod 0600 %s: %s", p,
+				 strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
+static int user_version(struct store *s, bool *ok)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	*ok = false;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+			       NULL) != SQLITE_OK) {
+		fail_db(s, "read schema version");
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		v = sqlite3_column_int(st, 0);
+		*ok = true;
+	} else {
+		fail_db(s, "read schema version");
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static bool refuse_newer(struct store *s, int v)
+{
+	return fail(s, "%s: schema version %d is newer than this mpdrec "
+		    "knows (%d); refusing to open it (upgrade mpdrec)",
+		    s->path, v, SCHEMA_VERSION);
+}
+
+static bool migrate(struct store *s)
+{
+	bool ok;
+	int v = user_version(s, &ok);
+	if (!ok)
+		return false;
+	if (v > SCHEMA_VERSION)
+		return refuse_newer(s, v);
+	if (v == SCHEMA_VERSION)
+		return true;
+	if (!exec(s, "BEGIN IMMEDIATE", "migrate"))
+		return false;
+	/* Another process may have migrated while we waited for the lock. */
+	v = user_version(s, &ok);
+	if (!ok)
+		goto fail;
+	if (v > SCHEMA_VERSION) {
+		refuse_newer(s, v);
+		goto fail;
+	}
+	for (int i = v; i < SCHEMA_VERSION; i++) {
+		char what[64];
+		snprintf(what, sizeof what, "migrate schema %d to %d", i,
+			 i + 1);
+		if (!exec(s, migrations[i], what))
+			goto fail;
+	}
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if (!exec(s, sql, "migrate") || !commit(s, "migrate"))
+		goto fail;
+	return true;
+fail:
+	rollback(s);
+	return false;
+}
+
+/* Connection settings; see the top of the file for why. */
+static bool configure(struct store *s)
+{
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail_db(s, "set WAL mode");
+	int rc = sqlite3_step(st);
+	const unsigned char *mode = rc == SQLITE_ROW ?
+				    sqlite3_column_text(st, 0) : NULL;
+	bool wal = mode && strcmp((const char *)mode, "wal") == 0;
+	if (rc != SQLITE_ROW)
+		fail_db(s, "set WAL mode");
+	else if (!wal)
+		fail(s, "set WAL mode: SQLite kept journal mode \"%s\"",
+		     mode ? (const char *)mode : "?");
+	sqlite3_finalize(st);
+	if (!wal)
+		return false;
+	return exec(s, "PRAGMA synchronous = FULL;"
+		    "PRAGMA foreign_keys = OFF;"
+		    "PRAGMA temp_store = MEMORY;"
+		    /* keep the WAL from staying huge after a big sync */
+		    "PRAGMA journal_size_limit = 4194304;",
+		    "configure") &&
+	       exec(s, "CREATE TEMP TABLE IF NOT EXISTS sync_seen("
+		    "uri TEXT PRIMARY KEY) WITHOUT ROWID", "configure");
+}
+
+struct store *store_open(const char *dir, char *err, size_t err_size)
+{
+	assert(dir && err && err_size > 0);
+	err[0] = '\0';
+	if (!*dir) {
+		snprintf(err, err_size, "store: empty data directory");
+		return NULL;
+	}
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, err_size, "store: out of memory");
+		return NULL;
+	}
+	if (snprintf(s->path, sizeof s->path, "%s/%s", dir, STORE_FILE) >=
+	    (int)sizeof s->path) {
+		snprintf(err, err_size, "%s: path too long", dir);
+		free(s);
+		return NULL;
+	}
+	if (!make_dirs(dir, err, err_size) ||
+	    !make_private(s->path, err, err_size)) {
+		free(s);
+		return NULL;
+	}
+	int rc = sqlite3_open_v2(s->path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		int e = s->db ? sqlite3_system_errno(s->db) : 0;
+		snprintf(err, err_size, "cannot open %s: %s%s%s%s", s->path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+			 e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+		goto fail;
+	}
+	if (!configure(s) || !migrate(s)) {
+		snprintf(err, err_size, "%s", s->error);
+		goto fail;
+	}
+	/* SQLite silently opens a file it may not write read-only. */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, err_size, "cannot open %s: the database is "
+			 "read-only", s->path);
+		goto fail;
+	}
+	if (!make_private(s->path, err, err_size))
+		goto fail;
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db && s->in_sync)
+		rollback(s);
+	for (int i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st[i]);
+	/* The last connection to close checkpoints and removes the WAL. */
+	sqlite3_close(s->db);
+	free(s->buf);
+	free(s);
+}
+
+const char *store_error(const struct store *s)
+{
+	assert(s);
+	return s->error;
+}
+
+int store_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
+const char *store_path(const struct store *s)
+{
+	assert(s);
+	return s->path;
+}
+
+bool store_check_integrity(struct store *s)
+{
+	assert(s);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail_db(s, "integrity check");
+	int rc = sqlite3_step(st);
+	bool ok = false;
+	if (rc != SQLITE_ROW) {
+		fail_db(s, "integrity check");
+	} else {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		ok = t && strcmp(t, "ok") == 0;
+		if (!ok)
+			fail(s, "integrity check: %s", t ? t : "(null)");
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+bool store_set_max_size(struct store *s, int64_t bytes)
+{
+	assert(s && bytes > 0);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail_db(s, "set max size");
+	int64_t page = sqlite3_step(st) == SQLITE_ROW ?
+		       sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (page <= 0)
+		return fail_db(s, "set max size");
+	char sql[80];
+	int64_t pages = bytes / page > 0 ? bytes / page : 1;
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+		 (long long)pages);
+	return exec(s, sql, "set max size");
+}
+
+/* --- tracks ------------------------------------------------------------- */
+
+bool store_sync_begin(struct store *s)
+{
+	assert(s && !s->in_sync);
+	if (!begin(s, "sync begin"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_SYNC_CLEAR, "sync begin");
+	if (!st || !run(s, st, "sync begin")) {
+		rollback(s);
+		return false;
+	}
+	s->in_sync = true;
+	return true;
+}
+
+bool store_sync_track(struct store *s, const struct store_track_info *t)
+{
+	assert(s && s->in_sync && t && t->uri);
+	sqlite3_stmt *st = stmt(s, ST_SYNC_TRACK, "sync track");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, t->uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t->mtime);
+	sqlite3_bind_text(st, 3, t->artist, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, t->album, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, t->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, t->genre, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 7, t->duration);
+	sqlite3_bind_double(st, 8, now_seconds());
+	if (!run(s, st, "sync track"))
+		return false;
+	st = stmt(s, ST_SYNC_SEEN, "sync track");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, t->uri, -1, SQLITE_STATIC);
+	return run(s, st, "sync track");
+}
+
+bool store_sync_end(struct store *s, int *gone)
+{
+	assert(s && s->in_sync);
+	s->in_sync = false;
+	if (sqlite3_get_autocommit(s->db))
+		return fail(s, "sync end: SQLite already rolled the sync back "
+			    "after an earlier error");
+	sqlite3_stmt *st = stmt(s, ST_SYNC_GONE, "sync end");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, now_seconds());
+	if (!run(s, st, "sync end"))
+		goto fail;
+	int n = sqlite3_changes(s->db);
+	st = stmt(s, ST_SYNC_CLEAR, "sync end");
+	if (!st || !run(s, st, "sync end") || !commit(s, "sync end"))
+		goto fail;
+	if (gone)
+		*gone = n;
+	return true;
+fail:
+	rollback(s);
+	return false;
+}
+
+void store_sync_abort(struct store *s)
+{
+	assert(s);
+	if (!s->in_sync)
+		return;
+	s->in_sync = false;
+	rollback(s);
+}
+
+bool store_each_pending(struct store *s, int version,
+			bool (*fn)(const char *uri, void *ctx), void *ctx)
+{
+	assert(s && fn);
+	sqlite3_stmt *st = stmt(s, ST_PENDING, "pending tracks");
+	if (!st)
+		return false;
+	sqlite3_bind_int(st, 1, version);
+	struct strv uris = { 0 };
+	bool ok = collect(s, st, &uris, "pending tracks");
+	for (size_t i = 0; ok && i < uris.n; i++)
+		if (!fn(uris.v[i], ctx))
+			break;
+	strv_free(&uris);
+	return ok;
+}
+
+/* Updates one track with a statement whose ?1 is the uri; an unknown uri is
+ * an error. Runs in its own transaction. */
+static bool update_track(struct store *s, sqlite3_stmt *st, const char *uri,
+			 const char *what)
+{
+	if (!begin(s, what))
+		return false;
+	if (!run(s, st, what)) {
+		rollback(s);
+		return false;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		rollback(s);
+		return fail(s, "%s: unknown track %s", what, uri);
+	}
+	return commit(s, what);
+}
+
+bool store_set_features(struct store *s, const char *uri, int version,
+			const float *v, int n, double duration)
+{
+	assert(s && uri && v && n > 0);
+	size_t need = (size_t)n * 4;
+	if (need > s->buf_size) {
+		unsigned char *b = realloc(s->buf, need);
+		if (!b)
+			return fail(s, "set features: out of memory");
+		s->buf = b;
+		s->buf_size = need;
+	}
+	floats_to_le(s->buf, v, n);
+	sqlite3_stmt *st = stmt(s, ST_SET_FEATURES, "set features");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, s->buf, (int)need, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, version);
+	sqlite3_bind_int(st, 4, n);
+	sqlite3_bind_double(st, 5, duration);
+	sqlite3_bind_double(st, 6, now_seconds());
+	return update_track(s, st, uri, "set features");
+}
+
+bool store_set_failed(struct store *s, const char *uri, const char *reason)
+{
+	assert(s && uri);
+	sqlite3_stmt *st = stmt(s, ST_SET_FAILED, "set failed");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, reason ? reason : "unknown error", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now_seconds());
+	return update_track(s, st, uri, "set failed");
+}
+
+bool store_count_tracks(struct store *s, int counts[4])
+{
+	assert(s && counts);
+	sqlite3_stmt *st = stmt(s, ST_COUNT_TRACKS, "count tracks");
+	if (!st)
+		return false;
+	for (int i = 0; i < 4; i++)
+		counts[i] = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int status = sqlite3_column_int(st, 0);
+		if (status >= 0 && status < 4)
+			counts[status] = sqlite3_column_int(st, 1);
+	}
+	if (rc != SQLITE_DONE)
+		fail_db(s, "count tracks");
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE;
+}
+
+void store_library_free(struct store_library *lib)
+{
+	if (!lib)
+		return;
+	for (int i = 0; i < lib->n; i++) {
+		free(lib->uri[i]);
+		free(lib->artist[i]);
+		free(lib->title[i]);
+	}
+	free(lib->uri);
+	free(lib->artist);
+	free(lib->title);
+	free(lib->duration);
+	free(lib->x);
+	free(lib->banned);
+	free(lib);
+}
+
+/* Grows every array of lib to hold cap tracks. */
+static bool library_grow(struct store_library *lib, int cap)
+{
+	size_t c = (size_t)cap;
+	char **u = realloc(lib->uri, c * sizeof *u);
+	if (u)
+		lib->uri = u;
+	char **a = realloc(lib->artist, c * sizeof *a);
+	if (a)
+		lib->artist = a;
+	char **t = realloc(lib->title, c * sizeof *t);
+	if (t)
+		lib->title = t;
+	double *d = realloc(lib->duration, c * sizeof *d);
+	if (d)
+		lib->duration = d;
+	float *x = realloc(lib->x, c * (size_t)lib->dim * sizeof *x);
+	if (x)
+		lib->x = x;
+	bool *b = realloc(lib->banned, c * sizeof *b);
+	if (b)
+		lib->banned = b;
+	return u && a && t && d && x && b;
+}
+
+struct store_library *store_load_library(struct store *s, int version,
+					 int dim)
+{
+	assert(s && dim > 0);
+	sqlite3_stmt *st = stmt(s, ST_LIBRARY, "load library");
+	if (!st)
+		return NULL;
+	struct store_library *lib = calloc(1, sizeof *lib);
+	if (!lib) {
+		fail(s, "load library: out of memory");
+		return NULL;
+	}
+	lib->dim = dim;
+	sqlite3_bind_int(st, 1, version);
+	sqlite3_bind_int(st, 2, dim);
+	int cap, rc = SQLITE_DONE;
+	bool oom = !library_grow(lib, cap = 256);
+	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (lib->n == cap && !library_grow(lib, cap *= 2)) {
+			oom = true;
+			break;
+		}
+		int i = lib->n;
+		lib->uri[i] = dup_column(st, 0, &oom);
+		lib->artist[i] = dup_column(st, 1, &oom);
+		lib->title[i] = dup_column(st, 2, &oom);
+		lib->n++;
+		lib->duration[i] = sqlite3_column_double(st, 3);
+		floats_from_le(lib->x + (size_t)i * (size_t)dim,
+			       sqlite3_column_blob(st, 4), dim);
+		lib->banned[i] = sqlite3_column_int(st, 5) != 0;
+		if (!lib->uri[i])
+			oom = true;
+	}
+	if (oom)
+		fail(s, "load library: out of memory");
+	else if (rc != SQLITE_DONE)
+		fail_db(s, "load library");
+	sqlite3_reset(st);
+	if (oom || rc != SQLITE_DONE) {
+		store_library_free(lib);
+		return NULL;
+	}
+	return lib;
+}
+
+bool store_get_track(struct store *s, const char *uri, int version, int dim,
+		     float *v, enum store_status *status, char **error)
+{
+	assert(s && uri);
+	if (error)
+		*error = NULL;
+	sqlite3_stmt *st = stmt(s, ST_GET_TRACK, "get track");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return fail(s, "get track: unknown track %s", uri);
+	}
+	if (rc != SQLITE_ROW) {
+		fail_db(s, "get track");
+		sqlite3_reset(st);
+		return false;
+	}
+	enum store_status stat = (enum store_status)sqlite3_column_int(st, 0);
+	bool match = sqlite3_column_type(st, 2) != SQLITE_NULL &&
+		     sqlite3_column_int(st, 2) == version &&
+		     sqlite3_column_int(st, 3) == dim &&
+		     sqlite3_column_bytes(st, 4) == dim * 4;
+	if (stat == STORE_ANALYSED && !match)
+		stat = STORE_PENDING;
+	if (stat == STORE_ANALYSED && v)
+		floats_from_le(v, sqlite3_column_blob(st, 4), dim);
+	bool oom = false;
+	char *e = dup_column(st, 1, &oom);
+	sqlite3_reset(st);
+	if (oom)
+		return fail(s, "get track: out of memory");
+	if (status)
+		*status = stat;
+	if (error)
+		*error = e;
+	else
+		free(e);
+	return true;
+}
+
+/* --- events ------------------------------------------------------------- */
+
+bool store_add_event(struct store *s, struct store_event *e)
+{
+	assert(s && e && e->uri);
+	if (!begin(s, "add event"))
+		return false;
+	double now = now_seconds();
+	sqlite3_stmt *st = stmt(s, ST_ADD_EVENT, "add event");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, e->time);
+	sqlite3_bind_text(st, 2, e->uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)e->kind);
+	sqlite3_bind_double(st, 4, e->played);
+	sqlite3_bind_double(st, 5, e->duration);
+	sqlite3_bind_int(st, 6, e->label);
+	sqlite3_bind_double(st, 7, e->weight);
+	sqlite3_bind_text(st, 8, e->source, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, e->queued_by_us);
+	if (!run(s, st, "add event"))
+		goto fail;
+	int64_t id = sqlite3_last_insert_rowid(s->db);
+	if (e->kind == STORE_KIND_BAN || e->kind == STORE_KIND_LIKE) {
+		st = stmt(s, e->kind == STORE_KIND_BAN ? ST_BAN : ST_UNBAN,
+			  "add event");
+		if (!st)
+			goto fail;
+		sqlite3_bind_text(st, 1, e->uri, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 2, now);
+		if (!run(s, st, "add event"))
+			goto fail;
+	}
+	if (!commit(s, "add event"))
+		return false;
+	e->id = id;
+	return true;
+fail:
+	rollback(s);
+	return false;
+}
+
+void store_examples_free(struct store_examples *ex)
+{
+	if (!ex)
+		return;
+	for (int i = 0; i < ex->n; i++)
+		free(ex->uri[i]);
+	free(ex->uri);
+	free(ex->x);
+	free(ex->y);
+	free(ex->w);
+	free(ex->time);
+	free(ex);
+}
+
+static bool examples_grow(struct store_examples *ex, int cap)
+{
+	size_t c = (size_t)cap;
+	float *x = realloc(ex->x, c * (size_t)ex->dim * sizeof *x);
+	if (x)
+		ex->x = x;
+	float *y = realloc(ex->y, c * sizeof *y);
+	if (y)
+		ex->y = y;
+	float *w = realloc(ex->w, c * sizeof *w);
+	if (w)
+		ex->w = w;
+	double *t = realloc(ex->time, c * sizeof *t);
+	if (t)
+		ex->time = t;
+	char **u = realloc(ex->uri, c * sizeof *u);
+	if (u)
+		ex->uri = u;
+	return x && y && w && t && u;
+}
+
+struct store_examples *store_load_examples(struct store *s, int version,
+					   int dim)
+{
+	assert(s && dim > 0);
+	sqlite3_stmt *st = stmt(s, ST_EXAMPLES, "load examples");
+	if (!st)
+		return NULL;
+	struct store_examples *ex = calloc(1, sizeof *ex);
+	if (!ex) {
+		fail(s, "load examples: out of memory");
+		return NULL;
+	}
+	ex->dim = dim;
+	sqlite3_bind_int(st, 1, version);
+	sqlite3_bind_int(st, 2, dim);
+	int cap, rc = SQLITE_DONE;
+	bool oom = !examples_grow(ex, cap = 256);
+	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (ex->n == cap && !examples_grow(ex, cap *= 2)) {
+			oom = true;
+			break;
+		}
+		int i = ex->n;
+		ex->uri[i] = dup_column(st, 1, &oom);
+		ex->n++;
+		if (!ex->uri[i])
+			oom = true;
+		ex->time[i] = sqlite3_column_double(st, 0);
+		ex->y[i] = (float)sqlite3_column_int(st, 2);
+		ex->w[i] = (float)sqlite3_column_double(st, 3);
+		floats_from_le(ex->x + (size_t)i * (size_t)dim,
+			       sqlite3_column_blob(st, 4), dim);
+	}
+	if (oom)
+		fail(s, "load examples: out of memory");
+	else if (rc != SQLITE_DONE)
+		fail_db(s, "load examples");
+	sqlite3_reset(st);
+	if (oom || rc != SQLITE_DONE) {
+		store_examples_free(ex);
+		return NULL;
+	}
+	return ex;
+}
+
+bool store_count_events(struct store *s, int64_t *all, int64_t *labelled)
+{
+	assert(s);
+	sqlite3_stmt *st = stmt(s, ST_COUNT_EVENTS, "count events");
+	if (!st)
+		return false;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		fail_db(s, "count events");
+		sqlite3_reset(st);
+		return false;
+	}
+	if (all)
+		*all = sqlite3_column_int64(st, 0);
+	if (labelled)
+		*labelled = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return true;
+}
+
+/* An event row copied out of SQLite, so fn may call the store. */
+struct event_row {
+	struct store_event e;
+	char *uri, *source;
+};
+
+bool store_each_recent_event(struct store *s, int limit,
+			     bool (*fn)(const struct store_event *e, void *ctx),
+			     void *ctx)
+{
+	assert(s && fn);
+	if (limit <= 0)
+		return true;
+	sqlite3_stmt *st = stmt(s, ST_RECENT, "recent events");
+	if (!st)
+		return false;
+	sqlite3_bind_int(st, 1, limit);
+	struct event_row *rows = NULL;
+	int n = 0, cap = 0, rc = SQLITE_DONE;
+	bool oom = false;
+	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			struct event_row *r = realloc(rows, (size_t)cap *
+						      sizeof *r);
+			if (!r) {
+				oom = true;
+				break;
+			}
+			rows = r;
+		}
+		struct event_row *r = &rows[n++];
+		r->uri = dup_column(st, 2, &oom);
+		r->source = dup_column(st, 8, &oom);
+		r->e = (struct store_event){
+			.id = sqlite3_column_int64(st, 0),
+			.time = sqlite3_column_double(st, 1),
+			.uri = r->uri ? r->uri : "",
+			.kind = (enum store_kind)sqlite3_column_int(st, 3),
+			.played = sqlite3_column_double(st, 4),
+			.duration = sqlite3_column_double(st, 5),
+			.label = sqlite3_column_int(st, 6),
+			.weight = sqlite3_column_double(st, 7),
+			.source = r->source,
+			.queued_by_us = sqlite3_column_int(st, 9) != 0,
+		};
+	}
+	bool ok = !oom && rc == SQLITE_DONE;
+	if (oom)
+		fail(s, "recent events: out of memory");
+	else if (!ok)
+		fail_db(s, "recent events");
+	sqlite3_reset(st);
+	for (int i = 0; ok && i < n; i++)
+		if (!fn(&rows[i].e, ctx))
+			break;
+	for (int i = 0; i < n; i++) {
+		free(rows[i].uri);
+		free(rows[i].source);
+	}
+	free(rows);
+	return ok;
+}
+
+bool store_is_banned(struct store *s, const char *uri, bool *banned)
+{
+	assert(s && uri && banned);
+	sqlite3_stmt *st = stmt(s, ST_IS_BANNED, "is banned");
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		fail_db(s, "is banned");
+		sqlite3_reset(st);
+		return false;
+	}
+	*banned = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return true;
+}
+
+bool store_each_played_since(struct store *s, double since,
+			     bool (*fn)(const char *uri, void *ctx), void *ctx)
+{
+	assert(s && fn);
+	sqlite3_stmt *st = stmt(s, ST_PLAYED_SINCE, "played since");
+	if (!st)
+		return false;
+	sqlite3_bind_double(st, 1, since);
+	struct strv uris = { 0 };
+	bool ok = collect(s, st, &uris, "played since");
+	for (size_t i = 0; ok && i < uris.n; i++)
+		if (!fn(uris.v[i], ctx))
+			break;
+	strv_free(&uris);
+	return ok;
+}
+
+/* --- picks -------------------------------------------------------------- */
+
+bool store_add_pick(struct store *s, const struct store_pick *p, int64_t *id)
+{
+	assert(s && p && p->uri);
+	if (!begin(s, "add pick"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_ADD_PICK, "add pick");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, p->time);
+	sqlite3_bind_text(st, 2, p->uri, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, p->score);
+	sqlite3_bind_double(st, 4, p->uncertainty);
+	sqlite3_bind_int(st, 5, p->explored);
+	sqlite3_bind_text(st, 6, p->reason, -1, SQLITE_STATIC);
+	if (!run(s, st, "add pick"))
+		goto fail;
+	int64_t rowid = sqlite3_last_insert_rowid(s->db);
+	if (!commit(s, "add pick"))
+		return false;
+	if (id)
+		*id = rowid;
+	return true;
+fail:
+	rollback(s);
+	return false;
+}
+
+bool store_set_pick_outcome(struct store *s, const char *uri, int outcome)
+{
+	assert(s && uri && outcome >= -1 && outcome <= 1);
+	if (!begin(s, "set pick outcome"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_PICK_OUTCOME, "set pick outcome");
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, outcome);
+	if (!run(s, st, "set pick outcome"))
+		goto fail;
+	return commit(s, "set pick outcome");
+fail:
+	rollback(s);
+	return false;
+}
+
+bool store_pick_stats(struct store *s, int last, bool explored_only,
+		      int *liked, int *judged)
+{
+	assert(s && liked && judged);
+	sqlite3_stmt *st = stmt(s, ST_PICK_STATS, "pick stats");
+	if (!st)
+		return false;
+	sqlite3_bind_int(st, 1, explored_only);
+	sqlite3_bind_int(st, 2, last > 0 ? last : -1);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		fail_db(s, "pick stats");
+		sqlite3_reset(st);
+		return false;
+	}
+	*judged = sqlite3_column_int(st, 0);
+	*liked = sqlite3_column_int(st, 1);
+	sqlite3_reset(st);
+	return true;
+}
+
+/* --- model -------------------------------------------------------------- */
+
+bool store_save_model(struct store *s, const void *blob, size_t size)
+{
+	assert(s && blob && size > 0);
+	if (size > (size_t)INT32_MAX)
+		return fail(s, "save model: blob of %zu bytes is too large",
+			    size);
+	uint64_t sum = fnv1a64(blob, size);
+	int64_t sum_col;
+	memcpy(&sum_col, &sum, sizeof sum_col);
+	if (!begin(s, "save model"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_MODEL_DELETE, "save model");
+	if (!st || !run(s, st, "save model"))
+		goto fail;
+	st = stmt(s, ST_MODEL_INSERT, "save model");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, now_seconds());
+	sqlite3_bind_blob(st, 2, blob, (int)size, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)size);
+	sqlite3_bind_int64(st, 4, sum_col);
+	if (!run(s, st, "save model"))
+		goto fail;
+	return commit(s, "save model");
+fail:
+	rollback(s);
+	return false;
+}
+
+bool store_load_model(struct store *s, void **blob, size_t *size)
+{
+	assert(s && blob && size);
+	*blob = NULL;
+	*size = 0;
+	sqlite3_stmt *st = stmt(s, ST_MODEL_LOAD, "load model");
+	if (!st)
+		return false;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return true;
+	}
+	if (rc != SQLITE_ROW) {
+		fail_db(s, "load model");
+		sqlite3_reset(st);
+		return false;
+	}
+	const void *b = sqlite3_column_blob(st, 0);
+	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	int64_t want_size = sqlite3_column_int64(st, 1);
+	int64_t sum_col = sqlite3_column_int64(st, 2);
+	uint64_t want, got = fnv1a64(b, n);
+	memcpy(&want, &sum_col, sizeof want);
+	bool ok = false;
+	if (!b || n == 0 || (int64_t)n != want_size)
+		fail(s, "load model: stored size %lld, blob has %zu bytes",
+		     (long long)want_size, n);
+	else if (got != want)
+		fail(s, "load model: checksum mismatch (stored %016llx, "
+		     "computed %016llx): the model is corrupt",
+		     (unsigned long long)want, (unsigned long long)got);
+	else if (!(*blob = malloc(n)))
+		fail(s, "load model: out of memory");
+	else {
+		memcpy(*blob, b, n);
+		*size = n;
+		ok = true;
+	}
+	sqlite3_reset(st);
+	return ok;
+}
+
+bool store_add_training(struct store *s, double time, int events,
+			double train_acc, double val_acc, double val_auc,
+			double val_logloss)
+{
+	assert(s);
+	if (!begin(s, "add training"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_ADD_TRAINING, "add training");
+	if (!st)
+		goto fail;
+	/* SQLite binds NaN as NULL. */
+	sqlite3_bind_double(st, 1, time);
+	sqlite3_bind_int(st, 2, events);
+	sqlite3_bind_double(st, 3, train_acc);
+	sqlite3_bind_double(st, 4, val_acc);
+	sqlite3_bind_double(st, 5, val_auc);
+	sqlite3_bind_double(st, 6, val_logloss);
+	if (!run(s, st, "add training"))
+		goto fail;
+	return commit(s, "add training");
+fail:
+	rollback(s);
+	return false;
+}
+
+bool store_each_training(struct store *s,
+			 bool (*fn)(const struct store_training *t, void *ctx),
+			 void *ctx)
+{
+	assert(s && fn);
+	sqlite3_stmt *st = stmt(s, ST_TRAINING, "training");
+	if (!st)
+		return false;
+	struct store_training *rows = NULL;
+	int n = 0, cap = 0, rc = SQLITE_DONE;
+	bool oom = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			struct store_training *r = realloc(rows, (size_t)cap *
+							   sizeof *r);
+			if (!r) {
+				oom = true;
+				break;
+			}
+			rows = r;
+		}
+		rows[n++] = (struct store_training){
+			.time = sqlite3_column_double(st, 0),
+			.events = sqlite3_column_int(st, 1),
+			.train_acc = column_double_or_nan(st, 2),
+			.val_acc = column_double_or_nan(st, 3),
+			.val_auc = column_double_or_nan(st, 4),
+			.val_logloss = column_double_or_nan(st, 5),
+		};
+	}
+	bool ok = !oom && rc == SQLITE_DONE;
+	if (oom)
+		fail(s, "training: out of memory");
+	else if (!ok)
+		fail_db(s, "training");
+	sqlite3_reset(st);
+	for (int i = 0; ok && i < n; i++)
+		if (!fn(&rows[i], ctx))
+			break;
+	free(rows);
+	return ok;
+}
