@@ -1,0 +1,269 @@
+#include "core/rank.h"
+
+#include <assert.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exploitation samples among this many of the best-scored candidates. */
+#define TOP_K 64
+/* Distances to the recent past look at this many recent tracks. */
+#define RECENT_MAX 32
+
+struct rank {
+	int n, dim;
+	float *z;		/* n × dim standardised features */
+	uint64_t rng;
+	int *order;		/* n scratch */
+	float *dist;		/* n scratch */
+};
+
+static uint64_t next_u64(uint64_t *s)
+{
+	/* splitmix64: small, fast, good enough for sampling. */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *s)
+{
+	return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+struct rank *rank_new(const float *x, int n, int dim, uint64_t seed,
+		      char *err, size_t err_size)
+{
+	assert(n >= 0 && dim > 0);
+	struct rank *r = calloc(1, sizeof *r);
+	if (!r)
+		goto oom;
+	r->n = n;
+	r->dim = dim;
+	r->rng = seed ? seed : 0x6d70647265630aULL;
+	size_t cells = (size_t)(n ? n : 1) * (size_t)dim;
+	r->z = malloc(cells * sizeof *r->z);
+	r->order = malloc((size_t)(n ? n : 1) * sizeof *r->order);
+	r->dist = malloc((size_t)(n ? n : 1) * sizeof *r->dist);
+	if (!r->z || !r->order || !r->dist)
+		goto oom;
+	/* Standardise each feature (mean 0, sd 1) so that no unit (Hz, dB,
+	 * seconds) dominates the distances. */
+	for (int j = 0; j < dim; j++) {
+		double s = 0, ss = 0;
+		for (int i = 0; i < n; i++) {
+			double v = x[(size_t)i * dim + j];
+			s += v;
+			ss += v * v;
+		}
+		double mu = n ? s / n : 0;
+		double var = n ? ss / n - mu * mu : 0;
+		double sd = var > 1e-12 ? sqrt(var) : 1.0;
+		for (int i = 0; i < n; i++)
+			r->z[(size_t)i * dim + j] =
+				(float)((x[(size_t)i * dim + j] - mu) / sd);
+	}
+	return r;
+oom:
+	snprintf(err, err_size, "out of memory for %d tracks", n);
+	rank_free(r);
+	return NULL;
+}
+
+void rank_free(struct rank *r)
+{
+	if (!r)
+		return;
+	free(r->z);
+	free(r->order);
+	free(r->dist);
+	free(r);
+}
+
+int rank_size(const struct rank *r)
+{
+	return r->n;
+}
+
+float rank_distance(const struct rank *r, int a, int b)
+{
+	const float *p = r->z + (size_t)a * r->dim;
+	const float *q = r->z + (size_t)b * r->dim;
+	float d = 0;
+	for (int j = 0; j < r->dim; j++) {
+		float t = p[j] - q[j];
+		d += t * t;
+	}
+	return d;
+}
+
+/* Distance of track i to the nearest of the recent ones (FLT_MAX if none). */
+static float to_recent(const struct rank *r, int i, const int *recent,
+		       int n_recent)
+{
+	float best = FLT_MAX;
+	for (int k = 0; k < n_recent && k < RECENT_MAX; k++) {
+		if (recent[k] < 0 || recent[k] >= r->n)
+			continue;
+		float d = rank_distance(r, i, recent[k]);
+		if (d < best)
+			best = d;
+	}
+	return best;
+}
+
+static bool pick_cold(struct rank *r, const struct rank_request *q,
+		      struct rank_pick *out)
+{
+	/* Farthest-point sampling from what was heard: the candidate whose
+	 * nearest recent track is farthest, so the first picks cover the
+	 * library's different corners. Among near-ties, chance decides. */
+	int best = -1;
+	float best_d = -1;
+	for (int i = 0; i < r->n; i++) {
+		if (!q->eligible[i])
+			continue;
+		float d = to_recent(r, i, q->recent, q->n_recent);
+		if (d == FLT_MAX)
+			d = (float)uniform(&r->rng);
+		else
+			d *= (float)(0.9 + 0.2 * uniform(&r->rng));
+		if (d > best_d) {
+			best_d = d;
+			best = i;
+		}
+	}
+	if (best < 0)
+		return false;
+	out->index = best;
+	out->mode = RANK_COLD;
+	out->score = NAN;
+	out->uncertainty = NAN;
+	snprintf(out->reason, sizeof out->reason,
+		 "cold start: far from the %d recent tracks (distance %.1f)",
+		 q->n_recent < RECENT_MAX ? q->n_recent : RECENT_MAX,
+		 q->n_recent ? (double)best_d : 0.0);
+	return true;
+}
+
+static bool pick_explore(struct rank *r, const struct rank_request *q,
+			 struct rank_pick *out)
+{
+	/* Least sure, away from the recent past: spread weighted by the
+	 * distance to what was heard lately. */
+	int best = -1;
+	double best_v = -1;
+	for (int i = 0; i < r->n; i++) {
+		if (!q->eligible[i])
+			continue;
+		float d = to_recent(r, i, q->recent, q->n_recent);
+		double away = d == FLT_MAX ? 1.0 : sqrt((double)d);
+		double v = (double)q->spread[i] * (0.5 + away);
+		if (v > best_v) {
+			best_v = v;
+			best = i;
+		}
+	}
+	if (best < 0)
+		return false;
+	out->index = best;
+	out->mode = RANK_EXPLORE;
+	out->score = q->mean[best];
+	out->uncertainty = q->spread[best];
+	snprintf(out->reason, sizeof out->reason,
+		 "explore: least sure (spread %.3f), away from recent tracks",
+		 (double)q->spread[best]);
+	return true;
+}
+
+
+static bool pick_exploit(struct rank *r, const struct rank_request *q,
+			 struct rank_pick *out)
+{
+	int m = 0;
+	for (int i = 0; i < r->n; i++)
+		if (q->eligible[i])
+			r->order[m++] = i;
+	if (m == 0)
+		return false;
+	/* Partial selection of the TOP_K best (n can be 100,000: no full
+	 * sort). */
+	int k = m < TOP_K ? m : TOP_K;
+	for (int a = 0; a < k; a++) {
+		int best = a;
+		for (int b = a + 1; b < m; b++)
+			if (q->mean[r->order[b]] > q->mean[r->order[best]])
+				best = b;
+		int t = r->order[a];
+		r->order[a] = r->order[best];
+		r->order[best] = t;
+	}
+	double top = q->mean[r->order[0]];
+	double t = q->temperature > 1e-6 ? q->temperature : 1e-6;
+	double total = 0;
+	for (int a = 0; a < k; a++) {
+		r->dist[a] = (float)exp((q->mean[r->order[a]] - top) / t);
+		total += r->dist[a];
+	}
+	double u = uniform(&r->rng) * total;
+	int chosen = k - 1;
+	for (int a = 0; a < k; a++) {
+		u -= r->dist[a];
+		if (u <= 0) {
+			chosen = a;
+			break;
+		}
+	}
+	int i = r->order[chosen];
+	out->index = i;
+	out->mode = RANK_EXPLOIT;
+	out->score = q->mean[i];
+	out->uncertainty = q->spread[i];
+	snprintf(out->reason, sizeof out->reason,
+		 "exploit: score %.3f, rank %d of %d candidates",
+		 (double)q->mean[i], chosen + 1, m);
+	return true;
+}
+
+bool rank_pick(struct rank *r, const struct rank_request *q,
+	       struct rank_pick *out)
+{
+	memset(out, 0, sizeof *out);
+	out->index = -1;
+	if (q->cold || !q->mean || !q->spread)
+		return pick_cold(r, q, out);
+	if (uniform(&r->rng) < q->explore_rate && pick_explore(r, q, out))
+		return true;
+	return pick_exploit(r, q, out);
+}
+
+int rank_nearest(const struct rank *r, int a, const unsigned char *flags,
+		 int k, int *out)
+{
+	int m = 0;
+	for (int i = 0; i < r->n; i++) {
+		if (i == a || (flags && !flags[i]))
+			continue;
+		r->order[m] = i;
+		r->dist[m] = rank_distance(r, a, i);
+		m++;
+	}
+	int w = 0;
+	for (; w < k && w < m; w++) {
+		int best = w;
+		for (int b = w + 1; b < m; b++)
+			if (r->dist[b] < r->dist[best])
+				best = b;
+		float td = r->dist[w];
+		r->dist[w] = r->dist[best];
+		r->dist[best] = td;
+		int ti = r->order[w];
+		r->order[w] = r->order[best];
+		r->order[best] = ti;
+		out[w] = r->order[w];
+	}
+	return w;
+}
