@@ -29,6 +29,11 @@ bool log_setup(enum log_level level, const char *path)
 	return true;
 }
 
+bool log_file_active(void)
+{
+	return log_file != NULL;
+}
+
 void log_close(void)
 {
 	if (log_file)

@@ -14,6 +14,9 @@ extern enum log_level log_threshold;
  *  false, leaving stderr in place, when the file cannot be opened. */
 bool log_setup(enum log_level level, const char *path);
 
+/** Whether messages go to a file rather than stderr. */
+bool log_file_active(void);
+
 /** Closes the log file, if any. */
 void log_close(void);
 

@@ -1,0 +1,42 @@
+/* The queue filler: keeps queue.ahead songs after the current one, picked
+ * by core/rank from the learner's scores. It only appends: songs the user
+ * added count toward `ahead` and are never moved or removed. */
+#ifndef MPDREC_FILL_H
+#define MPDREC_FILL_H
+
+#include <stdbool.h>
+
+struct conf;
+struct store;
+struct learn;
+struct mpd_connection;
+
+struct fill;
+
+/** A filler over the learner's library. store and learn are borrowed and
+ *  must outlive it. Returns NULL when out of memory. */
+struct fill *fill_new(const struct conf *c, struct store *store,
+		      struct learn *learn);
+
+/** Frees. Accepts NULL. */
+void fill_free(struct fill *f);
+
+/** The library changed (after learn_reload_library): rebuild the index. */
+void fill_library_changed(struct fill *f);
+
+/** Notes a song that was heard (for artist spacing and "away from what was
+ *  heard lately"). uri borrowed. */
+void fill_note_played(struct fill *f, const char *uri);
+
+/** Tops the queue up at epoch time `now`. `start` allows starting
+ *  playback when the queue ran dry while playing. Returns the number of
+ *  songs added (0 when none were needed, in random mode, or when there is
+ *  nothing to pick), or -1 when an MPD command failed (the caller checks the
+ *  connection). */
+int fill_run(struct fill *f, struct mpd_connection *c, double now,
+	     bool start);
+
+/** Whether mpdrec queued uri (in this run of the daemon). */
+bool fill_queued_by_us(const struct fill *f, const char *uri);
+
+#endif

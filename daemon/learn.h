@@ -1,0 +1,77 @@
+/* Learning while it plays: the model, the analysed library it scores, and
+ * the history it replays. Each labelled event runs the model's incremental
+ * update; the model is saved every few events and at shutdown; a full
+ * retrain runs in a background thread every model.retrain_every events and
+ * is swapped in when done. */
+#ifndef MPDREC_LEARN_H
+#define MPDREC_LEARN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf;
+struct store;
+struct model;
+struct store_library;
+
+struct learn;
+
+/** Opens the learner over `store` (borrowed; must outlive it): loads the
+ *  analysed library and the events, and the saved model (a model of another
+ *  shape or version is replaced by a new one trained on the history).
+ *  `notify_fd` (or -1) gets one byte written when a background retrain is
+ *  done, so the daemon's poll() wakes up. Returns NULL with err filled.
+ *  Free with learn_free(). */
+struct learn *learn_new(struct store *store, const struct conf *c,
+			int notify_fd, char *err, size_t err_size);
+
+/** Waits for a running retrain, then frees. Accepts NULL. */
+void learn_free(struct learn *l);
+
+/** Reloads the analysed library (after an analysis pass). Returns false
+ *  with err filled; the old library stays in place. */
+bool learn_reload_library(struct learn *l, char *err, size_t err_size);
+
+/** Learns one labelled event of uri (label 1 like, 0 dislike) at epoch time
+ *  `now`. Returns false when the track has no feature vector yet (the event
+ *  still counts at the next full retrain). */
+bool learn_event(struct learn *l, const char *uri, int label, double weight,
+		 double now);
+
+/** Saves the model if it changed since the last save. Returns false with
+ *  err filled (the model stays in memory; the caller retries later). */
+bool learn_save(struct learn *l, char *err, size_t err_size);
+
+/** Takes a finished background retrain, if any (call when notify_fd
+ *  fired). Returns true when a new model was swapped in. */
+bool learn_collect(struct learn *l);
+
+/** Starts a full retrain in the background now (no-op if one runs). */
+void learn_retrain_async(struct learn *l);
+
+/** Runs a full retrain in the calling thread and swaps it in; fills a
+ *  one-line summary of its metrics. Returns false with err filled. */
+bool learn_retrain_now(struct learn *l, char *summary, size_t summary_size);
+
+/** The analysed library (borrowed, valid until learn_reload_library()). */
+const struct store_library *learn_library(const struct learn *l);
+
+/** The index of uri in the library, or -1. */
+int learn_find(const struct learn *l, const char *uri);
+
+/** Scores every track of the library: mean and spread arrays of
+ *  learn_library()->n floats, borrowed, valid until the next call that
+ *  changes the model or library. NULL when the library is empty. */
+bool learn_scores(struct learn *l, const float **mean, const float **spread);
+
+/** Labelled events known so far, and how many of them are likes. */
+void learn_counts(const struct learn *l, int *labelled, int *likes);
+
+/** The model (borrowed), e.g. for explanations. */
+struct model *learn_model(struct learn *l);
+
+/** Features of the last `k` labelled events (most recent first), as indices
+ *  into the library, with their labels; returns how many were written. */
+int learn_recent(const struct learn *l, int k, int *idx, int *label);
+
+#endif
