@@ -20,4 +20,22 @@ int cmd_show(int argc, char **argv, const struct conf *c);
 /** mpdrec export --csv [FILE]: every vector with its names and labels. */
 int cmd_export(int argc, char **argv, const struct conf *c);
 
+/** mpdrec [run] [--daemon] [--pidfile FILE]: the daemon (daemon/daemon.c). */
+int cmd_run(int argc, char **argv, const struct conf *c);
+
+/** mpdrec recommend [-n N] [--explain]: the next picks. */
+int cmd_recommend(int argc, char **argv, const struct conf *c);
+
+/** mpdrec status: like rates, model metrics, analysis, last events. */
+int cmd_status(int argc, char **argv, const struct conf *c);
+
+/** mpdrec like|dislike|ban [URI]: sends the message on MPD's channel. */
+int cmd_feedback(int argc, char **argv, const struct conf *c);
+
+/** mpdrec train: full retrain over every event, with its report. */
+int cmd_train(int argc, char **argv, const struct conf *c);
+
+/** mpdrec report --html FILE: the HTML report. */
+int cmd_report(int argc, char **argv, const struct conf *c);
+
 #endif
