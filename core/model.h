@@ -1,0 +1,151 @@
+/* The model: a robust min-max scaler and an ensemble of small dense nets
+ * (core/nn) that learns likes (1) and dislikes (0) from feature vectors.
+ *
+ * The score of a track is the ensemble's mean probability, its uncertainty
+ * the spread (standard deviation) of the members. Each member is trained on
+ * its own bootstrap of every batch. Learning is incremental (a few Adam
+ * steps per labelled event on the event plus a recency-weighted replay of
+ * history) with a periodic full retrain (early stopping on a held-out
+ * part). Everything is deterministic for a given seed.
+ *
+ * A model is not thread-safe: score, learn and explain use scratch memory
+ * inside it. Use model_clone() to train a copy in another thread.
+ */
+#ifndef MPDREC_MODEL_H
+#define MPDREC_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MODEL_MAX_HIDDEN 4
+#define MODEL_MAX_ENSEMBLE 64
+
+/** Hyperparameters. Fill with model_params_default(), then change. */
+struct model_params {
+	int n_in;			/* features per example */
+	int hidden[MODEL_MAX_HIDDEN];	/* hidden layer sizes (64, 32) */
+	int n_hidden;			/* 2 */
+	float learning_rate;		/* Adam step size (1e-3) */
+	float l2;			/* L2 on the weights (1e-4) */
+	int ensemble;			/* members (5) */
+	int steps_per_event;		/* Adam steps per learned event (4) */
+	int batch;			/* rows per incremental step (32) */
+	float half_life_days;		/* replay weight halves (30) */
+	unsigned seed;			/* everything random derives from it */
+	/* full training (model_train) */
+	int train_batch;		/* minibatch rows (64) */
+	float train_learning_rate;	/* Adam step size (3e-3) */
+	int max_epochs;			/* upper bound (200) */
+	int patience;			/* epochs without improvement (15) */
+	float val_fraction;		/* held out for early stopping (0.2) */
+	long max_train_rows;		/* rows·epochs per member bound
+					   (0 = none), caps time */
+};
+
+/** What a full training reports. Metrics are NaN when not measurable
+ *  (no held-out part, one class only). */
+struct model_report {
+	int n_train, n_val;		/* rows used for each part */
+	int epochs;			/* mean epochs run per member */
+	double seconds;			/* wall time of model_train */
+	double train_accuracy, train_auc, train_logloss;
+	double val_accuracy, val_auc, val_logloss;
+};
+
+/** Labelled examples, raw (unscaled) features: x (n, n_in), y (n) in
+ *  {0, 1}, w (n) weights > 0 (NULL = 1), age_days (n) of each example
+ *  (NULL = all 0), for the recency weight w · 0.5^(age / half_life). */
+struct model_data {
+	const float *x;
+	const float *y;
+	const float *w;
+	const double *age_days;
+	int n;
+};
+
+struct model;
+
+/** Fills *p with the defaults for n_in features (see the fields). */
+void model_params_default(struct model_params *p, int n_in);
+
+/** Checks *p; returns false and explains in err when a value is out of
+ *  range. */
+bool model_params_check(const struct model_params *p, char *err,
+			size_t err_size);
+
+/** Creates an untrained model (random weights from the seed, identity
+ *  scaler). Returns NULL with err filled for bad parameters or no memory.
+ *  Caller frees with model_free(). */
+struct model *model_new(const struct model_params *p, char *err,
+			size_t err_size);
+
+/** Frees a model; accepts NULL. */
+void model_free(struct model *m);
+
+/** A deep copy (weights, Adam state, scaler, random state), or NULL when
+ *  out of memory. Caller frees with model_free(). */
+struct model *model_clone(const struct model *m);
+
+/** Number of features the model takes. */
+int model_inputs(const struct model *m);
+
+/** The parameters the model was built with (borrowed). */
+const struct model_params *model_get_params(const struct model *m);
+
+/** Fits the scaler on x (n, n_in), raw features of the whole library.
+ *  Returns false (err filled) when n < 1 or x has a non-finite value.
+ *  Until this is called, model_train fits the scaler on its data and
+ *  model_learn on its history. */
+bool model_fit_scaler(struct model *m, const float *x, int n, char *err,
+		      size_t err_size);
+
+/** Whether the scaler has been fitted. */
+bool model_scaler_fitted(const struct model *m);
+
+/** Incremental learning of one raw example x (n_in) with label y (0/1) and
+ *  weight w > 0: for every member, steps_per_event Adam steps on a batch
+ *  of the new example (weight w) and batch - 1 rows of replay drawn from
+ *  history with probability ∝ w · 0.5^(age / half_life), each member its
+ *  own draw. history may be NULL or empty. Deterministic for a seed. */
+void model_learn(struct model *m, const float *x, float y, float w,
+		 const struct model_data *history);
+
+/** Full retrain from scratch (new weights from the seed, fresh Adam
+ *  state): a stratified val_fraction of d is held out; each member runs
+ *  epochs over its own shuffle and bootstrap of every minibatch and keeps
+ *  its weights from the epoch with the best held-out loss (early
+ *  stopping). Recency weights apply as in model_learn. Fills *rep when not
+ *  NULL. Returns false (err filled, model unchanged) when d has fewer than
+ *  2 rows, one class only, or a bad value. */
+bool model_train(struct model *m, const struct model_data *d,
+		 struct model_report *rep, char *err, size_t err_size);
+
+/** Scores n raw examples x (n, n_in): mean (n) the ensemble's mean
+ *  probability of a like, spread (n) the members' standard deviation
+ *  (either may be NULL). Arrays are the caller's. */
+void model_score(struct model *m, const float *x, int n, float *mean,
+		 float *spread);
+
+/** Per-feature contribution to the score of one raw example x (n_in):
+ *  contrib (n_in) = ∂score/∂x̃ · (x̃ - x̃_median), where x̃ is the scaled
+ *  input and x̃_median the scaled library median; the sum approximates
+ *  score - score(typical track). Returns false for a non-finite x. */
+bool model_explain(struct model *m, const float *x, float *contrib);
+
+/** Serialises the model (magic, format version, sizes, parameters, scaler,
+ *  weights, Adam state, random state, CRC-32) into a malloc'd blob the
+ *  caller frees. Returns false (err filled) when out of memory. */
+bool model_save(const struct model *m, void **blob, size_t *size, char *err,
+		size_t err_size);
+
+/** Rebuilds a model from a blob of model_save(). Returns NULL with a clear
+ *  error for a truncated, corrupted or other-version blob; never a
+ *  half-loaded model. Caller frees with model_free(). */
+struct model *model_load(const void *blob, size_t size, char *err,
+			 size_t err_size);
+
+/** Incremental updates (model_learn calls) since creation, kept by
+ *  model_save/model_load and by model_train. */
+int model_events_seen(const struct model *m);
+
+#endif
