@@ -766,8 +766,10 @@ bool conf_apply_env(struct conf *c, const char *mpd_host, const char *mpd_port,
 	 * host. */
 	bool use_host = mpd_host && *mpd_host &&
 			c->source[i_host] != CONF_SOURCE_FILE;
+	/* mpd.port = 0 in the file means "MPD_PORT, else the default". */
 	bool use_port = mpd_port && *mpd_port &&
-			c->source[i_port] != CONF_SOURCE_FILE;
+			(c->source[i_port] != CONF_SOURCE_FILE ||
+			 c->mpd.port == 0);
 	if (use_port) {
 		char *end;
 		errno = 0;

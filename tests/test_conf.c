@@ -553,6 +553,15 @@ static void test_env(void)
 		conf_free(&c);
 	}
 
+	/* port = 0 in the file asks for MPD_PORT. */
+	struct conf c0;
+	char err0[CONF_ERR_SIZE];
+	CHECK(load_text(&c0, "mpd = { port = 0; };\n", err0, sizeof err0));
+	CHECK(conf_apply_env(&c0, NULL, "6605", err0, sizeof err0));
+	CHECK_INT(c0.mpd.port, 6605);
+	CHECK_INT(source_of(&c0, "mpd.port"), CONF_SOURCE_ENV);
+	conf_free(&c0);
+
 	static const char *const bad_ports[] = { "abc", "0", "65536", "66a",
 						 "-1", " 1", "+5",
 						 "99999999999999999999" };
@@ -709,6 +718,118 @@ static void test_describe_hides_password(void)
 	conf_free(&c);
 }
 
+/* ---- documentation ---- */
+
+/* A bound as the documents write it: 0.000001, 0.15, 65535. */
+static void format_bound(char *buf, size_t n, double v)
+{
+	snprintf(buf, n, "%.10f", v);
+	char *end = buf + strlen(buf);
+	while (end > buf && end[-1] == '0')
+		*--end = '\0';
+	if (end > buf && end[-1] == '.')
+		end[-1] = '\0';
+}
+
+/* Replaces the roff escapes the man page uses in values. */
+static void unroff(char *s)
+{
+	static const char *const from[] = { "\\(ti", "\\(dq", "\\(aq", "\\-" };
+	static const char *const to[] = { "~", "\"", "'", "-" };
+	for (size_t k = 0; k < sizeof from / sizeof *from; k++) {
+		char *p;
+		while ((p = strstr(s, from[k]))) {
+			size_t fl = strlen(from[k]), tl = strlen(to[k]);
+			memcpy(p, to[k], tl);
+			memmove(p + tl, p + fl, strlen(p + fl) + 1);
+		}
+	}
+}
+
+/* Every option is in the man page with its default and bounds; every
+ * numeric option's comment in the example states its bounds. */
+static void test_docs_match_table(void)
+{
+	char *man = read_all("docs/mpdrec.conf.5");
+	char *example = read_all(EXAMPLE);
+	if (!CHECK(man && example))
+		goto out;
+	unroff(man);
+	struct conf d;
+	CHECK(conf_defaults(&d));
+	for (size_t i = 0; i < conf_option_count(); i++) {
+		const char *name;
+		char v[128], head[128], want[200];
+		conf_option_describe(&d, i, &name, NULL, v, sizeof v, NULL);
+		const char *dot = strrchr(name, '.');
+		const char *key = dot ? dot + 1 : name;
+		snprintf(head, sizeof head, "\n.BR %s \" (", key);
+		const char *entry = strstr(man, head);
+		if (!CHECK_MSG(entry, "man page lacks %s", name))
+			continue;
+		const char *eol = strchr(entry + 1, '\n');
+		int len = eol ? (int)(eol - entry) : (int)strlen(entry);
+		char line[512];
+		snprintf(line, sizeof line, "%.*s", len, entry + 1);
+		if (strcmp(v, "(unset)") == 0)
+			snprintf(want, sizeof want, "default: unset");
+		else if (strcmp(name, "data_directory") == 0)
+			snprintf(want, sizeof want,
+				 "default: $XDG_DATA_HOME/mpdrec");
+		else
+			snprintf(want, sizeof want, "default: %s", v);
+		CHECK_MSG(strstr(line, want), "man: %s lacks \"%s\"", line,
+			  want);
+		double lo, hi;
+		bool integer;
+		if (!conf_option_bounds(i, &lo, &hi, &integer))
+			continue;
+		char a[64], b[64];
+		format_bound(a, sizeof a, lo);
+		format_bound(b, sizeof b, hi);
+		snprintf(want, sizeof want, "%s to %s", a, b);
+		CHECK_MSG(strstr(line, want), "man: %s lacks \"%s\"", line,
+			  want);
+		/* The example: the comment line just above "key = ". */
+		char pat[80];
+		snprintf(pat, sizeof pat, "\t%s = ", key);
+		const char *at = strstr(example, pat);
+		if (!at) {
+			snprintf(pat, sizeof pat, "\t#%s = ", key);
+			at = strstr(example, pat);
+		}
+		if (!CHECK_MSG(at, "example lacks %s", name))
+			continue;
+		const char *start = at;
+		while (start > example && start[-1] != '\n')
+			start--;
+		const char *prev = start - 1;
+		while (prev > example && prev[-1] != '\n')
+			prev--;
+		snprintf(line, sizeof line, "%.*s", (int)(start - prev), prev);
+		CHECK_MSG(strstr(line, want) && strstr(line, "#"),
+			  "example comment \"%s\" lacks \"%s\"", line, want);
+	}
+	conf_free(&d);
+
+	/* The man page's EXAMPLE loads without a warning. */
+	const char *ex = strstr(man, "# ~/.config/mpdrec/mpdrec.conf\n");
+	const char *fi = ex ? strstr(ex, "\n.fi\n") : NULL;
+	if (CHECK_MSG(ex && fi, "man page lacks its example")) {
+		char *text = strndup(ex, (size_t)(fi - ex) + 1);
+		struct conf c;
+		char err[CONF_ERR_SIZE];
+		CHECK_MSG(load_text(&c, text, err, sizeof err), "%s", err);
+		CHECK_MSG(!c.warnings, "%s", c.warnings);
+		CHECK_INT(c.queue.ahead, 4);
+		conf_free(&c);
+		free(text);
+	}
+out:
+	free(man);
+	free(example);
+}
+
 int main(void)
 {
 	const char *h = getenv("HOME");
@@ -728,5 +849,6 @@ int main(void)
 	RUN(test_tilde);
 	RUN(test_search_order);
 	RUN(test_describe_hides_password);
+	RUN(test_docs_match_table);
 	return harness_finish();
 }
