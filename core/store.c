@@ -181,7 +181,8 @@ static const char *const st_sql[ST_N] = {
 	[ST_BAN] =
 	"INSERT INTO tracks(uri, mtime, status, banned, updated)"
 	" VALUES(?1, 0, 3, 1, ?2)"
-	" ON CONFLICT(uri) DO UPDATE SET banned = 1, updated = excluded.updated",
+	" ON CONFLICT(uri) DO UPDATE SET banned = 1,"
+	" updated = excluded.updated",
 	[ST_UNBAN] =
 	"UPDATE tracks SET banned = 0, updated = ?2 WHERE uri = ?1 AND banned",
 	[ST_EXAMPLES] =
@@ -431,8 +432,9 @@ static bool make_dirs(const char *dir, char *err, size_t err_size)
 		char save = *c;
 		*c = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			snprintf(err, err_size, "cannot create directory %s: %s",
-				 p, strerror(errno));
+			snprintf(err, err_size,
+				 "cannot create directory %s: %s", p,
+				 strerror(errno));
 			return false;
 		}
 		*c = save;
