@@ -461,17 +461,22 @@ static bool make_dirs(const char *dir, char *err, size_t err_size)
  * with 0600 before SQLite opens it (rather than changing the process-wide
  * umask, which other threads would feel); SQLite creates -wal and -shm with
  * the database file's mode. chmod() covers files that existed before. */
-static bool make_private(const char *path, char *err, size_t err_size)
+static bool make_private(const char *path, bool create, char *err,
+			 size_t err_size)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* Only before SQLite opens the file: closing any descriptor of it
+	 * afterwards would drop this process's POSIX locks on it, and another
+	 * connection closing would then delete the WAL under us. */
+	int fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -2;
+	if (fd == -1) {
 		snprintf(err, err_size, "cannot open %s: %s%s", path,
 			 strerror(errno),
 			 errno == EACCES || errno == EROFS ?
 			 " (is the data directory writable?)" : "");
 		return false;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	static const char *const suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
 		char p[4200];
@@ -603,7 +608,7 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		return NULL;
 	}
 	if (!make_dirs(dir, err, err_size) ||
-	    !make_private(s->path, err, err_size)) {
+	    !make_private(s->path, true, err, err_size)) {
 		free(s);
 		return NULL;
 	}
@@ -627,7 +632,7 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 			 "read-only", s->path);
 		goto fail;
 	}
-	if (!make_private(s->path, err, err_size))
+	if (!make_private(s->path, false, err, err_size))
 		goto fail;
 	return s;
 fail:

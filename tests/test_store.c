@@ -1174,6 +1174,109 @@ static void test_crash_sigkill(void)
 	       rounds, total, total / (written_ms / 1e3), models);
 }
 
+/* Another process that opens and closes the store while we keep it open must
+ * not take the WAL away from us: it deletes the WAL when it thinks it is the
+ * last connection, i.e. when it gets an exclusive lock on the database file.
+ * Our POSIX locks on that file vanish if this process ever closes *any*
+ * descriptor of it (SQLite's "How To Corrupt", 2.2), so store_open() must not
+ * open() the file itself once a connection of this process may hold it.
+ *
+ * The counting process is forked before any connection exists: a child
+ * forked with a connection open would share SQLite's in-process lock table
+ * and could not see the problem. */
+struct counter {
+	pid_t pid;
+	int cmd, answer;
+};
+
+static bool counter_start(struct counter *c, const char *dir)
+{
+	int to[2], from[2];
+	if (pipe(to) != 0 || pipe(from) != 0)
+		return false;
+	c->pid = fork();
+	if (c->pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		char b;
+		while (read(to[0], &b, 1) == 1) {
+			char err[256];
+			struct store *s = store_open(dir, err, sizeof err);
+			int64_t all = -1;
+			if (s && !store_count_events(s, &all, NULL))
+				all = -1;
+			store_close(s);
+			if (write(from[1], &all, sizeof all) != sizeof all)
+				break;
+		}
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	c->cmd = to[1];
+	c->answer = from[0];
+	return c->pid > 0;
+}
+
+/* Events the other process counts (it opens and closes the store). */
+static int64_t counter_count(struct counter *c)
+{
+	int64_t all = -2;
+	if (write(c->cmd, "c", 1) != 1 ||
+	    read(c->answer, &all, sizeof all) != sizeof all)
+		return -2;
+	return all;
+}
+
+static void counter_stop(struct counter *c)
+{
+	close(c->cmd);
+	close(c->answer);
+	waitpid(c->pid, NULL, 0);
+}
+
+static bool wal_exists(const char *dir)
+{
+	char p[4200];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/mpdrec.db-wal", dir);
+	return stat(p, &st) == 0;
+}
+
+static void test_other_process_keeps_our_wal(void)
+{
+	const char *dir = dir_for("sharedwal");
+	struct counter c = { -1, -1, -1 };
+	if (!CHECK(counter_start(&c, dir)))
+		return;
+	struct store *s = open_or_fail(dir);
+	if (!s) {
+		counter_stop(&c);
+		return;
+	}
+	struct store_event e = { .time = 1, .uri = "a", .label = 1,
+				 .weight = 1, .source = "test" };
+	CHECK(store_add_event(s, &e));
+	CHECK_INT(counter_count(&c), 1);
+	CHECK(wal_exists(dir));
+	CHECK(store_add_event(s, &e));
+	CHECK_INT(counter_count(&c), 2);
+
+	/* The same with a second connection of this process (the daemon's
+	 * analysis thread) opened and closed meanwhile. */
+	struct store *t = open_or_fail(dir);
+	CHECK(t && store_add_event(t, &e));
+	store_close(t);
+	CHECK_INT(counter_count(&c), 3);
+	CHECK(wal_exists(dir));
+	CHECK(store_add_event(s, &e));
+	CHECK_INT(counter_count(&c), 4);
+	CHECK(store_check_integrity(s));
+	store_close(s);
+	CHECK_INT(counter_count(&c), 4);
+	counter_stop(&c);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1184,6 +1287,7 @@ int main(void)
 	RUN(test_model_and_training);
 	RUN(test_corrupt_model_refused);
 	RUN(test_reopen_and_two_connections);
+	RUN(test_other_process_keeps_our_wal);
 	RUN(test_migrate_empty_file);
 	RUN(test_newer_schema_refused);
 	RUN(test_not_a_database);
