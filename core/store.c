@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -27,7 +28,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #define STORE_FILE "mpdrec.db"
@@ -458,34 +458,37 @@ static bool make_dirs(const char *dir, char *err, size_t err_size)
 }
 
 /* The database and its -wal/-shm files are 0600. The file is created here
- * with 0600 before SQLite opens it (rather than changing the process-wide
- * umask, which other threads would feel); SQLite creates -wal and -shm with
- * the database file's mode. chmod() covers files that existed before. */
-static bool make_private(const char *path, bool create, char *err,
-			 size_t err_size)
+ * with mode 0600 before SQLite opens it (rather than changing the
+ * process-wide umask, which other threads would feel); SQLite creates -wal
+ * and -shm with the database file's mode. chmod() covers files that existed
+ * before.
+ *
+ * mknod(), not open(): closing any descriptor of the database file drops
+ * every POSIX lock this process holds on it, including those of another
+ * connection open in this process (the daemon's other thread). Without its
+ * shared lock, the next process to close the store thinks it is the last one
+ * and deletes the WAL, committed events and all ("How To Corrupt An SQLite
+ * Database File", 2.2). Found by a teammate; test_other_process_keeps_our_wal
+ * shows the loss. */
+static bool make_private(const char *path, char *err, size_t err_size)
 {
-	/* Only before SQLite opens the file: closing any descriptor of it
-	 * afterwards would drop this process's POSIX locks on it, and another
-	 * connection closing would then delete the WAL under us. */
-	int fd = create ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -2;
-	if (fd == -1) {
-		snprintf(err, err_size, "cannot open %s: %s%s", path,
+	if (mknod(path, S_IFREG | 0600, 0) != 0 && errno != EEXIST) {
+		snprintf(err, err_size, "cannot create %s: %s%s", path,
 			 strerror(errno),
 			 errno == EACCES || errno == EROFS ?
 			 " (is the data directory writable?)" : "");
 		return false;
 	}
-	if (fd >= 0)
-		close(fd);
 	static const char *const suffix[] = { "", "-wal", "-shm" };
 	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
 		char p[4200];
 		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
 		struct stat st;
-		if (stat(p, &st) != 0 || (st.st_mode & 0777) == 0600)
+		/* Only ever take bits away: a file made read-only stays so. */
+		if (stat(p, &st) != 0 || (st.st_mode & 077) == 0)
 			continue;
-		if (chmod(p, 0600) != 0) {
-			snprintf(err, err_size, "cannot chmod 0600 %s: %s", p,
+		if (chmod(p, st.st_mode & 0700) != 0) {
+			snprintf(err, err_size, "cannot make %s private: %s", p,
 				 strerror(errno));
 			return false;
 		}
@@ -608,7 +611,25 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		return NULL;
 	}
 	if (!make_dirs(dir, err, err_size) ||
-	    !make_private(s->path, true, err, err_size)) {
+	    !make_private(s->path, err, err_size)) {
+		free(s);
+		return NULL;
+	}
+	/* SQLite would open a file it may not write read-only, or fail to
+	 * create the WAL beside it, and say so only as "attempt to write a
+	 * readonly database" later on. */
+	if (faccessat(AT_FDCWD, s->path, W_OK, AT_EACCESS) != 0 &&
+	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		snprintf(err, err_size, "cannot open %s: the database is "
+			 "read-only (%s)", s->path, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0 &&
+	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		snprintf(err, err_size, "cannot open %s: the directory %s is "
+			 "read-only (%s); SQLite needs to create files there",
+			 s->path, dir, strerror(errno));
 		free(s);
 		return NULL;
 	}
@@ -622,17 +643,22 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 			 e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
 		goto fail;
 	}
-	if (!configure(s) || !migrate(s)) {
-		snprintf(err, err_size, "%s", s->error);
-		goto fail;
-	}
 	/* SQLite silently opens a file it may not write read-only. */
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
 		snprintf(err, err_size, "cannot open %s: the database is "
-			 "read-only", s->path);
+			 "read-only (check its permissions and its "
+			 "directory's)", s->path);
 		goto fail;
 	}
-	if (!make_private(s->path, false, err, err_size))
+	if (!configure(s) || !migrate(s)) {
+		/* (the newer-schema refusal names the file already) */
+		if (strstr(s->error, s->path))
+			snprintf(err, err_size, "%s", s->error);
+		else
+			snprintf(err, err_size, "%s: %s", s->path, s->error);
+		goto fail;
+	}
+	if (!make_private(s->path, err, err_size))
 		goto fail;
 	return s;
 fail:
