@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1282,6 +1283,88 @@ static void test_other_process_keeps_our_wal(void)
 	counter_stop(&c);
 }
 
+/* Writers in two threads and a process at once, each with its own store:
+ * busy_timeout and BEGIN IMMEDIATE make them wait for each other instead of
+ * failing with "database is locked". */
+enum { WRITER_EVENTS = 150 };
+
+struct writer {
+	const char *dir;
+	int who;
+	int failed;
+	char error[256];
+};
+
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	char err[256];
+	struct store *s = store_open(w->dir, err, sizeof err);
+	if (!s) {
+		w->failed = WRITER_EVENTS;
+		snprintf(w->error, sizeof w->error, "%s", err);
+		return NULL;
+	}
+	for (int i = 0; i < WRITER_EVENTS; i++) {
+		char uri[64];
+		snprintf(uri, sizeof uri, "w%d/%d", w->who, i);
+		struct store_event e = { 0, i, uri, STORE_KIND_PLAYED, 1, 1, 1,
+					 1, "watch", false };
+		const float v[2] = { (float)i, (float)w->who };
+		bool ok = store_add_event(s, &e);
+		if (ok && i % 10 == 0)	/* features too: another table */
+			ok = store_set_features(s, "t", 1, v, 2, 0);
+		int c[4];
+		if (ok && i % 7 == 0)
+			ok = store_count_tracks(s, c);
+		if (!ok && !w->failed++)
+			snprintf(w->error, sizeof w->error, "%s",
+				 store_error(s));
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void test_concurrent_writers(void)
+{
+	const char *dir = dir_for("concurrent");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	const struct store_track_info t = { "t", 1, NULL, NULL, NULL, NULL, 0 };
+	sync_tracks(s, &t, 1, NULL);
+	store_close(s);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct writer w = { dir, 2, 0, "" };
+		writer_run(&w);
+		_exit(w.failed ? 1 : 0);
+	}
+	struct writer w[2] = { { dir, 0, 0, "" }, { dir, 1, 0, "" } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&th[i], NULL, writer_run, &w[i]) == 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_MSG(w[i].failed == 0, "thread %d: %d failures, first: "
+			  "%s", i, w[i].failed, w[i].error);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the writing process failed (status %d)", status);
+
+	s = open_or_fail(dir);
+	if (!s)
+		return;
+	int64_t all = 0;
+	CHECK(store_count_events(s, &all, NULL));
+	CHECK_INT(all, 3 * WRITER_EVENTS);
+	CHECK(store_check_integrity(s));
+	store_close(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1293,6 +1376,7 @@ int main(void)
 	RUN(test_corrupt_model_refused);
 	RUN(test_reopen_and_two_connections);
 	RUN(test_other_process_keeps_our_wal);
+	RUN(test_concurrent_writers);
 	RUN(test_migrate_empty_file);
 	RUN(test_newer_schema_refused);
 	RUN(test_not_a_database);
