@@ -1,0 +1,111 @@
+#include "tests/lib/listener.h"
+
+#include "tests/lib/harness.h"
+#include "tests/lib/proc.h"
+
+#include <math.h>
+#include <mpd/client.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RATE 22050
+
+static uint64_t rng = 12345;
+
+static double urand(void)
+{
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* Slow, soft and tonal: a sustained major triad with a slow swell. */
+static void soft_track(float *s, size_t n, int k, double seconds)
+{
+	static const double roots[] = { 220.0, 246.9, 261.6, 293.7, 329.6 };
+	double f = roots[k % 5] * (1.0 + 0.01 * (k / 5));
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / RATE;
+		double env = 0.5 - 0.5 * cos(2 * M_PI * t / seconds);
+		s[i] = (float)(0.12 * env *
+			       (sin(2 * M_PI * f * t) +
+				0.7 * sin(2 * M_PI * f * 1.25 * t) +
+				0.6 * sin(2 * M_PI * f * 1.5 * t)));
+	}
+}
+
+/* Fast, percussive and noisy: noise bursts on a fast beat. */
+static void noisy_track(float *s, size_t n, int k)
+{
+	double period = 60.0 / (160 + 4 * k);
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / RATE;
+		double env = exp(-fmod(t, period) * 40.0);
+		double noise = 2.0 * urand() - 1.0;
+		s[i] = (float)(0.8 * env * noise + 0.05 * noise);
+	}
+}
+
+bool listener_make_library(const char *dir, int per_style, double seconds)
+{
+	size_t n = (size_t)(seconds * RATE);
+	float *s = malloc(n * sizeof *s);
+	if (!s)
+		return false;
+	bool ok = true;
+	char path[4400];
+	for (int k = 0; ok && k < per_style; k++) {
+		soft_track(s, n, k, seconds);
+		snprintf(path, sizeof path, "%s/soft_%02d.wav", dir, k);
+		ok = harness_write_wav(path, s, n, 1, RATE);
+		noisy_track(s, n, k);
+		snprintf(path, sizeof path, "%s/noisy_%02d.wav", dir, k);
+		ok = ok && harness_write_wav(path, s, n, 1, RATE);
+	}
+	free(s);
+	return ok;
+}
+
+bool listener_likes(const char *uri)
+{
+	const char *base = strrchr(uri, '/');
+	base = base ? base + 1 : uri;
+	return strncmp(base, "soft_", 5) == 0;
+}
+
+int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
+		 listener_fn fn, void *ctx)
+{
+	int heard = 0;
+	int last_id = -1;
+	double deadline = proc_now() + timeout_s;
+	while (proc_now() < deadline) {
+		struct mpd_song *song = mpd_run_current_song(c);
+		if (!song) {
+			if (mpd_connection_get_error(c) != MPD_ERROR_SUCCESS)
+				break;
+			/* Stopped with nothing current: wait for the next
+			 * player event (mpdrec refills and restarts). */
+			mpd_run_idle_mask(c, MPD_IDLE_PLAYER);
+			continue;
+		}
+		int id = (int)mpd_song_get_id(song);
+		char uri[1024];
+		snprintf(uri, sizeof uri, "%s", mpd_song_get_uri(song));
+		mpd_song_free(song);
+		if (id != last_id) {
+			last_id = id;
+			bool liked = listener_likes(uri);
+			if (!fn(heard++, uri, liked, ctx))
+				break;
+			if (!liked) {
+				proc_sleep(skip_s);
+				mpd_run_next(c);
+				continue;
+			}
+		}
+		mpd_run_idle_mask(c, MPD_IDLE_PLAYER);
+	}
+	return heard;
+}

@@ -1,0 +1,29 @@
+/* A scripted listener with a hidden taste, for the queue test, the demo and
+ * the benchmark: a library in two clearly different styles (slow, soft and
+ * tonal against fast, percussive and noisy), and a listener who plays the
+ * soft style to its end and skips the noisy one after a moment. */
+#ifndef MPDREC_LISTENER_H
+#define MPDREC_LISTENER_H
+
+#include <stdbool.h>
+
+struct mpd_connection;
+
+/** Writes per_style tracks of each style, `seconds` long, as WAV files into
+ *  dir (soft_NN.wav, noisy_NN.wav). Returns false when it cannot write. */
+bool listener_make_library(const char *dir, int per_style, double seconds);
+
+/** Whether the listener likes the track at uri (its hidden taste). */
+bool listener_likes(const char *uri);
+
+/** Called for every song the listener hears: its number (from 0), its uri,
+ *  and whether the listener liked it. Return false to stop listening. */
+typedef bool (*listener_fn)(int n, const char *uri, bool liked, void *ctx);
+
+/** Listens on connection c (playback already started) until fn returns
+ *  false or `timeout_s` passes: plays liked songs to their end, skips the
+ *  others after skip_s seconds. Returns the number of songs heard. */
+int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
+		 listener_fn fn, void *ctx);
+
+#endif
