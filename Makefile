@@ -47,12 +47,14 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MPDREC    := $(B)/mpdrec
 
-.PHONY: all check asan bench deps install uninstall clean demo run fuzz
+.PHONY: all check asan bench deps deps-quiet install uninstall clean demo run fuzz
 .DELETE_ON_ERROR:
 
 all: $(MPDREC)
 
-$(B)/%.o: %.c
+# Order-only: on a fresh machine the libraries are installed before the
+# first compile (the pkg-config flags are expanded when a recipe runs).
+$(B)/%.o: %.c | deps-quiet
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -83,6 +85,17 @@ asan:
 
 bench: $(MPDREC) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; MPDREC_BIN=$(abspath $(MPDREC)) $$b || exit 1; done
+
+# A private MPD, the daemon and a scripted listener (tests/demo.c).
+demo: $(MPDREC) $(B)/tests/demo
+	@MPDREC_BIN=$(abspath $(MPDREC)) $(B)/tests/demo
+
+# The daemon against the user's own MPD and configuration.
+run: $(MPDREC)
+	$(MPDREC) run
+
+deps-quiet:
+	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" >/dev/null
 
 deps:
 	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)"
