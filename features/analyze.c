@@ -153,10 +153,8 @@ bool analyze_run(struct analyze *a, const char *path,
 		snprintf(err, err_size, "%s", decode_error(d));
 		goto fail;
 	}
-	if (decode_delivered(d) == 0) {
-		snprintf(err, err_size, "no audio in the file");
-		goto fail;
-	}
+	/* A stream that decoded but yielded no sample after resampling (a
+	 * single sample, say) is silence: it gets the vector of silence. */
 	if (a->fill > 0) {
 		int real = a->fill;
 		memset(a->buf + a->base + TONAL_WIN + real, 0,

@@ -358,7 +358,7 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 	AVDictionary *opts = NULL;
 	char *url = NULL;
 	const AVCodec *codec = NULL;
-	const char *what = "opening";
+	const char *what = "not readable as audio";
 	struct stat st;
 	int ret = 0;
 

@@ -13,14 +13,25 @@
 #include "features/acc.h"
 #include "features/table.h"
 
-/* aubio_tempo's settings: peak-picking threshold, and a beat in a frame
- * quieter than -90 dBFS is no beat. Onsets: quieter than -70 dBFS is
- * silence, and two onsets are at least 50 ms apart (aubio_onset's
- * defaults). */
+/* aubio_tempo's settings: peak-picking threshold, and a beat in silence
+ * (-90 dBFS) is no beat. Onsets: quieter than -70 dBFS is silence, and two
+ * onsets are at least 50 ms apart (aubio_onset's defaults). Unlike aubio,
+ * silence is judged over the last frames, not the current one: the peak
+ * picker reports an onset a frame or two late (ONSET_FRAMES), and the
+ * tracker predicts beats between the notes, where a frame can be silent
+ * (BEAT_FRAMES, about 1.5 s). */
 #define TEMPO_THRESHOLD 0.3
 #define BEAT_SILENCE 3.16e-5f	/* -90 dBFS */
 #define ONSET_SILENCE 3.16e-4f	/* -70 dBFS */
 #define ONSET_MIN_IOI 0.05
+#define ONSET_FRAMES 4
+#define BEAT_FRAMES 64
+/* Octave check: aubio's tracker locks onto half the tempo of fast, sparse
+ * pulses (a 120 BPM click track reads 60). A tempo below OCTAVE_BPM whose
+ * half period is nearly as periodic in the onset envelope as its period
+ * is doubled. */
+#define OCTAVE_BPM 95.0
+#define OCTAVE_RATIO 0.8
 
 struct rhythm {
 	int win, hop, rate;
@@ -46,6 +57,7 @@ struct rhythm {
 
 	long onsets;
 	long last_onset;
+	float level[BEAT_FRAMES];	/* RMS of the last frames */
 
 	float *odf;		/* onset function per frame */
 	float *env;		/* RMS per frame */
@@ -112,6 +124,7 @@ bool rhythm_reset(struct rhythm *r)
 	r->conf_n = 0;
 	r->onsets = 0;
 	r->last_onset = -1000000;
+	memset(r->level, 0, sizeof r->level);
 	r->n = 0;
 	return true;
 }
@@ -157,6 +170,14 @@ bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
 {
 	(void)hop;
 	uint_t winlen = r->winlen, step = r->step;
+	r->level[r->frame % BEAT_FRAMES] = rms;
+	float beat_level = 0, onset_level = 0;
+	for (int i = 0; i < BEAT_FRAMES; i++)
+		beat_level = r->level[i] > beat_level ? r->level[i] : beat_level;
+	for (long f = r->frame; f > r->frame - ONSET_FRAMES && f >= 0; f--) {
+		float l = r->level[f % BEAT_FRAMES];
+		onset_level = l > onset_level ? l : onset_level;
+	}
 	aubio_specdesc_do(r->od, grain, r->of);
 	if (r->blockpos == (int)step - 1) {
 		aubio_beattracking_do(r->bt, r->dfframe, r->out);
@@ -175,7 +196,7 @@ bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
 
 	for (uint_t i = 1; i < r->out->data[0] && i < step; i++) {
 		float pos = r->out->data[i];
-		if (r->blockpos != (int)floorf(pos) || rms < BEAT_SILENCE)
+		if (r->blockpos != (int)floorf(pos) || beat_level < BEAT_SILENCE)
 			continue;
 		double t = ((double)r->frame + (pos - floorf(pos))) * r->hop;
 		if (r->have_beat && r->last_beat_excerpt == excerpt &&
@@ -188,7 +209,7 @@ bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
 	}
 
 	double min_ioi = ONSET_MIN_IOI * r->rate / r->hop;
-	if (r->onset->data[0] > 0 && rms >= ONSET_SILENCE &&
+	if (r->onset->data[0] > 0 && onset_level >= ONSET_SILENCE &&
 	    r->frame - r->last_onset >= min_ioi) {
 		r->onsets++;
 		r->last_onset = r->frame;
@@ -201,6 +222,112 @@ static int cmp_float(const void *a, const void *b)
 {
 	float x = *(const float *)a, y = *(const float *)b;
 	return (x > y) - (x < y);
+}
+
+/* Normalised, unbiased autocorrelation of the centred x at an integer lag.
+ */
+static double acf(const float *x, int n, double mean, double r0, int lag)
+{
+	if (lag <= 0 || lag >= n || !(r0 > 0))
+		return lag == 0 ? 1 : 0;
+	double r = 0;
+	for (int i = 0; i + lag < n; i++)
+		r += (x[i] - mean) * (x[i + lag] - mean);
+	return r / r0 * n / (n - lag);
+}
+
+/* The same at a fractional lag, linearly interpolated. */
+static double acf_at(const float *x, int n, double mean, double r0,
+		     double lag)
+{
+	int a = (int)floor(lag);
+	double f = lag - a;
+	return (1 - f) * acf(x, n, mean, r0, a) +
+	       f * acf(x, n, mean, r0, a + 1);
+}
+
+/* Smooths the onset envelope with a binomial kernel (1 4 6 4 1) / 16, so
+ * that a pulse whose period falls between two frames still correlates at
+ * either neighbour. Returns a new array (caller frees) or NULL. */
+static float *smooth(const float *x, int n)
+{
+	static const float k[5] = { 1 / 16.f, 4 / 16.f, 6 / 16.f, 4 / 16.f,
+				    1 / 16.f };
+	float *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+	if (!y)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		float s = 0;
+		for (int j = -2; j <= 2; j++) {
+			int t = i + j < 0 ? 0 : i + j >= n ? n - 1 : i + j;
+			s += k[j + 2] * x[t];
+		}
+		y[i] = s;
+	}
+	return y;
+}
+
+/* Doubles bpm when its half period is (nearly) as periodic as its period
+ * in the smoothed onset envelope y. */
+static double octave_check(const float *y, int n, double frame_rate,
+			   double bpm)
+{
+	if (!(bpm > 0) || bpm > OCTAVE_BPM || n < 16)
+		return bpm;
+	double mean = 0, r0 = 0;
+	for (int i = 0; i < n; i++)
+		mean += y[i];
+	mean /= n;
+	for (int i = 0; i < n; i++)
+		r0 += (y[i] - mean) * (y[i] - mean);
+	double lag = 60.0 / bpm * frame_rate;
+	if (lag + 1 >= n || lag / 2 < 2)
+		return bpm;
+	double full = acf_at(y, n, mean, r0, lag);
+	double half = acf_at(y, n, mean, r0, lag / 2);
+	return full > 0 && half >= OCTAVE_RATIO * full ? 2 * bpm : bpm;
+}
+
+/* Refines bpm to the autocorrelation peak of the smoothed onset envelope
+ * within 4% of k periods, k as large as about 4 s allows: the tracker's
+ * beat periods are whole frames plus a guess, and the error of a peak
+ * found at k periods is divided by k. */
+static double refine(const float *y, int n, double frame_rate, double bpm)
+{
+	if (!(bpm > 0) || n < 16)
+		return bpm;
+	double mean = 0, r0 = 0;
+	for (int i = 0; i < n; i++)
+		mean += y[i];
+	mean /= n;
+	for (int i = 0; i < n; i++)
+		r0 += (y[i] - mean) * (y[i] - mean);
+	double period = 60.0 / bpm * frame_rate;
+	int k = (int)(4.0 * frame_rate / period);
+	while (k > 1 && k * period * 1.05 + 2 >= n / 2)
+		k--;
+	if (k < 1)
+		k = 1;
+	double c = k * period;
+	int lo = (int)floor(c * 0.96), hi = (int)ceil(c * 1.04);
+	if (lo < 2 || hi + 1 >= n)
+		return bpm;
+	int best = lo;
+	double bv = -2;
+	for (int j = lo; j <= hi; j++) {
+		double a = acf(y, n, mean, r0, j);
+		if (a > bv) {
+			bv = a;
+			best = j;
+		}
+	}
+	if (best == lo || best == hi || !(bv > 0))
+		return bpm;
+	double a = acf(y, n, mean, r0, best - 1);
+	double g = acf(y, n, mean, r0, best + 1);
+	double den = a - 2 * bv + g;
+	double d = den < 0 ? 0.5 * (a - g) / den : 0;
+	return 60.0 * frame_rate * k / (best + d);
 }
 
 void rhythm_result(struct rhythm *r, float *v)
@@ -217,6 +344,11 @@ void rhythm_result(struct rhythm *r, float *v)
 		if (med > 0)
 			bpm = 60.0 * r->rate / med;
 	}
+	float *sm = smooth(r->odf, r->n);
+	if (sm) {
+		bpm = octave_check(sm, r->n, frame_rate, bpm);
+		bpm = refine(sm, r->n, frame_rate, bpm);
+	}
 	if (bpm < 0 || bpm > 300)
 		bpm = 0;
 	v[FEAT_TEMPO] = acc_finite(bpm);
@@ -227,8 +359,9 @@ void rhythm_result(struct rhythm *r, float *v)
 		acc_finite(seconds > 0 ? (double)r->onsets / seconds : 0);
 	v[FEAT_DANCEABILITY] =
 		acc_finite(rhythm_dfa(r->env, r->n, 1.0 / frame_rate));
-	v[FEAT_BEAT_STRENGTH] =
-		acc_finite(rhythm_beat_strength(r->odf, r->n, frame_rate));
+	v[FEAT_BEAT_STRENGTH] = acc_finite(
+		rhythm_beat_strength(sm ? sm : r->odf, r->n, frame_rate));
+	free(sm);
 	v[FEAT_MOD4HZ] = acc_finite(rhythm_mod4hz(r->env, r->n, frame_rate));
 }
 
@@ -405,10 +538,7 @@ double rhythm_beat_strength(const float *x, int n, double frame_rate)
 		return 0;
 	double best = 0;
 	for (int lag = lo; lag <= hi; lag++) {
-		double r = 0;
-		for (int i = 0; i + lag < n; i++)
-			r += (x[i] - m) * (x[i + lag] - m);
-		r = r / r0 * n / (n - lag);	/* unbiased */
+		double r = acf(x, n, m, r0, lag);
 		if (r > best)
 			best = r;
 	}

@@ -15,9 +15,11 @@
 
 static const struct feature_info table[FEAT_COUNT] = {
 	[FEAT_TEMPO] = { "tempo", "BPM",
-			 "aubio beat tracker, median of the beat periods" },
+			 "aubio beat tracker: median beat period, checked "
+			 "for octave and refined on the onset envelope" },
 	[FEAT_TEMPO_CONFIDENCE] = { "tempo_confidence", "",
-				    "aubio beat tracker confidence" },
+				    "aubio beat tracker confidence, mean over "
+				    "the track (0 = none; unbounded)" },
 	[FEAT_DANCEABILITY] = { "danceability", "",
 				"detrended fluctuation analysis, 1 / mean "
 				"exponent (Streich & Herrera; 0..10)" },
@@ -36,7 +38,7 @@ static const struct feature_info table[FEAT_COUNT] = {
 			   "standard deviation of the frame RMS level" },
 	[FEAT_SPECTRAL_FLUX] = { "spectral_flux", "",
 				 "mean change of the normalised magnitude "
-				 "spectrum between frames" },
+				 "spectrum between frames (0..1)" },
 	[FEAT_FLATNESS_MEAN] = { "flatness_mean", "",
 				 "spectral flatness, geometric / arithmetic "
 				 "mean of the power (0..1)" },

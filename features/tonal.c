@@ -67,6 +67,12 @@ struct tonal *tonal_new(int rate, int win)
 	}
 	t->pitch_own = t->pitch_in->data;
 	aubio_pitch_set_unit(t->pitch, "Hz");
+	/* yinfft answers 0 Hz unless the best period's YIN value is below
+	 * the tolerance: with tolerance 1 - VOICED_CONFIDENCE, an answer is a
+	 * confident pitch. aubio_pitch_get_confidence() cannot be used: in
+	 * aubio 0.4.9 yinfft reports 0 for every pitch below about 1300 Hz
+	 * (its peak position is only recorded for short periods). */
+	aubio_pitch_set_tolerance(t->pitch, 1 - VOICED_CONFIDENCE);
 	aubio_pitch_set_silence(t->pitch, -60);
 	return t;
 }
@@ -138,9 +144,8 @@ static void pitch_frame(struct tonal *t, const float *frame)
 	aubio_pitch_do(t->pitch, t->pitch_in, t->pitch_out);
 	t->pitch_in->data = t->pitch_own;
 	double f0 = t->pitch_out->data[0];
-	double conf = aubio_pitch_get_confidence(t->pitch);
 	t->sounding++;
-	if (conf >= VOICED_CONFIDENCE && f0 >= VOICE_FMIN && f0 <= VOICE_FMAX)
+	if (f0 >= VOICE_FMIN && f0 <= VOICE_FMAX)
 		t->voiced++;
 }
 

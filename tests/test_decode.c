@@ -1,0 +1,319 @@
+/* features/decode: every format MPD's FFmpeg plugin plays is decoded to mono
+ * float at DECODE_RATE, odd streams included; long files are cut into
+ * evenly spaced excerpts by seeking; hostile files fail with a reason and
+ * never hang. Fixtures are made with the ffmpeg program. */
+#include "features/decode.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/fixture.h"
+#include "tests/lib/harness.h"
+
+static const char *dir;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What a decode delivered: length, level, and the rate of zero crossings
+ * per excerpt (a sine of f Hz crosses 2f times a second). */
+struct result {
+	bool ok;
+	char err[256];
+	long long samples;
+	double rms;
+	double duration;
+	int excerpts;
+	double zc_rate[8];
+	long long ex_samples[8];
+};
+
+static struct result run(const char *path, double max_seconds, double timeout)
+{
+	struct result r = { 0 };
+	struct decode_opts o = { .max_seconds = max_seconds,
+				 .timeout_s = timeout };
+	struct decode *d = decode_open(path, &o, r.err, sizeof r.err);
+	if (!d)
+		return r;
+	float buf[3000];
+	long n;
+	double ss = 0;
+	long zc[8] = { 0 };
+	float prev = 0;
+	int last = -1;
+	while ((n = decode_read(d, buf, sizeof buf / sizeof *buf)) > 0) {
+		int e = decode_excerpt(d);
+		if (e < 0 || e >= 8)
+			break;
+		if (e != last)
+			prev = buf[0];
+		last = e;
+		for (long i = 0; i < n; i++) {
+			ss += (double)buf[i] * buf[i];
+			zc[e] += (buf[i] < 0) != (prev < 0);
+			prev = buf[i];
+		}
+		r.ex_samples[e] += n;
+	}
+	r.ok = n == 0;
+	if (!r.ok)
+		snprintf(r.err, sizeof r.err, "%s", decode_error(d));
+	r.samples = decode_delivered(d);
+	r.rms = r.samples ? sqrt(ss / (double)r.samples) : 0;
+	r.duration = decode_duration(d);
+	r.excerpts = decode_excerpts(d);
+	for (int e = 0; e < 8; e++)
+		r.zc_rate[e] = r.ex_samples[e]
+				       ? zc[e] * (double)DECODE_RATE /
+						 (double)r.ex_samples[e]
+				       : 0;
+	decode_close(d);
+	return r;
+}
+
+static char *path_of(const char *name)
+{
+	static char buf[8][4096];
+	static int i;
+	char *p = buf[i++ % 8];
+	snprintf(p, 4096, "%s/%s", dir, name);
+	return p;
+}
+
+/* 2 s of a 1 kHz sine at 44.1 kHz in every format: the same length, the
+ * same frequency and about the same level come out. */
+static void test_formats(void)
+{
+	enum { RATE = 44100, N = 2 * RATE };
+	static float x[N];
+	fixture_sine(x, N, RATE, 1000, 0.5);
+	char *wav = fixture_wav(dir, "sine.wav", x, N, RATE);
+	if (!CHECK(wav))
+		return;
+	const char *exts[] = { "wav", "flac", "ogg", "opus", "mp3" };
+	for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+		char *p = i == 0 ? strdup(wav) : fixture_encode(wav, exts[i]);
+		if (!CHECK_MSG(p, "ffmpeg could not make .%s", exts[i]))
+			continue;
+		struct result r = run(p, 0, 30);
+		CHECK_MSG(r.ok, "%s: %s", exts[i], r.err);
+		/* Encoders pad a little (MP3: a frame of priming). */
+		CHECK_MSG(fabs((double)r.samples - 2.0 * DECODE_RATE) <
+				  0.06 * DECODE_RATE,
+			  "%s: %lld samples", exts[i], r.samples);
+		CHECK_MSG(fabs(r.zc_rate[0] - 2000) < 40, "%s: %g crossings/s",
+			  exts[i], r.zc_rate[0]);
+		CHECK_MSG(fabs(r.rms - 0.5 / sqrt(2)) < 0.05, "%s: rms %g",
+			  exts[i], r.rms);
+		CHECK_NEAR(r.duration, 2.0, 0.06);
+		free(p);
+	}
+	free(wav);
+}
+
+static bool make(const char *out, const char *fmt_args)
+{
+	return harness_system("ffmpeg -nostdin -v error -y %s '%s'", fmt_args,
+			      out) == 0;
+}
+
+/* 8 channels, 192 kHz, 0.1 s: all decode to the right length and pitch. */
+static void test_odd_streams(void)
+{
+	char *p8 = path_of("eight.flac");
+	if (CHECK(make(p8, "-f lavfi -i sine=f=500:r=48000:d=1 "
+			   "-af aformat=channel_layouts=7.1 -c:a flac"))) {
+		struct result r = run(p8, 0, 30);
+		CHECK_MSG(r.ok, "%s", r.err);
+		CHECK_NEAR(r.samples, DECODE_RATE, 0.02 * DECODE_RATE);
+		CHECK_NEAR(r.zc_rate[0], 1000, 20);
+		CHECK(r.rms > 0.05);
+	}
+	char *hi = path_of("hires.flac");
+	if (CHECK(make(hi, "-f lavfi -i sine=f=3000:r=192000:d=1 "
+			   "-c:a flac -sample_fmt s32"))) {
+		struct result r = run(hi, 0, 30);
+		CHECK_MSG(r.ok, "%s", r.err);
+		CHECK_NEAR(r.samples, DECODE_RATE, 0.02 * DECODE_RATE);
+		CHECK_NEAR(r.zc_rate[0], 6000, 60);
+	}
+	/* Above the output Nyquist: the resampler must remove it. */
+	char *ultra = path_of("ultra.wav");
+	if (CHECK(make(ultra, "-f lavfi -i sine=f=40000:r=192000:d=0.5"))) {
+		struct result r = run(ultra, 0, 30);
+		CHECK_MSG(r.ok, "%s", r.err);
+		CHECK_MSG(r.rms < 0.01, "rms %g", r.rms);
+	}
+	char *tiny = path_of("tiny.ogg");
+	if (CHECK(make(tiny, "-f lavfi -i sine=f=1000:r=44100:d=0.1 "
+			     "-c:a libvorbis"))) {
+		struct result r = run(tiny, 0, 30);
+		CHECK_MSG(r.ok, "%s", r.err);
+		CHECK_NEAR(r.samples, 0.1 * DECODE_RATE, 0.03 * DECODE_RATE);
+	}
+}
+
+/* Long files: 440 Hz in the first half, 880 Hz in the second. Only
+ * max_seconds come out, as excerpts centred in equal parts of the file,
+ * found by seeking: fast, and each excerpt from the right half. */
+static void check_long(const char *p, double length, double max_seconds,
+		       int want_excerpts)
+{
+	double t0 = now_s();
+	struct result r = run(p, max_seconds, 60);
+	double took = now_s() - t0;
+	CHECK_MSG(r.ok, "%s", r.err);
+	CHECK_NEAR(r.duration, length, 2);
+	CHECK_INT(r.excerpts, want_excerpts);
+	CHECK_NEAR((double)r.samples, max_seconds * DECODE_RATE,
+		   want_excerpts + 1);
+	for (int e = 0; e < want_excerpts; e++) {
+		double want = e < want_excerpts / 2 ? 880 : 1760;
+		CHECK_MSG(fabs(r.zc_rate[e] - want) < 0.02 * want,
+			  "excerpt %d: %g crossings/s, want %g", e,
+			  r.zc_rate[e], want);
+		CHECK_NEAR((double)r.ex_samples[e],
+			   max_seconds / want_excerpts * DECODE_RATE, 1);
+	}
+	/* Decoding the hour would take many seconds. */
+	CHECK_MSG(took < 5, "took %.1f s", took);
+}
+
+static void test_long_file_excerpts(void)
+{
+	char *wav = path_of("hour.wav");
+	char *mp3 = path_of("long.mp3");
+#define LONG_SRC                                                              \
+	"-f lavfi -i sine=f=440:r=8000:d=%d "                                 \
+	"-f lavfi -i sine=f=880:r=8000:d=%d "                                 \
+	"-filter_complex concat=n=2:v=0:a=1 %s"
+	char args[512];
+	snprintf(args, sizeof args, LONG_SRC, 1800, 1800, "-c:a pcm_u8");
+	if (CHECK(make(wav, args))) {
+		check_long(wav, 3600, 60, 2);
+		check_long(wav, 3600, 120, 4);
+		unlink(wav);
+	}
+	/* MP3 seeks by the bit rate / Xing table; 20 minutes suffice. */
+	snprintf(args, sizeof args, LONG_SRC, 600, 600,
+		 "-c:a libmp3lame -b:a 8k");
+	if (CHECK(make(mp3, args)))
+		check_long(mp3, 1200, 120, 4);
+	/* A short file is delivered whole, up to max_seconds. */
+	enum { RATE = 22050, N = 3 * RATE };
+	static float x[N];
+	fixture_sine(x, N, RATE, 300, 0.3);
+	char *w = fixture_wav(dir, "three.wav", x, N, RATE);
+	struct result r = run(w, 60, 30);
+	CHECK(r.ok);
+	CHECK_INT(r.excerpts, 1);
+	CHECK_NEAR(r.samples, N, 2);
+	r = run(w, 1, 30);
+	CHECK(r.ok);
+	CHECK_NEAR(r.samples, RATE, 2);
+	free(w);
+}
+
+static void check_fails(const char *path, const char *want, const char *why)
+{
+	double t0 = now_s();
+	struct result r = run(path, 0, 10);
+	CHECK_MSG(!r.ok, "%s: decoded %lld samples", why, r.samples);
+	CHECK_MSG(r.err[0] != '\0', "%s: no reason", why);
+	if (want)
+		CHECK_MSG(strstr(r.err, want) != NULL,
+			  "%s: reason \"%s\" lacks \"%s\"", why, r.err, want);
+	CHECK_MSG(now_s() - t0 < 5, "%s: took too long", why);
+	double s, dur;
+	char err[256] = "";
+	struct decode_opts o = { 0, 10 };
+	CHECK_MSG(!decode_file(path, &o, &s, &dur, err, sizeof err) && *err,
+		  "%s: decode_file", why);
+}
+
+static void test_hostile_files(void)
+{
+	char *empty = path_of("empty.mp3");
+	FILE *f = fopen(empty, "wb");
+	if (f)
+		fclose(f);
+	check_fails(empty, "empty", "zero bytes");
+	check_fails(path_of("missing.flac"), "No such file", "missing");
+	check_fails(dir, "not a regular file", "directory");
+	char *fifo = path_of("fifo.ogg");
+	if (CHECK(mkfifo(fifo, 0600) == 0))
+		check_fails(fifo, "FIFO", "FIFO");
+
+	const char *exts[] = { "mp3", "flac", "ogg", "opus", "wav" };
+	for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "random.%s", exts[i]);
+		char *p = path_of(name);
+		if (!CHECK(fixture_random_file(p, 50000, 7 + i)))
+			continue;
+		check_fails(p, NULL, name);
+	}
+
+	/* Truncated: only the first bytes of real files. */
+	enum { RATE = 44100, N = RATE };
+	static float x[N];
+	fixture_sine(x, N, RATE, 440, 0.5);
+	char *wav = fixture_wav(dir, "trunc-src.wav", x, N, RATE);
+	const char *enc[] = { "flac", "ogg", "opus", "mp3" };
+	for (size_t i = 0; i < sizeof enc / sizeof *enc; i++) {
+		char *p = fixture_encode(wav, enc[i]);
+		if (!CHECK(p))
+			continue;
+		char name[64];
+		snprintf(name, sizeof name, "trunc-head.%s", enc[i]);
+		char *t = path_of(name);
+		CHECK(fixture_truncate_copy(p, t, 40));
+		check_fails(t, NULL, name);
+		/* Cut in the middle: what is there may decode, but it must
+		 * end cleanly either way. */
+		struct stat st;
+		CHECK(stat(p, &st) == 0);
+		snprintf(name, sizeof name, "trunc-half.%s", enc[i]);
+		t = path_of(name);
+		CHECK(fixture_truncate_copy(p, t, (long)st.st_size / 2));
+		struct result r = run(t, 0, 10);
+		CHECK_MSG(r.ok ? r.samples < N : r.err[0] != '\0', "%s", name);
+		free(p);
+	}
+	free(wav);
+}
+
+/* The deadline stops a decode that takes too long. */
+static void test_timeout(void)
+{
+	char *p = path_of("slow.flac");
+	if (!CHECK(make(p, "-f lavfi -i anoisesrc=r=44100:d=60 -c:a flac")))
+		return;
+	struct result r = run(p, 0, 0.02);
+	CHECK(!r.ok);
+	CHECK_MSG(strstr(r.err, "timed out") != NULL, "reason: %s", r.err);
+	r = run(p, 0, 60);
+	CHECK_MSG(r.ok, "%s", r.err);
+}
+
+int main(void)
+{
+	dir = harness_tmpdir();
+	RUN(test_formats);
+	RUN(test_odd_streams);
+	RUN(test_long_file_excerpts);
+	RUN(test_hostile_files);
+	RUN(test_timeout);
+	return harness_finish();
+}
