@@ -472,7 +472,9 @@ static bool make_dirs(const char *dir, char *err, size_t err_size)
  * shows the loss. */
 static bool make_private(const char *path, char *err, size_t err_size)
 {
-	if (mknod(path, S_IFREG | 0600, 0) != 0 && errno != EEXIST) {
+	if (mknod(path, S_IFREG | 0600, 0) == 0) {
+		chmod(path, 0600);	/* whatever the umask took away */
+	} else if (errno != EEXIST) {
 		snprintf(err, err_size, "cannot create %s: %s%s", path,
 			 strerror(errno),
 			 errno == EACCES || errno == EROFS ?

@@ -71,7 +71,10 @@ struct store_pick {
 /** Opens (creating if needed) `dir`/mpdrec.db: the directory is created 0700,
  *  the files 0600, WAL mode, schema migrated forward. A database with a newer
  *  schema than this program knows is refused. Returns a store the caller
- *  frees with store_close(), or NULL with the reason in err. */
+ *  frees with store_close(), or NULL with the reason in err: it names the
+ *  file and says why (newer schema "N ... (M)", read-only database or
+ *  directory, permission denied, not a database). Safe to call while other
+ *  connections of this or another process have the file open. */
 struct store *store_open(const char *dir, char *err, size_t err_size);
 
 /** Closes the database (checkpointing WAL). Accepts NULL. */
