@@ -349,6 +349,73 @@ static void test_sigterm_saves_and_next_start_continues(void)
 	mpd_connection_free(c);
 }
 
+static void test_sighup_reloads_and_keeps_old_on_error(void)
+{
+	if (!CHECK(ready))
+		return;
+	long from = proc_file_size(log_path);
+	CHECK_INT(harness_system("cp '%s' '%s.good'", conf_path, conf_path),
+		  0);
+	CHECK_INT(harness_system("sed -i 's/settle_ms = 100.0;/settle_ms = 100.0;"
+				 " ahead = \"many\";/' '%s'", conf_path), 0);
+	kill(daemon_pid, SIGHUP);
+	CHECK(proc_wait_for(log_path, "keeping the old configuration", from,
+			    3));
+	CHECK(proc_wait_for(log_path, "queue.ahead", from, 1));
+	CHECK_INT(harness_system("cp '%s.good' '%s'", conf_path, conf_path), 0);
+	from = proc_file_size(log_path);
+	kill(daemon_pid, SIGHUP);
+	CHECK(proc_wait_for(log_path, "configuration reloaded", from, 3));
+	/* Still listening after both. */
+	struct mpd_connection *c = conn();
+	if (!CHECK(c))
+		return;
+	int64_t before = count_events();
+	CHECK(play(c, "b.wav", "c.wav"));
+	struct ev e;
+	CHECK(event_for("b.wav", before, &e, TRACK_S + 5));
+	CHECK_INT(e.kind, STORE_KIND_PLAYED);
+	mpd_run_stop(c);
+	mpd_connection_free(c);
+}
+
+static void test_daemon_mode_writes_pidfile(void)
+{
+	char pidfile[4300], dlog[4300];
+	snprintf(pidfile, sizeof pidfile, "%s/mpdrec.pid", harness_tmpdir());
+	snprintf(dlog, sizeof dlog, "%s/daemon-mode.log", harness_tmpdir());
+	/* A second instance on its own data directory, in the background. */
+	char conf2[4300];
+	snprintf(conf2, sizeof conf2, "%s/second.conf", harness_tmpdir());
+	FILE *f = fopen(conf2, "w");
+	fprintf(f, "mpd = { host = \"127.0.0.1\"; port = %u; };\n"
+		   "data_directory = \"%s/data2\";\n"
+		   "log = { file = \"%s\"; };\n",
+		mpd.port, harness_tmpdir(), dlog);
+	fclose(f);
+	CHECK_INT(harness_system("'%s' --config '%s' run --daemon --pidfile '%s'",
+				 proc_mpdrec(), conf2, pidfile), 0);
+	double end = proc_now() + 5;
+	while (proc_file_size(pidfile) == 0 && proc_now() < end)
+		proc_sleep(0.05);
+	FILE *p = fopen(pidfile, "r");
+	long pid = 0;
+	if (!CHECK(p) || !CHECK(fscanf(p, "%ld", &pid) == 1)) {
+		if (p)
+			fclose(p);
+		return;
+	}
+	fclose(p);
+	CHECK(pid > 1 && kill((pid_t)pid, 0) == 0);
+	CHECK(proc_wait_for(dlog, "connected to MPD", 0, 5));
+	kill((pid_t)pid, SIGTERM);
+	end = proc_now() + 5;
+	while (kill((pid_t)pid, 0) == 0 && proc_now() < end)
+		proc_sleep(0.05);
+	CHECK(kill((pid_t)pid, 0) != 0);
+	CHECK(access(pidfile, F_OK) != 0);	/* removed at exit */
+}
+
 int main(void)
 {
 	setup();
@@ -359,6 +426,8 @@ int main(void)
 	RUN(test_stop_mid_song_has_no_label);
 	RUN(test_message_like_is_explicit);
 	RUN(test_mpd_restart_mid_song);
+	RUN(test_sighup_reloads_and_keeps_old_on_error);
+	RUN(test_daemon_mode_writes_pidfile);
 	RUN(test_sigterm_saves_and_next_start_continues);
 	if (daemon_pid > 0)
 		proc_stop(daemon_pid, SIGTERM, 5, NULL);
