@@ -26,20 +26,22 @@ struct model_params {
 	int hidden[MODEL_MAX_HIDDEN];	/* hidden layer sizes (64, 32) */
 	int n_hidden;			/* 2 */
 	float learning_rate;		/* Adam step size (1e-3) */
-	float l2;			/* L2 on the weights (1e-4) */
+	float l2;			/* L2 on the weights (1e-3) */
 	int ensemble;			/* members (5) */
 	int steps_per_event;		/* Adam steps per learned event (4) */
 	int batch;			/* rows per incremental step (32) */
 	float half_life_days;		/* replay weight halves (30) */
 	unsigned seed;			/* everything random derives from it */
 	/* full training (model_train) */
-	int train_batch;		/* minibatch rows (64) */
+	int train_batch;		/* minibatch rows (64; more for large
+					   data: an epoch is ~50 steps) */
 	float train_learning_rate;	/* Adam step size (3e-3) */
 	int max_epochs;			/* upper bound (200) */
-	int patience;			/* epochs without improvement (15) */
+	int patience;			/* epochs without improvement (20) */
 	float val_fraction;		/* held out for early stopping (0.2) */
-	long max_train_rows;		/* rows·epochs per member bound
-					   (0 = none), caps time */
+	long max_train_rows;		/* bound on rows × epochs per member
+					   (300000; 0 = none): caps the time
+					   of large retrains */
 };
 
 /** What a full training reports. Metrics are NaN when not measurable
