@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -640,6 +641,25 @@ static void test_cmd_report(void)
 	CHECK_INT(run_report(&c, eq, NULL, NULL), 0);
 	CHECK_INT(files_starting(out, "report.html."), 0);
 	CHECK_INT(files_starting(out, "report.html"), 1);
+
+	/* "-" writes the page to stdout. */
+	char *piped = path_for("cmd-stdout.html");
+	fflush(stdout);
+	int saved = dup(1), fd = open(piped, O_WRONLY | O_CREAT | O_TRUNC,
+				      0600);
+	if (CHECK(saved >= 0 && fd >= 0)) {
+		dup2(fd, 1);
+		close(fd);
+		int rc = run_report(&c, "--html", "-", NULL);
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+		CHECK_INT(rc, 0);
+		html = read_file(piped, NULL);
+		CHECK(html && strncmp(html, "<!DOCTYPE html>", 15) == 0 &&
+		      strstr(html, "</html>\n"));
+		free(html);
+	}
 
 	/* A data directory that is a file: the store cannot open, 1, and the
 	 * old report stays. */
