@@ -59,10 +59,15 @@ const struct store_library *learn_library(const struct learn *l);
 /** The index of uri in the library, or -1. */
 int learn_find(const struct learn *l, const char *uri);
 
-/** Scores every track of the library: mean and spread arrays of
- *  learn_library()->n floats, borrowed, valid until the next call that
- *  changes the model or library. NULL when the library is empty. */
+/** Scores of every track of the library: mean and spread arrays of
+ *  learn_library()->n floats, borrowed, valid until the library is
+ *  reloaded. In a large library they may predate the last update (see
+ *  learn_refresh_scores). Returns false when the library is empty. */
 bool learn_scores(struct learn *l, const float **mean, const float **spread);
+
+/** Rescores the whole library if the model changed since the last
+ *  scoring; the daemon calls it after filling the queue. */
+void learn_refresh_scores(struct learn *l);
 
 /** Labelled events known so far, and how many of them are likes. */
 void learn_counts(const struct learn *l, int *labelled, int *likes);

@@ -1,0 +1,272 @@
+#include "daemon/fill.h"
+
+#include "conf/conf.h"
+#include "core/rank.h"
+#include "core/store.h"
+#include "daemon/learn.h"
+#include "daemon/log.h"
+
+#include <math.h>
+#include <mpd/client.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Below this many labelled events, or with one class only, picks are cold:
+ * spread over the feature space. */
+#define COLD_EVENTS 4
+/* Tracks remembered as recently heard or picked. */
+#define RECENT 32
+/* Our picks remembered, to tell the user's songs from ours. */
+#define OURS 256
+
+struct fill {
+	const struct conf *conf;
+	struct store *store;
+	struct learn *learn;
+	struct rank *rank;
+	unsigned char *eligible;
+	int recent[RECENT];	/* library indices, most recent first */
+	int n_recent;
+	char *artists[64];	/* last artists heard or picked, ring */
+	int artist_head;
+	char *ours[OURS];	/* ring of our picks' URIs */
+	int ours_head;
+	bool said_random;
+	uint64_t seed;
+};
+
+static void rebuild(struct fill *f)
+{
+	rank_free(f->rank);
+	f->rank = NULL;
+	free(f->eligible);
+	f->eligible = NULL;
+	const struct store_library *lib = learn_library(f->learn);
+	if (!lib || lib->n == 0)
+		return;
+	char err[256];
+	f->rank = rank_new(lib->x, lib->n, lib->dim, f->seed++, err,
+			   sizeof err);
+	if (!f->rank)
+		log_warning("ranking: %s", err);
+	f->eligible = malloc((size_t)lib->n);
+	f->n_recent = 0;
+}
+
+struct fill *fill_new(const struct conf *c, struct store *store,
+		      struct learn *learn)
+{
+	struct fill *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->conf = c;
+	f->store = store;
+	f->learn = learn;
+	f->seed = c->model.seed ? c->model.seed : 1;
+	rebuild(f);
+	return f;
+}
+
+void fill_free(struct fill *f)
+{
+	if (!f)
+		return;
+	rank_free(f->rank);
+	free(f->eligible);
+	for (int i = 0; i < 64; i++)
+		free(f->artists[i]);
+	for (int i = 0; i < OURS; i++)
+		free(f->ours[i]);
+	free(f);
+}
+
+void fill_library_changed(struct fill *f)
+{
+	rebuild(f);
+}
+
+static void note_index(struct fill *f, int idx)
+{
+	if (idx < 0)
+		return;
+	int n = f->n_recent < RECENT ? f->n_recent : RECENT - 1;
+	memmove(f->recent + 1, f->recent, (size_t)n * sizeof *f->recent);
+	f->recent[0] = idx;
+	f->n_recent = n + 1;
+	const struct store_library *lib = learn_library(f->learn);
+	/* A track without an artist tag is an artist of its own: it never
+	 * blocks others. */
+	if (lib->artist[idx]) {
+		int slot = f->artist_head++ % 64;
+		free(f->artists[slot]);
+		f->artists[slot] = strdup(lib->artist[idx]);
+	}
+}
+
+void fill_note_played(struct fill *f, const char *uri)
+{
+	if (f->rank)
+		note_index(f, learn_find(f->learn, uri));
+}
+
+bool fill_queued_by_us(const struct fill *f, const char *uri)
+{
+	for (int i = 0; i < OURS; i++)
+		if (f->ours[i] && !strcmp(f->ours[i], uri))
+			return true;
+	return false;
+}
+
+static bool artist_recent(const struct fill *f, const char *artist)
+{
+	int spacing = f->conf->queue.artist_spacing;
+	if (!artist || spacing <= 0)
+		return false;
+	if (spacing > 64)
+		spacing = 64;
+	for (int k = 1; k <= spacing && k <= f->artist_head; k++) {
+		const char *a = f->artists[(f->artist_head - k) % 64];
+		if (a && !strcasecmp(a, artist))
+			return true;
+	}
+	return false;
+}
+
+static bool unflag_played(const char *uri, void *ctx)
+{
+	struct fill *f = ctx;
+	int i = learn_find(f->learn, uri);
+	if (i >= 0)
+		f->eligible[i] = 0;
+	return true;
+}
+
+/* Marks the candidates: analysed, not queued, not heard lately, artist not
+ * just heard, not banned, long enough. Returns how many. */
+static int mark_eligible(struct fill *f, struct mpd_connection *c, double now)
+{
+	const struct store_library *lib = learn_library(f->learn);
+	for (int i = 0; i < lib->n; i++)
+		f->eligible[i] = !lib->banned[i] &&
+			lib->duration[i] >= f->conf->feedback.min_duration &&
+			!artist_recent(f, lib->artist[i]);
+	if (!mpd_send_list_queue_meta(c))
+		return -1;
+	struct mpd_song *song;
+	while ((song = mpd_recv_song(c))) {
+		int i = learn_find(f->learn, mpd_song_get_uri(song));
+		if (i >= 0)
+			f->eligible[i] = 0;
+		mpd_song_free(song);
+	}
+	if (!mpd_response_finish(c))
+		return -1;
+	double since = now - f->conf->queue.history_hours * 3600.0;
+	if (!store_each_played_since(f->store, since, unflag_played, f))
+		log_warning("recent plays: %s", store_error(f->store));
+	int n = 0;
+	for (int i = 0; i < lib->n; i++)
+		n += f->eligible[i];
+	return n;
+}
+
+static void remember_ours(struct fill *f, const char *uri)
+{
+	int slot = f->ours_head++ % OURS;
+	free(f->ours[slot]);
+	f->ours[slot] = strdup(uri);
+}
+
+int fill_run(struct fill *f, struct mpd_connection *c, double now,
+	     bool start)
+{
+	struct mpd_status *st = mpd_run_status(c);
+	if (!st)
+		return -1;
+	bool random = mpd_status_get_random(st);
+	int len = (int)mpd_status_get_queue_length(st);
+	int pos = mpd_status_get_song_pos(st);
+	enum mpd_state state = mpd_status_get_state(st);
+	mpd_status_free(st);
+	if (random) {
+		if (!f->said_random)
+			log_info("MPD's random mode is on: \"songs ahead\" "
+				 "means nothing then, so mpdrec does not fill "
+				 "the queue");
+		f->said_random = true;
+		return 0;
+	}
+	f->said_random = false;
+	int ahead = pos >= 0 ? len - pos - 1 : len;
+	int need = f->conf->queue.ahead - ahead;
+	if (need <= 0)
+		return 0;
+	if (!f->rank || !f->eligible) {
+		log_debug("nothing analysed yet: cannot fill the queue");
+		return 0;
+	}
+	int candidates = mark_eligible(f, c, now);
+	if (candidates < 0)
+		return -1;
+	int labelled, likes;
+	learn_counts(f->learn, &labelled, &likes);
+	bool cold = labelled < COLD_EVENTS || likes == 0 || likes == labelled;
+	const float *mean = NULL, *spread = NULL;
+	if (!cold && !learn_scores(f->learn, &mean, &spread))
+		cold = true;
+	const struct store_library *lib = learn_library(f->learn);
+	int added = 0;
+	for (int k = 0; k < need; k++) {
+		struct rank_request q = {
+			.mean = mean,
+			.spread = spread,
+			.eligible = f->eligible,
+			.recent = f->recent,
+			.n_recent = f->n_recent,
+			.cold = cold,
+			.temperature = f->conf->queue.temperature,
+			.explore_rate = f->conf->queue.explore_rate,
+		};
+		struct rank_pick p;
+		if (!rank_pick(f->rank, &q, &p)) {
+			log_info("no candidate left to queue (%d analysed, "
+				 "all queued, heard lately, banned or "
+				 "spaced by artist)", lib->n);
+			break;
+		}
+		const char *uri = lib->uri[p.index];
+		if (!mpd_run_add(c, uri))
+			return added > 0 ? added : -1;
+		added++;
+		f->eligible[p.index] = 0;
+		note_index(f, p.index);
+		remember_ours(f, uri);
+		/* Refresh the artist rule for the next pick of this round. */
+		for (int i = 0; f->conf->queue.artist_spacing > 0 &&
+				i < lib->n; i++)
+			if (f->eligible[i] && lib->artist[i] &&
+			    lib->artist[p.index] &&
+			    !strcasecmp(lib->artist[i], lib->artist[p.index]))
+				f->eligible[i] = 0;
+		struct store_pick sp = {
+			.time = now,
+			.uri = uri,
+			.score = p.score,
+			.uncertainty = p.uncertainty,
+			.explored = p.mode == RANK_EXPLORE,
+			.reason = p.reason,
+		};
+		if (!store_add_pick(f->store, &sp, NULL))
+			log_warning("storing a pick: %s",
+				    store_error(f->store));
+		log_info("queued %s (%s)", uri, p.reason);
+	}
+	if (added > 0 && start && state == MPD_STATE_STOP) {
+		/* The queue ran dry while playing: go on with our picks. */
+		if (!mpd_run_play_pos(c, (unsigned)len))
+			return -1;
+	}
+	return added;
+}

@@ -1,0 +1,216 @@
+/* mpdrec: the command line. main() reads like a table of contents: find and
+ * load the configuration, pick the subcommand, run it. */
+#include "conf/conf.h"
+#include "daemon/cmd.h"
+#include "daemon/log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv, const struct conf *c);
+	const char *usage;
+	const char *help;
+};
+
+static int cmd_check_config(int argc, char **argv, const struct conf *c);
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "run [--daemon] [--pidfile FILE]",
+	  "watch MPD, learn, keep the queue filled (the default)" },
+	{ "analyze", cmd_analyze, "analyze",
+	  "analyse new and changed tracks of MPD's database, then exit" },
+	{ "recommend", cmd_recommend, "recommend [-n N] [--explain]",
+	  "print the next picks with score and uncertainty" },
+	{ "status", cmd_status, "status",
+	  "like rates, model metrics, analysis progress, last events" },
+	{ "like", cmd_feedback, "like [URI]",
+	  "tell mpdrec you like the current song (or URI)" },
+	{ "dislike", cmd_feedback, "dislike [URI]",
+	  "tell mpdrec you dislike the current song (or URI)" },
+	{ "ban", cmd_feedback, "ban [URI]",
+	  "never queue the current song (or URI) again" },
+	{ "train", cmd_train, "train",
+	  "retrain the model on every event and report its metrics" },
+	{ "eval", cmd_eval, "eval --csv FILE --label COL [--folds K] ...",
+	  "cross-validate the model on a CSV table" },
+	{ "show", cmd_show, "show URI", "print the features of one track" },
+	{ "export", cmd_export, "export --csv [FILE]",
+	  "write every feature vector and label as CSV" },
+	{ "report", cmd_report, "report --html FILE",
+	  "write an HTML report with plots" },
+	{ "check-config", cmd_check_config, "check-config [FILE]",
+	  "print the effective configuration and where it came from" },
+};
+#define N_COMMANDS (sizeof commands / sizeof *commands)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mpdrec [--config FILE] [-v] [COMMAND [ARGS]]\n"
+		"\n"
+		"A recommender for MPD: it learns from what you play to the end\n"
+		"and what you skip, and keeps the queue filled.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-44s %s\n", commands[i].usage, commands[i].help);
+	fprintf(f,
+		"\n"
+		"options:\n"
+		"  -c, --config FILE   configuration file (default: "
+		"$XDG_CONFIG_HOME/mpdrec/mpdrec.conf,\n"
+		"                      then /etc/mpdrec.conf)\n"
+		"  -v, --verbose       log at debug level\n"
+		"  -h, --help          this help (after a command: its help)\n"
+		"  -V, --version       print the version\n");
+}
+
+/* Loads the configuration in DESIGN.md's order; prints the error and
+ * returns false (exit status 2) when the file is bad. */
+static bool load_config(struct conf *c, const char *explicit_path)
+{
+	char err[CONF_ERR_SIZE];
+	char *path = conf_find(explicit_path);
+	bool ok = path ? conf_load(c, path, err, sizeof err)
+		       : conf_defaults(c);
+	free(path);
+	if (!ok) {
+		fprintf(stderr, "mpdrec: %s\n",
+			path ? err : "out of memory");
+		return false;
+	}
+	if (c->warnings)
+		fprintf(stderr, "%s\n", c->warnings);
+	if (!conf_apply_env(c, getenv("MPD_HOST"), getenv("MPD_PORT"), err,
+			    sizeof err)) {
+		fprintf(stderr, "mpdrec: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
+static int cmd_check_config(int argc, char **argv, const struct conf *c)
+{
+	struct conf other = { 0 };
+	if (argc > 2) {
+		fprintf(stderr, "usage: mpdrec check-config [FILE]\n");
+		return 2;
+	}
+	if (argc == 2) {
+		/* An explicit file to check replaces the one found. */
+		if (!load_config(&other, argv[1])) {
+			conf_free(&other);
+			return 2;
+		}
+		c = &other;
+	}
+	printf("# configuration: %s\n", c->path ? c->path
+						: "(none found: defaults)");
+	for (size_t i = 0; i < conf_option_count(); i++) {
+		const char *name, *help;
+		char value[1024];
+		enum conf_source src;
+		if (!conf_option_describe(c, i, &name, &help, value,
+					  sizeof value, &src))
+			continue;
+		printf("%-24s = %-28s # %s\n", name, value,
+		       conf_source_name(src));
+	}
+	conf_free(&other);
+	return 0;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* Whether the arguments of a subcommand ask for its help. */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	bool verbose = false;
+	int opt;
+	/* '+': stop at the subcommand; its options are its own. */
+	while ((opt = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mpdrec %s\n", MPDREC_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	char *run_argv[] = { "run", NULL };
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	if (sub_argc == 0) {
+		sub_argc = 1;
+		sub_argv = run_argv;
+	}
+	const struct command *cmd = find_command(sub_argv[0]);
+	if (!cmd) {
+		fprintf(stderr, "mpdrec: unknown command '%s'\n", sub_argv[0]);
+		usage(stderr);
+		return 2;
+	}
+	if (wants_help(sub_argc, sub_argv)) {
+		printf("usage: mpdrec %s\n  %s\n", cmd->usage, cmd->help);
+		return 0;
+	}
+	for (int i = 1; i < sub_argc; i++)
+		if (!strcmp(sub_argv[i], "--version") ||
+		    !strcmp(sub_argv[i], "-V")) {
+			printf("mpdrec %s\n", MPDREC_VERSION);
+			return 0;
+		}
+
+	struct conf c = { 0 };
+	if (!load_config(&c, config_path)) {
+		conf_free(&c);
+		return 2;
+	}
+	if (verbose)
+		c.log.level = CONF_LOG_DEBUG;
+	log_setup((enum log_level)c.log.level, NULL);
+	optind = 1;
+	int rc = cmd->run(sub_argc, sub_argv, &c);
+	log_close();
+	conf_free(&c);
+	return rc;
+}
