@@ -18,7 +18,7 @@ DEB_libswresample := libswresample-dev
 DEB_aubio         := libaubio-dev
 DEB_libebur128    := libebur128-dev
 DEB_sqlite3       := libsqlite3-dev
-TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang
+TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium
 
 CC      ?= cc
 WERROR  ?= -Werror
