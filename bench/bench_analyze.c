@@ -1,0 +1,345 @@
+/* Benchmark of features/analyze on the dev corpus
+ * (../shared/tools/dev-corpus.sh, or $MPDREC_CORPUS), each figure printed
+ * with its baseline measured in the same run, the ratio and the target:
+ *
+ *  speed    analysis throughput on one thread (decode + every descriptor)
+ *           against decode-only throughput (the same decoding, excerpts and
+ *           resampling, samples thrown away) on the same files; files
+ *           alternate which goes first; CPU time of the thread, so other
+ *           load on the machine counts less. Target >= 0.5.
+ *  threads  the whole corpus analysed by two worker threads against one
+ *           (wall time, each in a fresh child process). Target >= 1.8.
+ *  memory   peak RSS of a child analysing every file with one worker, and
+ *           with two, over an idle child that loaded the same libraries;
+ *           also one hour of audio analysed whole (max_seconds 0). Target
+ *           <= 50 MB per worker.
+ *
+ * Exit status 0 unless something could not run; a missing corpus is not an
+ * error (it says so and exits 0).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "features/analyze.h"
+#include "features/decode.h"
+#include "tests/lib/harness.h"
+
+#define MAX_SECONDS 120.0	/* conf's default analysis.max_seconds */
+#define TIMEOUT 120.0
+
+static char **files;
+static int n_files;
+
+static double now(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool audio_name(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return false;
+	const char *ext[] = { ".ogg", ".opus", ".mp3", ".flac", ".wav",
+			      ".oga", ".m4a" };
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+		if (strcasecmp(dot, ext[i]) == 0)
+			return true;
+	return false;
+}
+
+static void add_files(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 4) {
+			add_files(path, depth + 1);
+		} else if (S_ISREG(st.st_mode) && audio_name(e->d_name)) {
+			char **f = realloc(files, (size_t)(n_files + 1) *
+							  sizeof *f);
+			if (!f)
+				break;
+			files = f;
+			files[n_files++] = strdup(path);
+		}
+	}
+	closedir(d);
+}
+
+static long long size_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Largest first, so that two workers do not end with one long file. */
+static int cmp_size(const void *a, const void *b)
+{
+	long long x = size_of(*(char *const *)a), y = size_of(*(char *const *)b);
+	return (x < y) - (x > y);
+}
+
+/* The corpus folder: $MPDREC_CORPUS, else what dev-corpus.sh prints. */
+static bool find_corpus(char *dir, size_t size)
+{
+	const char *env = getenv("MPDREC_CORPUS");
+	if (env && *env) {
+		snprintf(dir, size, "%s", env);
+		return true;
+	}
+	const char *tool = "../shared/tools/dev-corpus.sh";
+	if (access(tool, R_OK) != 0)
+		tool = "/work/shared/tools/dev-corpus.sh";
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "bash %s 2>/dev/null", tool);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return false;
+	char line[4096] = "";
+	while (fgets(line, sizeof line, p))
+		snprintf(dir, size, "%s", line);
+	int st = pclose(p);
+	dir[strcspn(dir, "\n")] = '\0';
+	return st == 0 && *dir;
+}
+
+/* --- workers ------------------------------------------------------------ */
+
+struct pool {
+	_Atomic int next;
+	const struct analyze_opts *opts;
+	char **files;
+	int n;
+	_Atomic int ok;
+	_Atomic long long audio_ms;	/* audio analysed */
+	_Atomic long long track_ms;	/* whole tracks */
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	char err[256];
+	float v[FEAT_COUNT];
+	double dur;
+	struct analyze *a = analyze_new(err, sizeof err);
+	if (!a)
+		return NULL;
+	int i;
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
+		if (!analyze_run(a, p->files[i], p->opts, v, &dur, err,
+				 sizeof err))
+			continue;
+		atomic_fetch_add(&p->ok, 1);
+		double analysed = p->opts->max_seconds > 0 &&
+						  dur > p->opts->max_seconds
+					  ? p->opts->max_seconds
+					  : dur;
+		atomic_fetch_add(&p->audio_ms, (long long)(analysed * 1000));
+		atomic_fetch_add(&p->track_ms, (long long)(dur * 1000));
+	}
+	analyze_free(a);
+	return NULL;
+}
+
+struct child_report {
+	double wall;
+	double cpu;		/* user + system, all threads */
+	long maxrss_kb;
+	int ok;
+	double audio_s;
+	double track_s;
+};
+
+/* Runs `threads` workers over files in a child process (0: only set up
+ * one analyser); reports its wall time and peak RSS. */
+static bool run_child(int threads, char **list, int n,
+		      const struct analyze_opts *o, struct child_report *r)
+{
+	int fd[2];
+	if (pipe(fd) != 0)
+		return false;
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		close(fd[0]);
+		struct child_report c = { 0 };
+		struct pool p = { .opts = o, .files = list, .n = n };
+		pthread_t t[16];
+		double t0 = now(CLOCK_MONOTONIC);
+		if (threads == 0) {
+			char err[256];
+			analyze_free(analyze_new(err, sizeof err));
+		}
+		for (int i = 0; i < threads; i++)
+			pthread_create(&t[i], NULL, worker, &p);
+		for (int i = 0; i < threads; i++)
+			pthread_join(t[i], NULL);
+		c.wall = now(CLOCK_MONOTONIC) - t0;
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		c.maxrss_kb = ru.ru_maxrss;
+		c.cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		c.ok = p.ok;
+		c.audio_s = (double)p.audio_ms / 1000;
+		c.track_s = (double)p.track_ms / 1000;
+		if (write(fd[1], &c, sizeof c) != (ssize_t)sizeof c)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	ssize_t got = read(fd[0], r, sizeof *r);
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return got == (ssize_t)sizeof *r && WIFEXITED(st) &&
+	       WEXITSTATUS(st) == 0;
+}
+
+int main(void)
+{
+	char dir[4096] = "";
+	if (!find_corpus(dir, sizeof dir)) {
+		printf("bench_analyze: skipped: the dev corpus could not be "
+		       "made (needs ../shared/tools/dev-corpus.sh and apt, or "
+		       "set MPDREC_CORPUS)\n");
+		return 0;
+	}
+	add_files(dir, 0);
+	if (n_files == 0) {
+		printf("bench_analyze: skipped: no audio files in %s\n", dir);
+		return 0;
+	}
+	qsort(files, (size_t)n_files, sizeof *files, cmp_size);
+	const struct analyze_opts opts = { .max_seconds = MAX_SECONDS,
+					   .timeout_s = TIMEOUT };
+	const struct decode_opts dopts = { .max_seconds = MAX_SECONDS,
+					   .timeout_s = TIMEOUT };
+
+	/* speed: one thread, decode-only vs analysis, file by file. */
+	char err[256];
+	struct analyze *a = analyze_new(err, sizeof err);
+	if (!a) {
+		fprintf(stderr, "bench_analyze: %s\n", err);
+		return 1;
+	}
+	double dec_cpu = 0, an_cpu = 0, dec_wall = 0, an_wall = 0;
+	double audio = 0, tracks = 0;
+	int ok = 0, failed = 0;
+	float v[FEAT_COUNT];
+	for (int i = 0; i < n_files; i++) {
+		double secs = 0, dur = 0, adur = 0;
+		bool d_ok = false, a_ok = false;
+		for (int pass = 0; pass < 2; pass++) {
+			bool dec = (pass == 0) == (i % 2 == 0);
+			double c0 = now(CLOCK_THREAD_CPUTIME_ID);
+			double w0 = now(CLOCK_MONOTONIC);
+			if (dec)
+				d_ok = decode_file(files[i], &dopts, &secs,
+						   &dur, err, sizeof err);
+			else
+				a_ok = analyze_run(a, files[i], &opts, v,
+						   &adur, err, sizeof err);
+			double c = now(CLOCK_THREAD_CPUTIME_ID) - c0;
+			double w = now(CLOCK_MONOTONIC) - w0;
+			*(dec ? &dec_cpu : &an_cpu) += c;
+			*(dec ? &dec_wall : &an_wall) += w;
+		}
+		if (d_ok && a_ok) {
+			ok++;
+			audio += secs;
+			tracks += dur;
+		} else {
+			failed++;
+			printf("  failed (as expected for the corpus' broken "
+			       "files): %s: %s\n", files[i], err);
+		}
+	}
+	analyze_free(a);
+	printf("corpus: %s: %d files, %d analysed, %d failed; %.0f s of "
+	       "audio analysed of %.0f s of tracks (max_seconds %g)\n",
+	       dir, n_files, ok, failed, audio, tracks, MAX_SECONDS);
+	printf("speed    analysis %.0f x real time  baseline decode-only "
+	       "%.0f x  ratio %.2f  (target >= 0.50; CPU time, one thread)\n",
+	       audio / an_cpu, audio / dec_cpu, dec_cpu / an_cpu);
+	printf("         wall: analysis %.1f s, decode-only %.1f s, ratio "
+	       "%.2f; %.1f tracks/s, %.0f x real time in whole tracks\n",
+	       an_wall, dec_wall, dec_wall / an_wall, ok / an_wall,
+	       tracks / an_wall);
+
+	/* threads and memory, each in a fresh child. */
+	struct child_report idle, one, two;
+	double load_before = 0;
+	getloadavg(&load_before, 1);
+	if (!run_child(0, files, n_files, &opts, &idle) ||
+	    !run_child(1, files, n_files, &opts, &one) ||
+	    !run_child(2, files, n_files, &opts, &two)) {
+		fprintf(stderr, "bench_analyze: a child failed\n");
+		return 1;
+	}
+	printf("threads  2 workers %.1f s (%.1f tracks/s)  baseline 1 worker "
+	       "%.1f s (%.1f tracks/s)  ratio %.2f  (target >= 1.80; wall "
+	       "time, %ld cores online)\n",
+	       two.wall, two.ok / two.wall, one.wall, one.ok / one.wall,
+	       one.wall / two.wall, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("         CPU time 2 workers %.1f s vs 1 worker %.1f s (%.2f: "
+	       "extra work from running side by side); load average before "
+	       "%.2f (other processes compete for the cores)\n",
+	       two.cpu, one.cpu, two.cpu / one.cpu, load_before);
+	double base = idle.maxrss_kb / 1024.0;
+	double w1 = one.maxrss_kb / 1024.0 - base;
+	double w2 = (two.maxrss_kb / 1024.0 - base) / 2;
+	printf("memory   peak per worker %.1f MB (1 worker), %.1f MB (each "
+	       "of 2)  baseline idle process %.1f MB  (target <= 50 MB per "
+	       "worker)\n",
+	       w1, w2, base);
+
+	/* One hour analysed whole: memory does not follow the length. */
+	char *hour = NULL;
+	const char *tmp = harness_tmpdir();
+	if (asprintf(&hour, "%s/hour.wav", tmp) > 0 &&
+	    harness_system("ffmpeg -nostdin -v error -y -f lavfi -i "
+			   "anoisesrc=r=8000:d=3600:a=0.3 -c:a pcm_u8 '%s'",
+			   hour) == 0) {
+		const struct analyze_opts whole = { .max_seconds = 0,
+						    .timeout_s = 600 };
+		struct child_report h;
+		if (run_child(1, &hour, 1, &whole, &h) && h.ok == 1)
+			printf("memory   one hour analysed whole: peak %.1f MB "
+			       "over idle, %.0f x real time  (target <= 50 "
+			       "MB)\n",
+			       h.maxrss_kb / 1024.0 - base, h.audio_s / h.wall);
+		else
+			printf("memory   one hour: could not analyse\n");
+	} else {
+		printf("memory   one hour: ffmpeg could not make the file\n");
+	}
+	free(hour);
+	for (int i = 0; i < n_files; i++)
+		free(files[i]);
+	free(files);
+	return 0;
+}
