@@ -21,6 +21,9 @@
  * this many steps (never fewer rows than train_batch). */
 #define STEPS_PER_EPOCH 50
 
+/* Share of an incremental batch's loss weight the new event carries. */
+#define NEW_EVENT_SHARE 0.25
+
 #define BLOB_MAGIC "MPDRECMD"
 #define BLOB_VERSION 1u
 
@@ -311,6 +314,11 @@ void model_learn(struct model *m, const float *x, float y, float w,
 	}
 	double total = replay_weights(m, history);
 	int B = total > 0 ? m->p.batch : 1;
+	/* With w = 1 the new example weighs as much as NEW_EVENT_SHARE of
+	 * the batch: one event must move its own score (a like raises it)
+	 * without drowning the history the replay stands for. */
+	float new_weight = B > 1 ? (float)((B - 1) * NEW_EVENT_SHARE /
+					   (1 - NEW_EVENT_SHARE)) : 1.0f;
 	for (int k = 0; k < m->p.ensemble; k++) {
 		struct member *mb = &m->mem[k];
 		for (int s = 0; s < m->p.steps_per_event; s++) {
@@ -319,7 +327,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 			 * as drawn: history can be long, a batch is not. */
 			scaler_apply(m->sc, x, 1, m->xs);
 			m->yb[0] = y;
-			m->wb[0] = w;
+			m->wb[0] = w * new_weight;
 			for (int b = 1; b < B; b++) {
 				int i = replay_draw(m, history->n, total,
 						    &mb->rng);
@@ -710,7 +718,8 @@ struct header {
 
 static size_t header_bytes(void)
 {
-	return 8 + 4 + 4 * 10 + 5 * 4 + 4 + 8 + 2 * 4;
+	/* magic, version, 12 int32, 5 floats, seed, int64, 2 int32 */
+	return 8 + 4 + 4 * 12 + 5 * 4 + 4 + 8 + 2 * 4;
 }
 
 static size_t member_bytes(size_t n_params)

@@ -106,9 +106,12 @@ bool model_scaler_fitted(const struct model *m);
 
 /** Incremental learning of one raw example x (n_in) with label y (0/1) and
  *  weight w > 0: for every member, steps_per_event Adam steps on a batch
- *  of the new example (weight w) and batch - 1 rows of replay drawn from
- *  history with probability ∝ w · 0.5^(age / half_life), each member its
- *  own draw. history may be NULL or empty. Deterministic for a seed. */
+ *  of the new example and batch - 1 rows of replay drawn from history
+ *  with probability ∝ w · 0.5^(age / half_life), each member its own
+ *  draw (a bootstrap). Replayed rows weigh 1; the new one w times a
+ *  quarter of the batch, so a like raises its own score. history may be
+ *  NULL or empty (then the batch is the new example alone). Deterministic
+ *  for a seed. */
 void model_learn(struct model *m, const float *x, float y, float w,
 		 const struct model_data *history);
 
