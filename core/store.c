@@ -226,6 +226,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
 	bool in_sync;
+	bool in_batch;		/* store_batch_begin: one transaction */
 	unsigned char *buf;	/* scratch for feature blobs */
 	size_t buf_size;
 	char path[4096];
@@ -290,6 +291,8 @@ static bool exec(struct store *s, const char *sql, const char *what)
 
 static bool begin(struct store *s, const char *what)
 {
+	if (s->in_batch)
+		return true;
 	if (s->in_sync)
 		return fail(s, "%s: a library sync is in progress on this "
 			    "store", what);
@@ -300,12 +303,15 @@ static bool begin(struct store *s, const char *what)
  * SQLITE_FULL or an I/O error); keeps the error that led here. */
 static void rollback(struct store *s)
 {
+	s->in_batch = false;
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static bool commit(struct store *s, const char *what)
 {
+	if (s->in_batch)
+		return true;
 	if (exec(s, "COMMIT", what))
 		return true;
 	rollback(s);
@@ -841,10 +847,31 @@ static bool update_track(struct store *s, sqlite3_stmt *st, const char *uri,
 		return false;
 	}
 	if (sqlite3_changes(s->db) == 0) {
-		rollback(s);
+		/* In a batch the other tracks' writes stand. */
+		if (!s->in_batch)
+			rollback(s);
 		return fail(s, "%s: unknown track %s", what, uri);
 	}
 	return commit(s, what);
+}
+
+bool store_batch_begin(struct store *s)
+{
+	assert(s && !s->in_batch);
+	if (!begin(s, "begin batch"))
+		return false;
+	s->in_batch = true;
+	return true;
+}
+
+bool store_batch_end(struct store *s)
+{
+	assert(s);
+	if (!s->in_batch)
+		return fail(s, "end batch: the batch was rolled back after an "
+			    "error");
+	s->in_batch = false;
+	return commit(s, "end batch");
 }
 
 bool store_set_features(struct store *s, const char *uri, int version,

@@ -132,6 +132,14 @@ bool store_each_pending(struct store *s, int version,
 bool store_set_features(struct store *s, const char *uri, int version,
 			const float *v, int n, double duration);
 
+/** Groups the analysis results that follow (store_set_features,
+ *  store_set_failed) into one transaction, committed by store_batch_end():
+ *  one disk flush for many tracks. Not for events, which must be durable one
+ *  by one. An error inside the batch rolls all of it back (the results can
+ *  be computed again); store_batch_end() then returns false. */
+bool store_batch_begin(struct store *s);
+bool store_batch_end(struct store *s);
+
 /** Marks uri FAILED with a reason (skipped until its mtime changes). */
 bool store_set_failed(struct store *s, const char *uri, const char *reason);
 

@@ -238,6 +238,37 @@ static void test_tracks_round_trip(void)
 	sqlite3_close(db);
 }
 
+/* A batch of analysis results is one transaction; an unknown track in it
+ * does not undo the others; a second connection sees it all at the end. */
+static void test_batch_of_results(void)
+{
+	const char *dir = dir_for("batch");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	sync_tracks(s, lib3, 3, NULL);
+	const float v[4] = { 1, 2, 3, 4 };
+	CHECK(store_batch_begin(s));
+	CHECK(store_set_features(s, "a/one.flac", 1, v, 4, 10));
+	CHECK(!store_set_features(s, "nope", 1, v, 4, 1));
+	CHECK(store_set_failed(s, "b/two.mp3", "bad"));
+	char err[256];
+	struct store *other = store_open(dir, err, sizeof err);
+	int c[4];
+	CHECK(other && store_count_tracks(other, c));
+	CHECK_INT(c[STORE_ANALYSED], 0);	/* not committed yet */
+	CHECK_MSG(store_batch_end(s), "%s", store_error(s));
+	CHECK(store_count_tracks(other, c));
+	CHECK_INT(c[STORE_ANALYSED], 1);
+	CHECK_INT(c[STORE_FAILED], 1);
+	/* Outside a batch, each result commits on its own again. */
+	CHECK(store_set_features(s, "c/three.ogg", 1, v, 4, 10));
+	CHECK(store_count_tracks(other, c));
+	CHECK_INT(c[STORE_ANALYSED], 2);
+	store_close(other);
+	store_close(s);
+}
+
 static void test_sync_gone_and_mtime(void)
 {
 	struct store *s = open_or_fail(dir_for("sync"));
@@ -1369,6 +1400,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_tracks_round_trip);
+	RUN(test_batch_of_results);
 	RUN(test_sync_gone_and_mtime);
 	RUN(test_events_round_trip);
 	RUN(test_picks);
