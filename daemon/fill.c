@@ -145,26 +145,22 @@ static bool unflag_played(const char *uri, void *ctx)
 
 /* Marks the candidates: analysed, not queued, not heard lately, artist not
  * just heard, not banned, long enough. Returns how many. */
-static int mark_eligible(struct fill *f, struct mpd_connection *c, double now)
+static int mark_eligible(struct fill *f, const char *const *queued,
+			 int n_queued, double now, bool strict)
 {
 	const struct store_library *lib = learn_library(f->learn);
 	for (int i = 0; i < lib->n; i++)
 		f->eligible[i] = !lib->banned[i] &&
 			lib->duration[i] >= f->conf->feedback.min_duration &&
-			!artist_recent(f, lib->artist[i]);
-	if (!mpd_send_list_queue_meta(c))
-		return -1;
-	struct mpd_song *song;
-	while ((song = mpd_recv_song(c))) {
-		int i = learn_find(f->learn, mpd_song_get_uri(song));
+			(!strict || !artist_recent(f, lib->artist[i]));
+	for (int k = 0; k < n_queued; k++) {
+		int i = learn_find(f->learn, queued[k]);
 		if (i >= 0)
 			f->eligible[i] = 0;
-		mpd_song_free(song);
 	}
-	if (!mpd_response_finish(c))
-		return -1;
 	double since = now - f->conf->queue.history_hours * 3600.0;
-	if (!store_each_played_since(f->store, since, unflag_played, f))
+	if (strict &&
+	    !store_each_played_since(f->store, since, unflag_played, f))
 		log_warning("recent plays: %s", store_error(f->store));
 	int n = 0;
 	for (int i = 0; i < lib->n; i++)
@@ -177,6 +173,90 @@ static void remember_ours(struct fill *f, const char *uri)
 	int slot = f->ours_head++ % OURS;
 	free(f->ours[slot]);
 	f->ours[slot] = strdup(uri);
+}
+
+int fill_choose(struct fill *f, const char *const *queued, int n_queued,
+		double now, int need, struct rank_pick *out)
+{
+	if (!f->rank || !f->eligible || need <= 0)
+		return 0;
+	/* A small library can run out of tracks not heard lately or by
+	 * other artists: rather than let the queue run dry, relax those two
+	 * rules (never the queue, bans or the minimum duration). */
+	if (mark_eligible(f, queued, n_queued, now, true) < need &&
+	    mark_eligible(f, queued, n_queued, now, false) > 0)
+		log_debug("few candidates: artist spacing and history relaxed");
+	int labelled, likes;
+	learn_counts(f->learn, &labelled, &likes);
+	bool cold = labelled < COLD_EVENTS || likes == 0 || likes == labelled;
+	const float *mean = NULL, *spread = NULL;
+	if (!cold && !learn_scores(f->learn, &mean, &spread))
+		cold = true;
+	const struct store_library *lib = learn_library(f->learn);
+	int n = 0;
+	for (; n < need; n++) {
+		struct rank_request q = {
+			.mean = mean,
+			.spread = spread,
+			.eligible = f->eligible,
+			.recent = f->recent,
+			.n_recent = f->n_recent,
+			.cold = cold,
+			.temperature = f->conf->queue.temperature,
+			.explore_rate = f->conf->queue.explore_rate,
+		};
+		struct rank_pick *p = &out[n];
+		if (!rank_pick(f->rank, &q, p)) {
+			log_info("no candidate left to queue (%d analysed, "
+				 "all queued, heard lately, banned or "
+				 "spaced by artist)", lib->n);
+			break;
+		}
+		f->eligible[p->index] = 0;
+		note_index(f, p->index);
+		remember_ours(f, lib->uri[p->index]);
+		/* The artist rule holds within one round of picks too. */
+		const char *artist = lib->artist[p->index];
+		for (int i = 0; artist && f->conf->queue.artist_spacing > 0 &&
+				i < lib->n; i++)
+			if (f->eligible[i] && lib->artist[i] &&
+			    !strcasecmp(lib->artist[i], artist))
+				f->eligible[i] = 0;
+	}
+	return n;
+}
+
+/* The URIs in MPD's queue; caller frees each and the array. -1 on error. */
+static int list_queue(struct mpd_connection *c, char ***out)
+{
+	char **v = NULL;
+	int n = 0, cap = 0;
+	if (!mpd_send_list_queue_meta(c))
+		return -1;
+	struct mpd_song *song;
+	while ((song = mpd_recv_song(c))) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nv = realloc(v, (size_t)cap * sizeof *nv);
+			if (!nv) {
+				mpd_song_free(song);
+				break;
+			}
+			v = nv;
+		}
+		v[n] = strdup(mpd_song_get_uri(song));
+		n += v[n] != NULL;
+		mpd_song_free(song);
+	}
+	*out = v;
+	if (!mpd_response_finish(c)) {
+		for (int i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		*out = NULL;
+		return -1;
+	}
+	return n;
 }
 
 int fill_run(struct fill *f, struct mpd_connection *c, double now,
@@ -207,62 +287,40 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 		log_debug("nothing analysed yet: cannot fill the queue");
 		return 0;
 	}
-	int candidates = mark_eligible(f, c, now);
-	if (candidates < 0)
+	char **queued = NULL;
+	int n_queued = list_queue(c, &queued);
+	if (n_queued < 0)
 		return -1;
-	int labelled, likes;
-	learn_counts(f->learn, &labelled, &likes);
-	bool cold = labelled < COLD_EVENTS || likes == 0 || likes == labelled;
-	const float *mean = NULL, *spread = NULL;
-	if (!cold && !learn_scores(f->learn, &mean, &spread))
-		cold = true;
+	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);
+	int chosen = picks ? fill_choose(f, (const char *const *)queued,
+					 n_queued, now, need, picks) : 0;
+	for (int i = 0; i < n_queued; i++)
+		free(queued[i]);
+	free(queued);
 	const struct store_library *lib = learn_library(f->learn);
 	int added = 0;
-	for (int k = 0; k < need; k++) {
-		struct rank_request q = {
-			.mean = mean,
-			.spread = spread,
-			.eligible = f->eligible,
-			.recent = f->recent,
-			.n_recent = f->n_recent,
-			.cold = cold,
-			.temperature = f->conf->queue.temperature,
-			.explore_rate = f->conf->queue.explore_rate,
-		};
-		struct rank_pick p;
-		if (!rank_pick(f->rank, &q, &p)) {
-			log_info("no candidate left to queue (%d analysed, "
-				 "all queued, heard lately, banned or "
-				 "spaced by artist)", lib->n);
-			break;
-		}
-		const char *uri = lib->uri[p.index];
+	for (int k = 0; k < chosen; k++) {
+		const struct rank_pick *p = &picks[k];
+		const char *uri = lib->uri[p->index];
 		if (!mpd_run_add(c, uri))
-			return added > 0 ? added : -1;
+			break;
 		added++;
-		f->eligible[p.index] = 0;
-		note_index(f, p.index);
-		remember_ours(f, uri);
-		/* Refresh the artist rule for the next pick of this round. */
-		for (int i = 0; f->conf->queue.artist_spacing > 0 &&
-				i < lib->n; i++)
-			if (f->eligible[i] && lib->artist[i] &&
-			    lib->artist[p.index] &&
-			    !strcasecmp(lib->artist[i], lib->artist[p.index]))
-				f->eligible[i] = 0;
 		struct store_pick sp = {
 			.time = now,
 			.uri = uri,
-			.score = p.score,
-			.uncertainty = p.uncertainty,
-			.explored = p.mode == RANK_EXPLORE,
-			.reason = p.reason,
+			.score = p->score,
+			.uncertainty = p->uncertainty,
+			.explored = p->mode == RANK_EXPLORE,
+			.reason = p->reason,
 		};
 		if (!store_add_pick(f->store, &sp, NULL))
 			log_warning("storing a pick: %s",
 				    store_error(f->store));
-		log_info("queued %s (%s)", uri, p.reason);
+		log_info("queued %s (%s)", uri, p->reason);
 	}
+	free(picks);
+	if (added < chosen)
+		return added > 0 ? added : -1;
 	if (added > 0 && start && state == MPD_STATE_STOP) {
 		/* The queue ran dry while playing: go on with our picks. */
 		if (!mpd_run_play_pos(c, (unsigned)len))

@@ -36,6 +36,16 @@ void fill_note_played(struct fill *f, const char *uri);
 int fill_run(struct fill *f, struct mpd_connection *c, double now,
 	     bool start);
 
+struct rank_pick;
+
+/** Chooses up to `need` tracks for a queue that holds the `n_queued` URIs
+ *  `queued` (borrowed), at epoch time `now`: eligibility, then core/rank.
+ *  Fills out[0..n) (caller's array of `need`) and returns n. Records them
+ *  as picked for artist spacing and "recent", not in the store (fill_run
+ *  does that once MPD took them). No MPD traffic: the benchmark's path. */
+int fill_choose(struct fill *f, const char *const *queued, int n_queued,
+		double now, int need, struct rank_pick *out);
+
 /** Whether mpdrec queued uri (in this run of the daemon). */
 bool fill_queued_by_us(const struct fill *f, const char *uri);
 
