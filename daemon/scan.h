@@ -9,9 +9,14 @@
 #ifndef MPDREC_SCAN_H
 #define MPDREC_SCAN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct conf;
+
+/** Wall-clock bound on one file's decoding and analysis, in seconds: a
+ *  stuck file costs at most this much, then it is stored as failed. */
+#define SCAN_FILE_TIMEOUT 120.0
 
 /** What a pass did. */
 struct scan_result {
@@ -46,5 +51,45 @@ bool scan_collect(struct scan *s, struct scan_result *r);
 /** Stops a running pass (workers finish their current file, at most the
  *  per-file time bound) and frees. Accepts NULL. */
 void scan_free(struct scan *s);
+
+/* --- one pass in the caller's thread (mpdrec analyze) -------------------- */
+
+/** Where a pass stands; passed to the progress callback. */
+struct scan_progress {
+	bool listing;		/* still reading MPD's database */
+	int listed;		/* songs read so far */
+	int total;		/* tracks to analyse in this pass */
+	int done;		/* of those, finished (analysed or failed) */
+	int failed;		/* of those, failed */
+	double audio_s;		/* audio analysed so far (excerpts) */
+	double track_s;		/* length of the tracks analysed so far */
+	double elapsed;		/* wall seconds since the analysis began */
+	const char *uri;	/* the track just finished, NULL if none */
+	const char *error;	/* why it failed, NULL if it did not */
+};
+
+/** Called while listing (every 1,000 songs) and after every track. Calls
+ *  are serialised (never two at once) but come from worker threads; the
+ *  strings are borrowed for the call. */
+typedef void scan_progress_fn(const struct scan_progress *p, void *ctx);
+
+struct scan_options {
+	int jobs;		/* workers; 0: c->analysis.jobs (0: cores) */
+	bool low_priority;	/* nice 10 for the workers (the daemon) */
+	atomic_int *stop;	/* may be NULL; when set non-zero the pass
+				 * ends after the files being analysed */
+	scan_progress_fn *progress;	/* may be NULL */
+	void *ctx;
+};
+
+/** Runs one pass: lists MPD's database (c->mpd.*: NULL host and 0 port
+ *  mean libmpdclient's defaults) into the store under c->data_directory
+ *  (new and changed tracks become pending, vanished ones gone), then
+ *  analyses the pending tracks below c->music_directory in worker threads,
+ *  storing each vector, or each failure with its reason (a failed file is
+ *  not tried again until its mtime changes). Fills *r; returns r->ok. A
+ *  stop request ends the pass early with r->ok false and "stopped". */
+bool scan_run(const struct conf *c, const struct scan_options *o,
+	      struct scan_result *r);
 
 #endif

@@ -1,0 +1,570 @@
+/* The library scan: MPD's database into the store, then new and changed
+ * tracks analysed in worker threads. One store connection per pass, used by
+ * one thread at a time under a mutex; results are grouped into short batch
+ * transactions (one disk flush per quarter second, not per track). */
+#include "daemon/scan.h"
+
+#include <errno.h>
+#include <mpd/client.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/store.h"
+#include "daemon/log.h"
+#include "features/analyze.h"
+#include "features/path.h"
+
+#define BATCH_SECONDS 0.25
+#define LOW_PRIORITY_NICE 10
+#define MAX_JOBS 64
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* --- one pass ----------------------------------------------------------- */
+
+struct pass {
+	const struct conf *c;
+	const struct scan_options *o;
+	struct store *store;
+	struct scan_result *r;
+	pthread_mutex_t lock;
+
+	char **uris;		/* pending tracks */
+	int n, cap;
+	atomic_int next;
+	atomic_int store_broken;
+
+	struct scan_progress prog;
+	double analysis_t0;
+	bool batch_open;
+	double batch_t0;
+};
+
+static bool stopping(const struct pass *p)
+{
+	return (p->o->stop && atomic_load(p->o->stop)) ||
+	       atomic_load(&p->store_broken);
+}
+
+static void report(struct pass *p)
+{
+	if (p->o->progress)
+		p->o->progress(&p->prog, p->o->ctx);
+}
+
+/* Called with p->lock held. */
+static void store_failure(struct pass *p, const char *what)
+{
+	if (!atomic_load(&p->store_broken))
+		snprintf(p->r->error, sizeof p->r->error, "%s: %s", what,
+			 store_error(p->store));
+	atomic_store(&p->store_broken, 1);
+}
+
+static void end_batch(struct pass *p)
+{
+	if (p->batch_open && !store_batch_end(p->store))
+		store_failure(p, "storing analysis results");
+	p->batch_open = false;
+}
+
+/* Stores one result and reports progress. */
+static void record(struct pass *p, const char *uri, const float *v,
+		   double duration, const char *error)
+{
+	double analysed = p->c->analysis.max_seconds > 0 &&
+					  duration > p->c->analysis.max_seconds
+				  ? p->c->analysis.max_seconds
+				  : duration;
+	pthread_mutex_lock(&p->lock);
+	if (!atomic_load(&p->store_broken)) {
+		if (!p->batch_open) {
+			if (store_batch_begin(p->store)) {
+				p->batch_open = true;
+				p->batch_t0 = mono();
+			} else {
+				store_failure(p, "starting a batch");
+			}
+		}
+		bool ok = error ? store_set_failed(p->store, uri, error)
+				: store_set_features(p->store, uri,
+						     FEATURES_VERSION, v,
+						     features_count(),
+						     duration);
+		if (!ok)
+			store_failure(p, uri);
+		if (p->batch_open && mono() - p->batch_t0 > BATCH_SECONDS)
+			end_batch(p);
+	}
+	p->prog.done++;
+	if (error) {
+		p->prog.failed++;
+	} else {
+		p->prog.audio_s += analysed;
+		p->prog.track_s += duration;
+	}
+	p->prog.elapsed = mono() - p->analysis_t0;
+	p->prog.uri = uri;
+	p->prog.error = error;
+	report(p);
+	p->prog.uri = p->prog.error = NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void lower_priority(void)
+{
+	/* On Linux a thread id names one thread: only this worker slows. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), LOW_PRIORITY_NICE) != 0)
+		log_debug("setpriority: %s", strerror(errno));
+}
+
+static void *worker(void *arg)
+{
+	struct pass *p = arg;
+	char err[256], path[4096];
+	float v[FEAT_COUNT];
+	double duration;
+	if (p->o->low_priority)
+		lower_priority();
+	struct analyze *a = analyze_new(err, sizeof err);
+	if (!a) {
+		log_error("analysis worker: %s", err);
+		return NULL;
+	}
+	const struct analyze_opts opts = {
+		.max_seconds = p->c->analysis.max_seconds,
+		.timeout_s = SCAN_FILE_TIMEOUT,
+	};
+	int i;
+	while (!stopping(p) && (i = atomic_fetch_add(&p->next, 1)) < p->n) {
+		const char *uri = p->uris[i];
+		if (!features_resolve_uri(p->c->music_directory, uri, path,
+					  sizeof path, err, sizeof err)) {
+			log_warning("not analysing %s: %s", uri, err);
+			record(p, uri, NULL, 0, err);
+			continue;
+		}
+		if (analyze_run(a, path, &opts, v, &duration, err,
+				sizeof err)) {
+			record(p, uri, v, duration, NULL);
+		} else {
+			log_info("cannot analyse %s: %s", uri, err);
+			record(p, uri, NULL, 0, err);
+		}
+	}
+	analyze_free(a);
+	return NULL;
+}
+
+static bool add_pending(const char *uri, void *ctx)
+{
+	struct pass *p = ctx;
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 256;
+		char **u = realloc(p->uris, (size_t)cap * sizeof *u);
+		if (!u)
+			return false;
+		p->uris = u;
+		p->cap = cap;
+	}
+	if (!(p->uris[p->n] = strdup(uri)))
+		return false;
+	p->n++;
+	return true;
+}
+
+/* --- listing ------------------------------------------------------------ */
+
+static bool sync_song(struct pass *p, const struct mpd_song *song)
+{
+	unsigned ms = mpd_song_get_duration_ms(song);
+	const struct store_track_info t = {
+		.uri = mpd_song_get_uri(song),
+		.mtime = (int64_t)mpd_song_get_last_modified(song),
+		.artist = mpd_song_get_tag(song, MPD_TAG_ARTIST, 0),
+		.album = mpd_song_get_tag(song, MPD_TAG_ALBUM, 0),
+		.title = mpd_song_get_tag(song, MPD_TAG_TITLE, 0),
+		.genre = mpd_song_get_tag(song, MPD_TAG_GENRE, 0),
+		.duration = ms / 1000.0,
+	};
+	if (!store_sync_track(p->store, &t)) {
+		snprintf(p->r->error, sizeof p->r->error, "storing %s: %s",
+			 t.uri, store_error(p->store));
+		return false;
+	}
+	p->prog.listed++;
+	if (p->prog.listed % 1000 == 0)
+		report(p);
+	return true;
+}
+
+/* Reads entities until the end of a response: songs are synced, directory
+ * paths appended to *dirs when dirs is not NULL. Returns false on a store
+ * error or a stop request (the response is then abandoned: the caller drops
+ * the connection). */
+static bool read_entities(struct pass *p, struct mpd_connection *m,
+			  char ***dirs, int *n_dirs, int *cap_dirs)
+{
+	struct mpd_entity *e;
+	while ((e = mpd_recv_entity(m))) {
+		bool ok = true;
+		switch (mpd_entity_get_type(e)) {
+		case MPD_ENTITY_TYPE_SONG:
+			ok = sync_song(p, mpd_entity_get_song(e));
+			break;
+		case MPD_ENTITY_TYPE_DIRECTORY:
+			if (!dirs)
+				break;
+			if (*n_dirs == *cap_dirs) {
+				int cap = *cap_dirs ? 2 * *cap_dirs : 64;
+				char **d = realloc(*dirs,
+						   (size_t)cap * sizeof *d);
+				if (!d) {
+					ok = false;
+					break;
+				}
+				*dirs = d;
+				*cap_dirs = cap;
+			}
+			(*dirs)[*n_dirs] = strdup(mpd_directory_get_path(
+				mpd_entity_get_directory(e)));
+			ok = (*dirs)[*n_dirs] != NULL;
+			if (ok)
+				(*n_dirs)++;
+			break;
+		default:
+			break;
+		}
+		mpd_entity_free(e);
+		if (!ok || stopping(p))
+			return false;
+	}
+	return true;
+}
+
+/* listallinfo in one response. */
+static bool list_all(struct pass *p, struct mpd_connection *m)
+{
+	if (!mpd_send_list_all_meta(m, NULL))
+		return false;
+	if (!read_entities(p, m, NULL, NULL, NULL))
+		return false;
+	return mpd_response_finish(m);
+}
+
+/* lsinfo directory by directory: slower, but each response is small, for a
+ * library whose listallinfo exceeds MPD's max_output_buffer_size. */
+static bool walk(struct pass *p, struct mpd_connection *m)
+{
+	char **dirs = NULL;
+	int n = 0, cap = 0;
+	bool ok = true;
+	if (!mpd_send_list_meta(m, NULL) ||
+	    !read_entities(p, m, &dirs, &n, &cap) || !mpd_response_finish(m))
+		ok = false;
+	for (int i = 0; ok && i < n; i++) {
+		if (!mpd_send_list_meta(m, dirs[i]) ||
+		    !read_entities(p, m, &dirs, &n, &cap) ||
+		    !mpd_response_finish(m))
+			ok = false;
+	}
+	for (int i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	return ok;
+}
+
+static bool mpd_failed(struct pass *p, struct mpd_connection *m,
+		       const char *what)
+{
+	if (p->r->error[0])
+		return false;	/* the store's reason is already there */
+	if (stopping(p))
+		snprintf(p->r->error, sizeof p->r->error, "stopped");
+	else
+		snprintf(p->r->error, sizeof p->r->error, "%s: %s", what,
+			 mpd_connection_get_error_message(m));
+	return false;
+}
+
+static struct mpd_connection *connect_mpd(const struct conf *c, char *err,
+					  size_t err_size)
+{
+	struct mpd_connection *m = mpd_connection_new(c->mpd.host, c->mpd.port,
+						      c->mpd.timeout_ms);
+	if (!m) {
+		snprintf(err, err_size, "connecting to MPD: out of memory");
+		return NULL;
+	}
+	if (mpd_connection_get_error(m) != MPD_ERROR_SUCCESS ||
+	    (c->mpd.password && !mpd_run_password(m, c->mpd.password))) {
+		snprintf(err, err_size, "connecting to MPD: %s",
+			 mpd_connection_get_error_message(m));
+		mpd_connection_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Lists MPD's database into the store (one sync transaction). */
+static bool list_library(struct pass *p)
+{
+	struct mpd_connection *m =
+		connect_mpd(p->c, p->r->error, sizeof p->r->error);
+	if (!m)
+		return false;
+	p->prog.listing = true;
+	report(p);
+	bool ok = store_sync_begin(p->store);
+	if (!ok) {
+		snprintf(p->r->error, sizeof p->r->error,
+			 "starting the library sync: %s",
+			 store_error(p->store));
+		mpd_connection_free(m);
+		return false;
+	}
+	ok = list_all(p, m);
+	if (!ok && !p->r->error[0] && !stopping(p) &&
+	    mpd_connection_get_error(m) == MPD_ERROR_SERVER &&
+	    mpd_connection_clear_error(m)) {
+		/* MPD refused the whole listing (too big for its output
+		 * buffer): start again, one directory at a time. */
+		log_info("listallinfo refused (%s); listing directory by "
+			 "directory", mpd_connection_get_error_message(m));
+		store_sync_abort(p->store);
+		p->prog.listed = 0;
+		ok = store_sync_begin(p->store) && walk(p, m);
+	}
+	if (!ok) {
+		mpd_failed(p, m, "listing MPD's database");
+		store_sync_abort(p->store);
+		mpd_connection_free(m);
+		return false;
+	}
+	mpd_connection_free(m);
+	if (!store_sync_end(p->store, &p->r->gone)) {
+		snprintf(p->r->error, sizeof p->r->error,
+			 "ending the library sync: %s", store_error(p->store));
+		return false;
+	}
+	p->r->listed = p->prog.listed;
+	p->prog.listing = false;
+	return true;
+}
+
+static int worker_count(const struct pass *p)
+{
+	int jobs = p->o->jobs > 0 ? p->o->jobs : p->c->analysis.jobs;
+	if (jobs <= 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = cores > 0 ? (int)cores : 1;
+	}
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
+	if (jobs > p->n)
+		jobs = p->n;
+	return jobs;
+}
+
+bool scan_run(const struct conf *c, const struct scan_options *o,
+	      struct scan_result *r)
+{
+	static const struct scan_options none = { 0 };
+	struct pass p = { .c = c, .o = o ? o : &none, .r = r };
+	double t0 = mono();
+	memset(r, 0, sizeof *r);
+	pthread_mutex_init(&p.lock, NULL);
+	atomic_init(&p.next, 0);
+	atomic_init(&p.store_broken, 0);
+
+	if (!c->music_directory) {
+		snprintf(r->error, sizeof r->error,
+			 "music_directory is not set");
+		goto done;
+	}
+	p.store = store_open(c->data_directory, r->error, sizeof r->error);
+	if (!p.store)
+		goto done;
+	if (!list_library(&p))
+		goto done;
+	if (!store_each_pending(p.store, FEATURES_VERSION, add_pending, &p)) {
+		snprintf(r->error, sizeof r->error, "reading pending tracks: %s",
+			 store_error(p.store));
+		goto done;
+	}
+	p.prog.total = p.n;
+	p.analysis_t0 = mono();
+	report(&p);
+
+	int jobs = worker_count(&p);
+	pthread_t threads[MAX_JOBS];
+	int started = 0;
+	for (int i = 0; i < jobs; i++) {
+		int e = pthread_create(&threads[i], NULL, worker, &p);
+		if (e) {
+			log_error("cannot start an analysis worker: %s",
+				  strerror(e));
+			break;
+		}
+		started++;
+	}
+	if (jobs > 0 && started == 0) {
+		snprintf(r->error, sizeof r->error,
+			 "cannot start analysis workers");
+		goto done;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_lock(&p.lock);
+	end_batch(&p);
+	pthread_mutex_unlock(&p.lock);
+	r->analysed = p.prog.done - p.prog.failed;
+	r->failed = p.prog.failed;
+	if (atomic_load(&p.store_broken))
+		goto done;	/* r->error says why */
+	if (o && o->stop && atomic_load(o->stop)) {
+		snprintf(r->error, sizeof r->error, "stopped");
+		goto done;
+	}
+	r->ok = true;
+done:
+	r->seconds = mono() - t0;
+	store_close(p.store);
+	for (int i = 0; i < p.n; i++)
+		free(p.uris[i]);
+	free(p.uris);
+	pthread_mutex_destroy(&p.lock);
+	return r->ok;
+}
+
+/* --- the daemon's background scanner ------------------------------------ */
+
+struct scan {
+	int notify_fd;
+	pthread_t thread;
+	bool started;		/* a thread exists and was not joined */
+	atomic_int finished;
+	atomic_int stop;
+	struct conf conf;	/* the fields a pass reads, copied */
+	struct scan_result result;
+};
+
+struct scan *scan_new(int notify_fd)
+{
+	struct scan *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->notify_fd = notify_fd;
+	atomic_init(&s->finished, 0);
+	atomic_init(&s->stop, 0);
+	return s;
+}
+
+static void *background(void *arg)
+{
+	struct scan *s = arg;
+	const struct scan_options o = {
+		.low_priority = true,
+		.stop = &s->stop,
+	};
+	/* The listing thread is as unhurried as the workers. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), LOW_PRIORITY_NICE) != 0)
+		log_debug("setpriority: %s", strerror(errno));
+	log_info("library scan started");
+	scan_run(&s->conf, &o, &s->result);
+	if (s->result.ok)
+		log_info("library scan: %d songs, %d analysed, %d failed, %d "
+			 "gone in %.1f s",
+			 s->result.listed, s->result.analysed,
+			 s->result.failed, s->result.gone, s->result.seconds);
+	else
+		log_warning("library scan: %s", s->result.error);
+	atomic_store(&s->finished, 1);
+	if (s->notify_fd >= 0) {
+		char b = 's';
+		ssize_t w;
+		do
+			w = write(s->notify_fd, &b, 1);
+		while (w < 0 && errno == EINTR);
+	}
+	return NULL;
+}
+
+/* Copies what a pass reads from *c into s->conf (strings duplicated). */
+static bool copy_conf(struct conf *dst, const struct conf *c)
+{
+	conf_free(dst);
+	memset(dst, 0, sizeof *dst);
+	dst->mpd.port = c->mpd.port;
+	dst->mpd.timeout_ms = c->mpd.timeout_ms;
+	dst->analysis = c->analysis;
+	if ((c->mpd.host && !(dst->mpd.host = strdup(c->mpd.host))) ||
+	    (c->mpd.password &&
+	     !(dst->mpd.password = strdup(c->mpd.password))) ||
+	    (c->music_directory &&
+	     !(dst->music_directory = strdup(c->music_directory))) ||
+	    (c->data_directory &&
+	     !(dst->data_directory = strdup(c->data_directory)))) {
+		conf_free(dst);
+		return false;
+	}
+	return true;
+}
+
+bool scan_start(struct scan *s, const struct conf *c)
+{
+	if (s->started && !atomic_load(&s->finished))
+		return false;
+	if (s->started) {
+		/* Finished but not collected: the result is dropped. */
+		pthread_join(s->thread, NULL);
+		s->started = false;
+	}
+	if (!copy_conf(&s->conf, c)) {
+		log_error("library scan: out of memory");
+		return true;	/* nothing to retry after */
+	}
+	memset(&s->result, 0, sizeof s->result);
+	atomic_store(&s->finished, 0);
+	atomic_store(&s->stop, 0);
+	int e = pthread_create(&s->thread, NULL, background, s);
+	if (e) {
+		log_error("cannot start the library scan: %s", strerror(e));
+		return true;
+	}
+	s->started = true;
+	return true;
+}
+
+bool scan_collect(struct scan *s, struct scan_result *r)
+{
+	if (!s->started || !atomic_load(&s->finished))
+		return false;
+	pthread_join(s->thread, NULL);
+	s->started = false;
+	*r = s->result;
+	return true;
+}
+
+void scan_free(struct scan *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		atomic_store(&s->stop, 1);
+		pthread_join(s->thread, NULL);
+	}
+	conf_free(&s->conf);
+	free(s);
+}

@@ -1,0 +1,264 @@
+/* daemon/scan against a real MPD: the database goes into the store, only new
+ * and changed tracks are analysed, vanished ones are marked gone, a file
+ * that fails is stored with its reason and not tried again until its mtime
+ * changes; the background scanner reports through its pipe; an unreachable
+ * MPD is an error, not a crash. */
+#include "daemon/scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/store.h"
+#include "features/table.h"
+#include "tests/lib/fixture.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/mpdtest.h"
+
+enum { RATE = 44100 };
+
+static struct mpdtest mpd;
+static struct conf conf;
+static char data_dir[4096];
+
+/* URIs the last pass analysed, in the order they finished. */
+static char seen[64][256];
+static int n_seen, n_reports;
+
+static void on_progress(const struct scan_progress *p, void *ctx)
+{
+	(void)ctx;
+	n_reports++;
+	if (p->uri && n_seen < 64)
+		snprintf(seen[n_seen++], sizeof seen[0], "%s", p->uri);
+	CHECK(p->done <= p->total || p->listing);
+}
+
+static bool was_seen(const char *uri)
+{
+	for (int i = 0; i < n_seen; i++)
+		if (strcmp(seen[i], uri) == 0)
+			return true;
+	return false;
+}
+
+static bool pass(struct scan_result *r)
+{
+	atomic_int stop;
+	atomic_init(&stop, 0);
+	struct scan_options o = { .jobs = 2, .stop = &stop,
+				  .progress = on_progress };
+	n_seen = n_reports = 0;
+	bool ok = scan_run(&conf, &o, r);
+	CHECK_MSG(ok, "scan: %s", r->error);
+	return ok;
+}
+
+static void set_mtime(const char *path, time_t t)
+{
+	struct timeval tv[2] = { { t, 0 }, { t, 0 } };
+	CHECK(utimes(path, tv) == 0);
+}
+
+static char *music(const char *name)
+{
+	static char buf[4][4200];
+	static int i;
+	char *p = buf[i++ % 4];
+	snprintf(p, sizeof buf[0], "%s/%s", mpd.music, name);
+	return p;
+}
+
+static enum store_status status_of(const char *uri, char **error)
+{
+	char err[256];
+	enum store_status st = STORE_PENDING;
+	struct store *s = store_open(data_dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err))
+		return st;
+	float v[FEAT_COUNT];
+	if (!store_get_track(s, uri, FEATURES_VERSION, FEAT_COUNT, v, &st,
+			     error))
+		CHECK_MSG(false, "%s: %s", uri, store_error(s));
+	store_close(s);
+	return st;
+}
+
+static void write_clicks(const char *path, double bpm)
+{
+	enum { N = 3 * RATE };
+	static float x[N];
+	fixture_clicks(x, N, RATE, bpm, 0.7);
+	CHECK(harness_write_wav(path, x, N, 1, RATE));
+}
+
+static void test_library_pass(void)
+{
+	enum { N = 2 * RATE };
+	static float x[N];
+	char sub[4200];
+	snprintf(sub, sizeof sub, "%s/sub", mpd.music);
+	mkdir(sub, 0700);
+	write_clicks(music("a.wav"), 120);
+	fixture_sine(x, N, RATE, 440, 0.5);
+	char *wav = fixture_wav(sub, "b.wav", x, N, RATE);
+	char *flac = wav ? fixture_encode(wav, "flac") : NULL;
+	CHECK(flac);
+	if (wav)
+		unlink(wav);
+	free(wav);
+	/* A WAV that MPD lists (its header is fine) but whose audio data
+	 * is cut right after the header: nothing to decode. */
+	write_clicks(music("bad.wav"), 90);
+	CHECK(fixture_truncate_copy(music("bad.wav"), music("bad2.wav"), 44));
+	rename(music("bad2.wav"), music("bad.wav"));
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+
+	struct scan_result r;
+	if (!pass(&r))
+		return;
+	CHECK_INT(r.listed, 3);
+	CHECK_INT(r.analysed, 2);
+	CHECK_INT(r.failed, 1);
+	CHECK_INT(r.gone, 0);
+	CHECK_INT(n_seen, 3);
+	CHECK(n_reports >= 4);
+	CHECK_INT(status_of("a.wav", NULL), STORE_ANALYSED);
+	CHECK_INT(status_of("sub/b.flac", NULL), STORE_ANALYSED);
+	char *reason = NULL;
+	CHECK_INT(status_of("bad.wav", &reason), STORE_FAILED);
+	CHECK_MSG(reason && *reason, "no reason stored");
+	free(reason);
+
+	/* Nothing changed: nothing analysed, the failure not retried. */
+	if (!pass(&r))
+		return;
+	CHECK_INT(r.listed, 3);
+	CHECK_INT(r.analysed, 0);
+	CHECK_INT(r.failed, 0);
+	CHECK_INT(n_seen, 0);
+
+	/* a.wav changes, b.flac goes, bad.wav is touched: a.wav is analysed
+	 * again, bad.wav retried (and fails again), b.flac is gone. */
+	time_t later = time(NULL) + 60;
+	write_clicks(music("a.wav"), 100);
+	set_mtime(music("a.wav"), later);
+	set_mtime(music("bad.wav"), later);
+	unlink(flac);
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	if (!pass(&r))
+		return;
+	CHECK_INT(r.listed, 2);
+	CHECK_INT(r.analysed, 1);
+	CHECK_INT(r.failed, 1);
+	CHECK_INT(r.gone, 1);
+	CHECK(was_seen("a.wav"));
+	CHECK(was_seen("bad.wav"));
+	CHECK(!was_seen("sub/b.flac"));
+	CHECK_INT(status_of("sub/b.flac", NULL), STORE_GONE);
+	CHECK_INT(status_of("a.wav", NULL), STORE_ANALYSED);
+	free(flac);
+}
+
+static void test_background(void)
+{
+	int fds[2];
+	if (!CHECK(pipe(fds) == 0))
+		return;
+	write_clicks(music("c.wav"), 140);
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	struct scan *s = scan_new(fds[1]);
+	if (!CHECK(s))
+		return;
+	struct scan_result r;
+	CHECK(!scan_collect(s, &r));	/* none ran */
+	CHECK(scan_start(s, &conf));
+	struct pollfd p = { .fd = fds[0], .events = POLLIN };
+	CHECK_MSG(poll(&p, 1, 60000) == 1, "no notification");
+	char b;
+	CHECK(read(fds[0], &b, 1) == 1);
+	CHECK(scan_collect(s, &r));
+	CHECK_MSG(r.ok, "%s", r.error);
+	CHECK_INT(r.analysed, 1);
+	CHECK(!scan_collect(s, &r));	/* collected once */
+	CHECK_INT(status_of("c.wav", NULL), STORE_ANALYSED);
+
+	/* A second start while one runs is refused; freeing stops it. */
+	CHECK(scan_start(s, &conf));
+	CHECK(!scan_start(s, &conf) || scan_collect(s, &r));
+	scan_free(s);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_unreachable_mpd(void)
+{
+	struct conf c = conf;
+	c.mpd.port = 1;	/* nothing listens there */
+	struct scan_result r;
+	CHECK(!scan_run(&c, NULL, &r));
+	CHECK_MSG(strstr(r.error, "MPD") != NULL, "reason: %s", r.error);
+	c = conf;
+	c.music_directory = NULL;
+	CHECK(!scan_run(&c, NULL, &r));
+	CHECK(strstr(r.error, "music_directory") != NULL);
+}
+
+/* A stop request ends the pass early, with what was done stored. */
+static void test_stop(void)
+{
+	for (int i = 0; i < 6; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "stop%d.wav", i);
+		write_clicks(music(name), 100 + i);
+	}
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	atomic_int stop;
+	atomic_init(&stop, 1);
+	struct scan_options o = { .jobs = 1, .stop = &stop };
+	struct scan_result r;
+	CHECK(!scan_run(&conf, &o, &r));
+	CHECK_STR(r.error, "stopped");
+	atomic_store(&stop, 0);
+	CHECK(scan_run(&conf, &o, &r));
+	CHECK_INT(r.analysed, 6);
+}
+
+int main(void)
+{
+	char root[4096];
+	snprintf(root, sizeof root, "%s/mpd", harness_tmpdir());
+	snprintf(data_dir, sizeof data_dir, "%s/data", harness_tmpdir());
+	if (!mpdtest_start(&mpd, root)) {
+		fprintf(stderr, "cannot start MPD\n");
+		return 1;
+	}
+	if (!conf_defaults(&conf))
+		return 1;
+	free(conf.data_directory);
+	conf.data_directory = strdup(data_dir);
+	conf.music_directory = strdup(mpd.music);
+	free(conf.mpd.host);
+	conf.mpd.host = strdup("127.0.0.1");
+	conf.mpd.port = mpd.port;
+	conf.analysis.max_seconds = 30;
+	RUN(test_library_pass);
+	RUN(test_background);
+	RUN(test_unreachable_mpd);
+	RUN(test_stop);
+	mpdtest_stop(&mpd);
+	conf_free(&conf);
+	return harness_finish();
+}
