@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "core/store.h"
+#include "daemon/cmd.h"
 #include "features/table.h"
 #include "tests/lib/fixture.h"
 #include "tests/lib/harness.h"
@@ -170,6 +172,91 @@ static void test_library_pass(void)
 	free(flac);
 }
 
+/* Runs a subcommand with its standard output in `out`. */
+static int run_cmd(int (*cmd)(int, char **, const struct conf *),
+		   const char *out, int argc, char **argv)
+{
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+	optind = 1;
+	int rc = cmd(argc, argv, &conf);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	return rc;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 1 << 20);
+	if (buf)
+		buf[fread(buf, 1, (1 << 20) - 1, f)] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* show prints the named features of a track (or its failure), export
+ * writes every vector with the names and the label of its latest event. */
+static void test_show_and_export(void)
+{
+	char err[256], out[4200], csv[4200];
+	snprintf(out, sizeof out, "%s/show.txt", harness_tmpdir());
+	snprintf(csv, sizeof csv, "%s/all.csv", harness_tmpdir());
+	char *show_a[] = { "show", "a.wav", NULL };
+	CHECK_INT(run_cmd(cmd_show, out, 2, show_a), 0);
+	char *text = slurp(out);
+	CHECK(text && strstr(text, "status: analysed") &&
+	      strstr(text, "tempo") && strstr(text, "LUFS"));
+	free(text);
+	char *show_bad[] = { "show", "bad.wav", NULL };
+	CHECK_INT(run_cmd(cmd_show, out, 2, show_bad), 1);
+	text = slurp(out);
+	CHECK(text && strstr(text, "status: failed") && strstr(text, "reason"));
+	free(text);
+
+	struct store *s = store_open(data_dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err))
+		return;
+	struct store_event e = { .time = 1000, .uri = "a.wav",
+				 .kind = STORE_KIND_SKIPPED, .played = 5,
+				 .duration = 3, .label = 0, .weight = 1,
+				 .source = "cli" };
+	CHECK(store_add_event(s, &e));
+	e.time = 2000;
+	e.kind = STORE_KIND_LIKE;
+	e.label = 1;
+	CHECK(store_add_event(s, &e));
+	store_close(s);
+
+	char *export[] = { "export", "--csv", csv, NULL };
+	CHECK_INT(run_cmd(cmd_export, out, 3, export), 0);
+	text = slurp(csv);
+	if (!CHECK(text))
+		return;
+	CHECK(strncmp(text, "uri,artist,title,tempo,", 23) == 0);
+	char *eol = strstr(text, "\r\n");
+	CHECK(eol && strncmp(eol - 6, ",label", 6) == 0);
+	int commas = 0;
+	for (char *c = text; c < eol; c++)
+		commas += *c == ',';
+	CHECK_INT(commas, 3 + FEAT_COUNT);
+	/* The latest labelled event (like) wins over the earlier skip. */
+	char *row = strstr(text, "\r\na.wav,");
+	char *row_end = row ? strstr(row + 2, "\r\n") : NULL;
+	CHECK(row_end && row_end[-1] == '1' && row_end[-2] == ',');
+	/* bad.wav failed: no vector, no row. */
+	CHECK(!strstr(text, "bad.wav"));
+	free(text);
+	char *bad_usage[] = { "export", NULL };
+	CHECK_INT(run_cmd(cmd_export, out, 1, bad_usage), 2);
+}
+
 static void test_background(void)
 {
 	int fds[2];
@@ -255,6 +342,7 @@ int main(void)
 	conf.mpd.port = mpd.port;
 	conf.analysis.max_seconds = 30;
 	RUN(test_library_pass);
+	RUN(test_show_and_export);
 	RUN(test_background);
 	RUN(test_unreachable_mpd);
 	RUN(test_stop);
