@@ -97,7 +97,8 @@ static long long size_of(const char *path)
 /* Largest first, so that two workers do not end with one long file. */
 static int cmp_size(const void *a, const void *b)
 {
-	long long x = size_of(*(char *const *)a), y = size_of(*(char *const *)b);
+	long long x = size_of(*(char *const *)a);
+	long long y = size_of(*(char *const *)b);
 	return (x < y) - (x > y);
 }
 

@@ -107,7 +107,8 @@ static void progress(const struct scan_progress *p, void *ctx)
 	if (d->tty) {
 		if (!last && now - d->last < BAR_EVERY)
 			return;
-		int fill = p->total ? BAR_WIDTH * p->done / p->total : BAR_WIDTH;
+		int fill = p->total ? BAR_WIDTH * p->done / p->total
+				    : BAR_WIDTH;
 		char bar[BAR_WIDTH + 1];
 		for (int i = 0; i < BAR_WIDTH; i++)
 			bar[i] = i < fill ? '#' : '.';
@@ -384,7 +385,8 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 	}
 	f = NULL;
 	if (strcmp(path, "-") != 0)
-		fprintf(stderr, "%d tracks (%d labelled events) written to %s\n",
+		fprintf(stderr,
+			"%d tracks (%d labelled events) written to %s\n",
 			lib->n, ex->n, path);
 	rc = 0;
 out:

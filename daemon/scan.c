@@ -399,7 +399,8 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	if (!list_library(&p))
 		goto done;
 	if (!store_each_pending(p.store, FEATURES_VERSION, add_pending, &p)) {
-		snprintf(r->error, sizeof r->error, "reading pending tracks: %s",
+		snprintf(r->error, sizeof r->error,
+			 "reading pending tracks: %s",
 			 store_error(p.store));
 		goto done;
 	}

@@ -76,7 +76,7 @@ static bool frame(struct analyze *a, int real, int excerpt)
 		return false;
 	const cvec_t *grain = spectral_do(
 		a->spectral, hist + TONAL_WIN - SPECTRAL_WIN, a->frame);
-	if (!rhythm_do(a->rhythm, grain, hop, rms, excerpt))
+	if (!rhythm_do(a->rhythm, grain, rms, excerpt))
 		return false;
 	tonal_do(a->tonal, hist, a->frame, rms);
 	a->frame++;

@@ -262,7 +262,8 @@ static void compute_skip(struct decode *d, const AVFrame *f)
 	if (pts != AV_NOPTS_VALUE) {
 		double t = (double)pts * d->time_base - d->start_time;
 		if (t < d->seek_target)
-			d->skip = (long long)((d->seek_target - t) * DECODE_RATE);
+			d->skip = (long long)((d->seek_target - t) *
+					       DECODE_RATE);
 	}
 	d->seek_target = -1;
 }
@@ -515,7 +516,8 @@ long decode_read(struct decode *d, float *buf, size_t n)
 			if (d->excerpt_len >= 0 &&
 			    d->excerpt_len - d->excerpt_done < k)
 				k = d->excerpt_len - d->excerpt_done;
-			memcpy(buf, d->out + d->out_pos, (size_t)k * sizeof *buf);
+			memcpy(buf, d->out + d->out_pos,
+			       (size_t)k * sizeof *buf);
 			d->out_pos += (int)k;
 			d->excerpt_done += k;
 			d->delivered += k;

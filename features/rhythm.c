@@ -165,15 +165,15 @@ static bool push_frame(struct rhythm *r, float odf, float rms)
 
 /* The glue of aubio_tempo_do(), fed with the spectrum the other
  * descriptors share instead of a phase vocoder of its own. */
-bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
-	       float rms, int excerpt)
+bool rhythm_do(struct rhythm *r, const cvec_t *grain, float rms,
+	       int excerpt)
 {
-	(void)hop;
 	uint_t winlen = r->winlen, step = r->step;
 	r->level[r->frame % BEAT_FRAMES] = rms;
 	float beat_level = 0, onset_level = 0;
 	for (int i = 0; i < BEAT_FRAMES; i++)
-		beat_level = r->level[i] > beat_level ? r->level[i] : beat_level;
+		if (r->level[i] > beat_level)
+			beat_level = r->level[i];
 	for (long f = r->frame; f > r->frame - ONSET_FRAMES && f >= 0; f--) {
 		float l = r->level[f % BEAT_FRAMES];
 		onset_level = l > onset_level ? l : onset_level;
@@ -196,7 +196,8 @@ bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
 
 	for (uint_t i = 1; i < r->out->data[0] && i < step; i++) {
 		float pos = r->out->data[i];
-		if (r->blockpos != (int)floorf(pos) || beat_level < BEAT_SILENCE)
+		if (r->blockpos != (int)floorf(pos) ||
+		    beat_level < BEAT_SILENCE)
 			continue;
 		double t = ((double)r->frame + (pos - floorf(pos))) * r->hop;
 		if (r->have_beat && r->last_beat_excerpt == excerpt &&
@@ -340,7 +341,8 @@ void rhythm_result(struct rhythm *r, float *v)
 		int m = r->n_periods / 2;
 		double med = r->n_periods % 2
 				     ? r->periods[m]
-				     : 0.5 * (r->periods[m - 1] + r->periods[m]);
+				     : 0.5 * (r->periods[m - 1] +
+					      r->periods[m]);
 		if (med > 0)
 			bpm = 60.0 * r->rate / med;
 	}

@@ -21,11 +21,11 @@ struct rhythm *rhythm_new(int win, int hop, int rate);
  *  Returns false when out of memory. */
 bool rhythm_reset(struct rhythm *r);
 
-/** Feeds one frame: its magnitude spectrum, the `hop` new samples and the
- *  frame's RMS, and the excerpt it belongs to (beat periods never span two
- *  excerpts). Returns false when out of memory. */
-bool rhythm_do(struct rhythm *r, const cvec_t *grain, const float *hop,
-	       float rms, int excerpt);
+/** Feeds one frame: its magnitude spectrum, the RMS of its newest hop, and
+ *  the excerpt it belongs to (beat periods never span two excerpts).
+ *  Returns false when out of memory. */
+bool rhythm_do(struct rhythm *r, const cvec_t *grain, float rms,
+	       int excerpt);
 
 /** Writes the rhythm entries of the vector into v. */
 void rhythm_result(struct rhythm *r, float *v);

@@ -1,7 +1,8 @@
 /* Spectral shape: one FFT per frame (1024 samples, Hann, hop 512 at
  * DECODE_RATE) whose magnitude spectrum every spectral descriptor shares,
  * rhythm's onset function included. Accumulates flatness, roll-off,
- * centroid, flux and aubio's MFCC over the frames.
+ * centroid and flux (every 2nd frame) and aubio's MFCC (every 8th frame: its
+ * dense mel filter bank is the costliest step) over the sounding frames.
  */
 #ifndef MPDREC_SPECTRAL_H
 #define MPDREC_SPECTRAL_H

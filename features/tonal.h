@@ -1,5 +1,5 @@
 /* Tonality: chroma from spectral peaks of a long frame (4096 samples, every
- * 16th analysis frame), the key and mode that correlate best with the
+ * 32nd analysis frame), the key and mode that correlate best with the
  * Krumhansl-Kessler profiles, and the share of voiced frames (aubio's
  * yinfft pitch, every 4th analysis frame).
  */

@@ -340,7 +340,8 @@ static void test_formats_agree(void)
 	double hz[3] = { fixture_note(62), fixture_note(66), fixture_note(69) };
 	fixture_chord(y, N, RATE, hz, 3, 0.3);
 	for (size_t i = 0; i < N; i++)
-		x[i] += y[i] * (float)(0.6 + 0.4 * sin(2 * M_PI * 0.5 * i / RATE));
+		x[i] += y[i] *
+			(float)(0.6 + 0.4 * sin(2 * M_PI * 0.5 * i / RATE));
 	fixture_noise(y, N, 0.02, 11);
 	for (size_t i = 0; i < N; i++)
 		x[i] += y[i];

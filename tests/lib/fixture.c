@@ -86,8 +86,8 @@ void fixture_am_noise(float *x, size_t n, int rate, double mod_hz, double amp,
 {
 	fixture_noise(x, n, amp, seed);
 	for (size_t i = 0; i < n; i++)
-		x[i] *= (float)(0.5 *
-				(1 + cos(2 * M_PI * mod_hz * (double)i / rate)));
+		x[i] *= (float)(0.5 * (1 + cos(2 * M_PI * mod_hz *
+						  (double)i / rate)));
 }
 
 double fixture_note(int midi)
