@@ -159,6 +159,12 @@ seeds() {
 		[ -s "$f" ] || ffmpeg -nostdin -loglevel error -y -f lavfi \
 			-i "sine=frequency=300:sample_rate=44100:duration=0.1" \
 			-ac 2 -c:a pcm_u8 "$f" || return 1
+		# 40 s of silence in 15 KB of FLAC: longer than the harness's
+		# max_seconds, so it is cut into excerpts found by seeking.
+		f=$d/long.flac
+		[ -s "$f" ] || ffmpeg -nostdin -loglevel error -y -f lavfi \
+			-i "anullsrc=r=8000:cl=mono" -t 40 -c:a flac "$f" ||
+			return 1
 		;;
 	esac
 }
@@ -178,6 +184,11 @@ cov() {
 		sed -n 's/.* cov: \([0-9]*\).*/\1/p' "$1" | tail -n 1
 	fi
 }
+
+# Leaks inside third-party libraries that are not mpdrec's to fix (see
+# the file); kept in the environment so a reproducer sees them too.
+LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 
 # Scratch files the harnesses write each input to.
 FUZZ_TMPDIR=$(mktemp -d /dev/shm/mpdrec-fuzz.XXXXXX 2>/dev/null ||
@@ -205,9 +216,12 @@ for t in $TARGETS; do
 	dirs="$corpus"
 	[ -d tests/fuzz/corpus/$t ] && dirs="$dirs tests/fuzz/corpus/$t"
 	[ -d $B/seeds/$t ] && dirs="$dirs $B/seeds/$t"
+	# Inputs that once failed run first, as any corpus file does.
+	[ -d tests/fuzz/regress/$t ] && dirs="$dirs tests/fuzz/regress/$t"
 	max_len=4096
 	case $t in
 	model)   max_len=8192 ;;	# the "trained" seed is 4 KB
+	conf)    max_len=8192 ;;	# conf/mpdrec.conf is 4 KB
 	channel) max_len=2048 ;;	# past CHANNEL_MAX, to try oversized
 	decode)  max_len=16384 ;;
 	esac
@@ -240,7 +254,8 @@ for t in $TARGETS; do
 			"$log" | head -n 25 | sed 's/^/    /'
 		if [ -n "$art" ]; then
 			echo "fuzz: $t: input kept in $art; reproduce with:"
-			echo "    $B/fuzz_$t $art"
+			echo "    LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp" \
+				"$B/fuzz_$t $art"
 		fi
 	fi
 done
