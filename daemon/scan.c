@@ -145,6 +145,7 @@ static void *worker(void *arg)
 	const struct analyze_opts opts = {
 		.max_seconds = p->c->analysis.max_seconds,
 		.timeout_s = SCAN_FILE_TIMEOUT,
+		.cancel = p->o->stop,
 	};
 	int i;
 	while (!stopping(p) && (i = atomic_fetch_add(&p->next, 1)) < p->n) {
@@ -158,6 +159,8 @@ static void *worker(void *arg)
 		if (analyze_run(a, path, &opts, v, &duration, err,
 				sizeof err)) {
 			record(p, uri, v, duration, NULL);
+		} else if (stopping(p)) {
+			break;	/* cancelled: the track stays pending */
 		} else {
 			log_info("cannot analyse %s: %s", uri, err);
 			record(p, uri, NULL, 0, err);

@@ -48,8 +48,9 @@ bool scan_start(struct scan *s, const struct conf *c);
  *  returns true. Returns false while one runs or when none ran. */
 bool scan_collect(struct scan *s, struct scan_result *r);
 
-/** Stops a running pass (workers finish their current file, at most the
- *  per-file time bound) and frees. Accepts NULL. */
+/** Stops a running pass (the files being analysed are abandoned and stay
+ *  pending; a read blocked in the kernel can still take up to the per-file
+ *  time bound) and frees. Accepts NULL. */
 void scan_free(struct scan *s);
 
 /* --- one pass in the caller's thread (mpdrec analyze) -------------------- */
@@ -77,7 +78,8 @@ struct scan_options {
 	int jobs;		/* workers; 0: c->analysis.jobs (0: cores) */
 	bool low_priority;	/* nice 10 for the workers (the daemon) */
 	atomic_int *stop;	/* may be NULL; when set non-zero the pass
-				 * ends after the files being analysed */
+				 * ends, abandoning the files being analysed
+				 * (they stay pending) */
 	scan_progress_fn *progress;	/* may be NULL */
 	void *ctx;
 };

@@ -136,7 +136,8 @@ bool analyze_run(struct analyze *a, const char *path,
 			     ? o->max_seconds
 			     : ANALYZE_MAX_SECONDS;
 	struct decode_opts dopt = { .max_seconds = max,
-				    .timeout_s = o->timeout_s };
+				    .timeout_s = o->timeout_s,
+				    .cancel = o->cancel };
 	d = decode_open(path, &dopt, err, err_size);
 	if (!d)
 		return false;

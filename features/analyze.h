@@ -10,6 +10,7 @@
 #ifndef MPDREC_ANALYZE_H
 #define MPDREC_ANALYZE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,8 @@ struct analyze_opts {
 	double max_seconds;	/* audio analysed at most, as evenly spaced
 				 * excerpts; <= 0: ANALYZE_MAX_SECONDS */
 	double timeout_s;	/* wall-clock bound per file; <= 0: none */
+	const atomic_int *cancel; /* may be NULL; when it becomes non-zero
+				   * the file fails at once ("cancelled") */
 };
 
 struct analyze;

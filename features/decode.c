@@ -30,6 +30,7 @@ struct decode {
 	double time_base;	/* seconds per stream tick */
 	double start_time;	/* stream's first timestamp, seconds */
 	double deadline;	/* CLOCK_MONOTONIC seconds; 0: none */
+	const atomic_int *cancel;
 	double timeout_s;
 	double duration;	/* container, seconds; 0 unknown */
 
@@ -83,18 +84,25 @@ static bool past_deadline(const struct decode *d)
 	return d->deadline > 0 && now_s() > d->deadline;
 }
 
+static bool cancelled(const struct decode *d)
+{
+	return d->cancel && atomic_load(d->cancel);
+}
+
 /* libavformat's AVIOInterruptCB: a blocked or slow read gives up once the
- * deadline has passed. */
+ * deadline has passed or the caller cancelled. */
 static int interrupt_cb(void *opaque)
 {
-	return past_deadline(opaque) ? 1 : 0;
+	return past_deadline(opaque) || cancelled(opaque) ? 1 : 0;
 }
 
 /* Formats "what: FFmpeg's text" into d->err and marks the decoder failed. */
 static void fail_av(struct decode *d, const char *what, int averr)
 {
 	char text[AV_ERROR_MAX_STRING_SIZE] = "";
-	if (averr == AVERROR_EXIT && past_deadline(d)) {
+	if (averr == AVERROR_EXIT && cancelled(d)) {
+		snprintf(d->err, sizeof d->err, "%s: cancelled", what);
+	} else if (averr == AVERROR_EXIT && past_deadline(d)) {
 		snprintf(d->err, sizeof d->err, "%s: timed out after %g s",
 			 what, d->timeout_s);
 	} else {
@@ -274,7 +282,7 @@ static int fill(struct decode *d)
 {
 	int ret;
 	for (;;) {
-		if (past_deadline(d)) {
+		if (past_deadline(d) || cancelled(d)) {
 			fail_av(d, "decoding", AVERROR_EXIT);
 			return -1;
 		}
@@ -393,6 +401,7 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 	d->stream = -1;
 	d->seek_target = -1;
 	d->timeout_s = o->timeout_s;
+	d->cancel = o->cancel;
 	if (o->timeout_s > 0)
 		d->deadline = now_s() + o->timeout_s;
 	d->pkt = av_packet_alloc();
@@ -492,6 +501,8 @@ fail_text:
 long decode_read(struct decode *d, float *buf, size_t n)
 {
 	for (;;) {
+		if (!d->done && cancelled(d))
+			fail_av(d, "decoding", AVERROR_EXIT);
 		if (d->done)
 			return d->failed ? -1 : 0;
 		if (d->excerpt_len >= 0 && d->excerpt_done >= d->excerpt_len) {

@@ -15,6 +15,7 @@
 #ifndef MPDREC_DECODE_H
 #define MPDREC_DECODE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +29,8 @@ struct decode_opts {
 	double max_seconds;	/* audio delivered at most; <= 0: all */
 	double timeout_s;	/* wall-clock bound for open + all reads;
 				 * <= 0: none */
+	const atomic_int *cancel; /* may be NULL; non-zero stops the decode
+				   * at once ("cancelled") */
 };
 
 struct decode;

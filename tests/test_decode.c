@@ -237,7 +237,7 @@ static void check_fails(const char *path, const char *want, const char *why)
 	CHECK_MSG(now_s() - t0 < 5, "%s: took too long", why);
 	double s, dur;
 	char err[256] = "";
-	struct decode_opts o = { 0, 10 };
+	struct decode_opts o = { .timeout_s = 10 };
 	CHECK_MSG(!decode_file(path, &o, &s, &dur, err, sizeof err) && *err,
 		  "%s: decode_file", why);
 }
@@ -305,6 +305,22 @@ static void test_timeout(void)
 	CHECK_MSG(strstr(r.err, "timed out") != NULL, "reason: %s", r.err);
 	r = run(p, 0, 60);
 	CHECK_MSG(r.ok, "%s", r.err);
+
+	/* A cancel flag stops a decode between two reads. */
+	atomic_int cancel;
+	atomic_init(&cancel, 0);
+	struct decode_opts o = { .timeout_s = 60, .cancel = &cancel };
+	char err[256];
+	struct decode *d = decode_open(p, &o, err, sizeof err);
+	if (!CHECK_MSG(d, "%s", err))
+		return;
+	float buf[1024];
+	CHECK(decode_read(d, buf, 1024) > 0);
+	atomic_store(&cancel, 1);
+	CHECK(decode_read(d, buf, 1024) == -1);
+	CHECK_MSG(strstr(decode_error(d), "cancelled") != NULL, "%s",
+		  decode_error(d));
+	decode_close(d);
 }
 
 int main(void)
