@@ -44,6 +44,7 @@ struct decode {
 	int excerpt;
 	long long excerpt_len;
 	double excerpt_seconds;
+	double max_seconds;
 	long long excerpt_done;
 	double seek_target;	/* seconds; < 0: no seek pending skip */
 	long long skip;		/* output samples still to drop */
@@ -58,6 +59,7 @@ struct decode {
 	bool dec_eof;		/* decoder and resampler drained */
 	bool failed;
 	bool done;
+	bool replanned;		/* fell back to reading from the start */
 	long long delivered;
 	int good_packets;
 	int bad_packets;
@@ -128,6 +130,7 @@ static void plan_excerpts(struct decode *d, double max_seconds)
 	d->n_excerpts = 1;
 	d->excerpt_len = -1;
 	d->excerpt_seconds = 0;
+	d->max_seconds = max_seconds;
 	if (max_seconds <= 0)
 		return;
 	if (d->duration <= max_seconds + 1.0) {
@@ -168,6 +171,17 @@ static void seek_excerpt(struct decode *d)
 	d->demux_eof = false;
 	d->dec_eof = false;
 	d->seek_target = t;
+}
+
+static void replan_from_start(struct decode *d)
+{
+	d->replanned = true;
+	d->n_excerpts = 1;
+	d->excerpt = 0;
+	d->excerpt_len = (long long)(d->max_seconds * DECODE_RATE);
+	d->duration = 0;	/* it was wrong */
+	d->excerpt_seconds = 0;
+	seek_excerpt(d);	/* excerpt 0 of 1 starts at 0 */
 }
 
 static bool build_swr(struct decode *d, const AVFrame *f)
@@ -541,6 +555,14 @@ long decode_read(struct decode *d, float *buf, size_t n)
 			/* The end of the stream: later excerpts lie further
 			 * on, so this is the end whether the file was shorter
 			 * than its container said (truncated) or not. */
+			if (d->delivered == 0 && d->n_excerpts > 1 &&
+			    !d->replanned) {
+				/* The container promised more than the file
+				 * holds (a truncated file): the excerpts lie
+				 * beyond its end. Read what there is. */
+				replan_from_start(d);
+				continue;
+			}
 			if (d->good_packets == 0 && d->delivered == 0) {
 				fail_text(d, "no audio could be decoded");
 				return -1;

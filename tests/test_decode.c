@@ -210,6 +210,29 @@ static void test_long_file_excerpts(void)
 		 "-c:a libmp3lame -b:a 8k");
 	if (CHECK(make(mp3, args)))
 		check_long(mp3, 1200, 120, 4);
+	/* A WAV whose header claims hours but holds 10 s (cut short): the
+	 * excerpts would lie past its end, so what there is is read. */
+	{
+		enum { R = 8000, L = 10 * R };
+		static float y[L];
+		fixture_sine(y, L, R, 440, 0.5);
+		char *liar = fixture_wav(dir, "liar.wav", y, L, R);
+		FILE *f = liar ? fopen(liar, "r+b") : NULL;
+		if (CHECK(f)) {
+			const unsigned char big[4] = { 0xf0, 0xff, 0xff,
+						       0x7f };
+			fseek(f, 4, SEEK_SET);
+			fwrite(big, 1, 4, f);
+			fseek(f, 40, SEEK_SET);
+			fwrite(big, 1, 4, f);
+			fclose(f);
+			struct result lr = run(liar, 60, 30);
+			CHECK_MSG(lr.ok, "%s", lr.err);
+			CHECK_NEAR(lr.samples, 10.0 * DECODE_RATE, 50);
+			CHECK_NEAR(lr.zc_rate[0], 880, 10);
+		}
+		free(liar);
+	}
 	/* A short file is delivered whole, up to max_seconds. */
 	enum { RATE = 22050, N = 3 * RATE };
 	static float x[N];
