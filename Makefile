@@ -86,6 +86,11 @@ asan:
 bench: $(MPDREC) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; MPDREC_BIN=$(abspath $(MPDREC)) $$b || exit 1; done
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) built with clang under
+# build-fuzz/, each run for FUZZ_SECONDS (default 60); CI: FUZZ_SECONDS=10.
+fuzz:
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' sh tests/fuzz/run.sh
+
 # A private MPD, the daemon and a scripted listener (tests/demo.c).
 demo: $(MPDREC) $(B)/tests/demo
 	@MPDREC_BIN=$(abspath $(MPDREC)) $(B)/tests/demo
