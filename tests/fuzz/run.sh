@@ -32,9 +32,12 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "fuzz: $CC not found: install clang (apt-get install clang)" >&2
 	exit 2
 fi
+# Debian's clang-14 keeps it in libclang-rt-14-dev; another clang says
+# where its runtime lives.
+rt=lib/linux/libclang_rt.fuzzer-x86_64.a
 runtime=""
-for f in /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
-	"$("$CC" -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a"; do
+for f in /usr/lib/llvm-14/lib/clang/*/$rt \
+	"$("$CC" -print-resource-dir 2>/dev/null)/$rt"; do
 	[ -f "$f" ] && { runtime=$f; break; }
 done
 if [ -z "$runtime" ]; then
@@ -85,14 +88,17 @@ stale() {
 # build TARGET: compiles (when stale) and links build-fuzz/fuzz_TARGET.
 build() {
 	t=$1
-	src=$(target_src "$t") || { echo "fuzz: unknown target $t" >&2; return 1; }
+	src=$(target_src "$t") || {
+		echo "fuzz: unknown target $t" >&2
+		return 1
+	}
 	pkgs=$(target_pkgs "$t")
 	pc_cflags=""
 	pc_libs=""
 	if [ -n "$pkgs" ]; then
 		pc_cflags=$(pkg-config --cflags $pkgs) &&
 			pc_libs=$(pkg-config --libs $pkgs) || {
-			echo "fuzz: pkg-config cannot find $pkgs (make deps)" >&2
+			echo "fuzz: pkg-config: no $pkgs (make deps)" >&2
 			return 1
 		}
 	fi
@@ -113,7 +119,11 @@ build() {
 	bin=$B/fuzz_$t
 	if $relink || [ ! -f "$bin" ]; then
 		$CC $BASE_CFLAGS -fsanitize=fuzzer -o "$bin" $objs $pc_libs \
-			-lpthread -lm || return 1
+			-lpthread -lm || {
+			echo "fuzz: $t: link failed; if a module now uses" \
+				"another one, add it to target_src in $0" >&2
+			return 1
+		}
 	fi
 }
 
@@ -146,8 +156,8 @@ seeds() {
 			codec=${rest%%:*}; rate=${rest#*:}
 			f=$d/tone.$ext
 			[ -s "$f" ] && continue
-			ffmpeg -nostdin -loglevel error -y -f lavfi \
-				-i "sine=frequency=440:sample_rate=$rate:duration=0.2" \
+			tone="sine=frequency=440:sample_rate=$rate:duration=0.2"
+			ffmpeg -nostdin -loglevel error -y -f lavfi -i "$tone" \
 				-ac 1 -c:a "$codec" -map_metadata -1 "$f" || {
 				rm -f "$f"
 				echo "fuzz: ffmpeg cannot make a $ext seed" >&2
@@ -171,9 +181,15 @@ seeds() {
 
 # ---- run ----
 
-# stat LOG NAME: the value of libFuzzer's final "stat::NAME:" line.
-stat() {
+# final_stat LOG NAME: the value of libFuzzer's final "stat::NAME:" line.
+final_stat() {
 	sed -n "s/^stat::$2: *\([0-9]*\).*/\1/p" "$1" | tail -n 1
+}
+
+# findings DIR: how many inputs libFuzzer kept there as failures (not the
+# slow-unit-* notes it also writes).
+findings() {
+	ls "$1" | grep -cE '^(crash|leak|timeout|oom)-'
 }
 
 # cov LOG WHEN: the "cov:" figure of the first INITED or the last line.
@@ -187,7 +203,8 @@ cov() {
 
 # Leaks inside third-party libraries that are not mpdrec's to fix (see
 # the file); kept in the environment so a reproducer sees them too.
-LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+supp=$(pwd)/tests/fuzz/lsan.supp
+LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 
 # Scratch files the harnesses write each input to.
@@ -225,36 +242,47 @@ for t in $TARGETS; do
 	channel) max_len=2048 ;;	# past CHANNEL_MAX, to try oversized
 	decode)  max_len=16384 ;;
 	esac
-	ls "$crashes" | grep -q . && before=$(ls "$crashes" | wc -l) ||
-		before=0
+	before=$(findings "$crashes")
 	# -timeout: one input may take 10 s at most (the decoder's own bound
 	# is 2 s); -rss_limit_mb: memory per process.
 	"$B/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 \
 		-artifact_prefix="$crashes/" $dirs >"$log" 2>&1
 	rc=$?
-	execs=$(stat "$log" number_of_executed_units)
-	speed=$(stat "$log" average_exec_per_sec)
-	units=$(stat "$log" new_units_added)
+	execs=$(final_stat "$log" number_of_executed_units)
+	speed=$(final_stat "$log" average_exec_per_sec)
+	units=$(final_stat "$log" new_units_added)
 	cov0=$(cov "$log" first)
 	cov1=$(cov "$log" last)
-	after=$(ls "$crashes" | wc -l)
+	after=$(findings "$crashes")
 	found=$((after - before))
 	[ $rc -ne 0 ] && [ $found -eq 0 ] && found=1
 	total_execs=$((total_execs + ${execs:-0}))
 	total_crashes=$((total_crashes + found))
-	printf 'fuzz: %-8s %9s execs %7s exec/s  cov %s -> %s (+%s inputs)  crashes %d\n' \
-		"$t" "${execs:-?}" "${speed:-?}" "${cov0:-?}" "${cov1:-?}" \
-		"${units:-?}" "$found"
+	printf 'fuzz: %-8s %9s execs %7s exec/s  ' "$t" "${execs:-?}" \
+		"${speed:-?}"
+	printf 'cov %s -> %s (+%s inputs)  crashes %d\n' "${cov0:-?}" \
+		"${cov1:-?}" "${units:-?}" "$found"
 	if [ $rc -ne 0 ]; then
 		failed="$failed $t"
-		art=$(ls -t "$crashes"/* 2>/dev/null | head -n 1)
+		art=$(ls -t "$crashes"/crash-* "$crashes"/leak-* \
+			"$crashes"/timeout-* "$crashes"/oom-* 2>/dev/null |
+			head -n 1)
 		echo "fuzz: $t: libFuzzer exited $rc; log: $log"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz: .*check failed|    #[0-9] )' \
-			"$log" | head -n 25 | sed 's/^/    /'
+		# The finding and the stack, less libFuzzer's and libc's frames.
+		keep='^(==[0-9]+==ERROR|SUMMARY|fuzz: .*check failed'
+		keep="$keep| +#[0-9]+ )"
+		drop='fuzzer::|__sanitizer_|libc\.so|nptl/|sysdeps/'
+		drop="$drop|stdlib/abort|libc-start|in _?start|in main "
+		grep -E "$keep" "$log" | grep -vE "$drop" |
+			sed -e 's/ (BuildId: [0-9a-f]*)//' -e 's/^ */    /' |
+			head -n 30
 		if [ -n "$art" ]; then
-			echo "fuzz: $t: input kept in $art; reproduce with:"
-			echo "    LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp" \
+			echo "fuzz: $t: input kept in $art" \
+				"($(wc -c <"$art") bytes), first 64 in hex:"
+			od -An -tx1 -N64 "$art" | sed 's/^ */    /'
+			echo "fuzz: $t: reproduce with:"
+			echo "    LSAN_OPTIONS=suppressions=$supp" \
 				"$B/fuzz_$t $art"
 		fi
 	fi
