@@ -307,9 +307,11 @@ int main(void)
 	       two.wall, two.ok / two.wall, one.wall, one.ok / one.wall,
 	       one.wall / two.wall, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("         CPU time 2 workers %.1f s vs 1 worker %.1f s (%.2f: "
-	       "extra work from running side by side); load average before "
-	       "%.2f (other processes compete for the cores)\n",
-	       two.cpu, one.cpu, two.cpu / one.cpu, load_before);
+	       "extra work from running side by side), so %.2fx on two idle "
+	       "cores; load average before %.2f (other processes compete "
+	       "for the cores)\n",
+	       two.cpu, one.cpu, two.cpu / one.cpu, 2 * one.cpu / two.cpu,
+	       load_before);
 	double base = idle.maxrss_kb / 1024.0;
 	double w1 = one.maxrss_kb / 1024.0 - base;
 	double w2 = (two.maxrss_kb / 1024.0 - base) / 2;
