@@ -189,116 +189,119 @@ static bool add_pending(const char *uri, void *ctx)
 
 /* --- listing ------------------------------------------------------------ */
 
-static bool sync_song(struct pass *p, const struct mpd_song *song)
+/* MPD's songs are read into memory first and written to the store after,
+ * so that the sync transaction (which holds SQLite's write lock, and keeps
+ * the daemon's event writes waiting) lasts as long as the inserts only, not
+ * as long as MPD takes to answer. */
+struct songs {
+	struct mpd_song **v;
+	int n, cap;
+};
+
+static void songs_clear(struct songs *l)
 {
-	unsigned ms = mpd_song_get_duration_ms(song);
-	const struct store_track_info t = {
-		.uri = mpd_song_get_uri(song),
-		.mtime = (int64_t)mpd_song_get_last_modified(song),
-		.artist = mpd_song_get_tag(song, MPD_TAG_ARTIST, 0),
-		.album = mpd_song_get_tag(song, MPD_TAG_ALBUM, 0),
-		.title = mpd_song_get_tag(song, MPD_TAG_TITLE, 0),
-		.genre = mpd_song_get_tag(song, MPD_TAG_GENRE, 0),
-		.duration = ms / 1000.0,
-	};
-	if (!store_sync_track(p->store, &t)) {
-		snprintf(p->r->error, sizeof p->r->error, "storing %s: %s",
-			 t.uri, store_error(p->store));
-		return false;
+	for (int i = 0; i < l->n; i++)
+		mpd_song_free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+static bool songs_add(struct pass *p, struct songs *l,
+		      const struct mpd_song *song)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 1024;
+		struct mpd_song **v = realloc(l->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return false;
+		l->v = v;
+		l->cap = cap;
 	}
-	p->prog.listed++;
-	if (p->prog.listed % 1000 == 0)
+	if (!(l->v[l->n] = mpd_song_dup(song)))
+		return false;
+	l->n++;
+	p->prog.listed = l->n;
+	if (l->n % 1000 == 0)
 		report(p);
 	return true;
 }
 
-/* Reads entities until the end of a response: songs are synced, directory
- * paths appended to *dirs when dirs is not NULL. Returns false on a store
- * error or a stop request (the response is then abandoned: the caller drops
- * the connection). */
+static bool push_dir(char ***dirs, int *n, int *cap, const char *path)
+{
+	if (*n == *cap) {
+		int c = *cap ? 2 * *cap : 64;
+		char **d = realloc(*dirs, (size_t)c * sizeof *d);
+		if (!d)
+			return false;
+		*dirs = d;
+		*cap = c;
+	}
+	if (!((*dirs)[*n] = strdup(path)))
+		return false;
+	(*n)++;
+	return true;
+}
+
+/* Reads entities until the end of a response: songs into l, directory
+ * paths appended to *dirs when dirs is not NULL. Returns false when out of
+ * memory or asked to stop (the response is then abandoned: the caller
+ * drops the connection) or when MPD failed (see the connection). */
 static bool read_entities(struct pass *p, struct mpd_connection *m,
-			  char ***dirs, int *n_dirs, int *cap_dirs)
+			  struct songs *l, char ***dirs, int *n_dirs,
+			  int *cap_dirs)
 {
 	struct mpd_entity *e;
 	while ((e = mpd_recv_entity(m))) {
 		bool ok = true;
 		switch (mpd_entity_get_type(e)) {
 		case MPD_ENTITY_TYPE_SONG:
-			ok = sync_song(p, mpd_entity_get_song(e));
+			ok = songs_add(p, l, mpd_entity_get_song(e));
 			break;
 		case MPD_ENTITY_TYPE_DIRECTORY:
-			if (!dirs)
-				break;
-			if (*n_dirs == *cap_dirs) {
-				int cap = *cap_dirs ? 2 * *cap_dirs : 64;
-				char **d = realloc(*dirs,
-						   (size_t)cap * sizeof *d);
-				if (!d) {
-					ok = false;
-					break;
-				}
-				*dirs = d;
-				*cap_dirs = cap;
-			}
-			(*dirs)[*n_dirs] = strdup(mpd_directory_get_path(
-				mpd_entity_get_directory(e)));
-			ok = (*dirs)[*n_dirs] != NULL;
-			if (ok)
-				(*n_dirs)++;
+			if (dirs)
+				ok = push_dir(dirs, n_dirs, cap_dirs,
+					      mpd_directory_get_path(
+						      mpd_entity_get_directory(
+							      e)));
 			break;
 		default:
 			break;
 		}
 		mpd_entity_free(e);
-		if (!ok || stopping(p))
+		if (!ok) {
+			snprintf(p->r->error, sizeof p->r->error,
+				 "listing MPD's database: out of memory");
+			return false;
+		}
+		if (stopping(p))
 			return false;
 	}
-	return true;
+	return mpd_response_finish(m);
 }
 
 /* listallinfo in one response. */
-static bool list_all(struct pass *p, struct mpd_connection *m)
+static bool list_all(struct pass *p, struct mpd_connection *m,
+		     struct songs *l)
 {
-	if (!mpd_send_list_all_meta(m, NULL))
-		return false;
-	if (!read_entities(p, m, NULL, NULL, NULL))
-		return false;
-	return mpd_response_finish(m);
+	return mpd_send_list_all_meta(m, NULL) &&
+	       read_entities(p, m, l, NULL, NULL, NULL);
 }
 
 /* lsinfo directory by directory: slower, but each response is small, for a
  * library whose listallinfo exceeds MPD's max_output_buffer_size. */
-static bool walk(struct pass *p, struct mpd_connection *m)
+static bool walk(struct pass *p, struct mpd_connection *m, struct songs *l)
 {
 	char **dirs = NULL;
 	int n = 0, cap = 0;
-	bool ok = true;
-	if (!mpd_send_list_meta(m, NULL) ||
-	    !read_entities(p, m, &dirs, &n, &cap) || !mpd_response_finish(m))
-		ok = false;
-	for (int i = 0; ok && i < n; i++) {
-		if (!mpd_send_list_meta(m, dirs[i]) ||
-		    !read_entities(p, m, &dirs, &n, &cap) ||
-		    !mpd_response_finish(m))
-			ok = false;
-	}
+	bool ok = mpd_send_list_meta(m, NULL) &&
+		  read_entities(p, m, l, &dirs, &n, &cap);
+	for (int i = 0; ok && i < n; i++)
+		ok = mpd_send_list_meta(m, dirs[i]) &&
+		     read_entities(p, m, l, &dirs, &n, &cap);
 	for (int i = 0; i < n; i++)
 		free(dirs[i]);
 	free(dirs);
 	return ok;
-}
-
-static bool mpd_failed(struct pass *p, struct mpd_connection *m,
-		       const char *what)
-{
-	if (p->r->error[0])
-		return false;	/* the store's reason is already there */
-	if (stopping(p))
-		snprintf(p->r->error, sizeof p->r->error, "stopped");
-	else
-		snprintf(p->r->error, sizeof p->r->error, "%s: %s", what,
-			 mpd_connection_get_error_message(m));
-	return false;
 }
 
 static struct mpd_connection *connect_mpd(const struct conf *c, char *err,
@@ -320,48 +323,86 @@ static struct mpd_connection *connect_mpd(const struct conf *c, char *err,
 	return m;
 }
 
-/* Lists MPD's database into the store (one sync transaction). */
-static bool list_library(struct pass *p)
+/* Reads every song of MPD's database into l: listallinfo, or lsinfo per
+ * directory when asked to, or when MPD refused the whole listing or closed
+ * the connection over it (an output buffer too small for the library). */
+static bool read_library(struct pass *p, struct songs *l)
 {
 	struct mpd_connection *m =
 		connect_mpd(p->c, p->r->error, sizeof p->r->error);
 	if (!m)
 		return false;
+	bool ok = p->o->walk ? walk(p, m, l) : list_all(p, m, l);
+	enum mpd_error e = mpd_connection_get_error(m);
+	if (!ok && !p->o->walk && !p->r->error[0] && !stopping(p) &&
+	    (e == MPD_ERROR_SERVER || e == MPD_ERROR_CLOSED)) {
+		log_info("listallinfo failed (%s); listing directory by "
+			 "directory", mpd_connection_get_error_message(m));
+		if (e != MPD_ERROR_SERVER || !mpd_connection_clear_error(m)) {
+			mpd_connection_free(m);
+			m = connect_mpd(p->c, p->r->error, sizeof p->r->error);
+			if (!m)
+				return false;
+		}
+		songs_clear(l);
+		ok = walk(p, m, l);
+	}
+	if (!ok && !p->r->error[0]) {
+		if (stopping(p))
+			snprintf(p->r->error, sizeof p->r->error, "stopped");
+		else
+			snprintf(p->r->error, sizeof p->r->error,
+				 "listing MPD's database: %s",
+				 mpd_connection_get_error_message(m));
+	}
+	mpd_connection_free(m);
+	return ok;
+}
+
+/* Lists MPD's database into the store (one sync transaction). */
+static bool list_library(struct pass *p)
+{
+	struct songs l = { 0 };
 	p->prog.listing = true;
 	report(p);
-	bool ok = store_sync_begin(p->store);
-	if (!ok) {
+	if (!read_library(p, &l)) {
+		songs_clear(&l);
+		return false;
+	}
+	if (!store_sync_begin(p->store)) {
 		snprintf(p->r->error, sizeof p->r->error,
 			 "starting the library sync: %s",
 			 store_error(p->store));
-		mpd_connection_free(m);
+		songs_clear(&l);
 		return false;
 	}
-	ok = list_all(p, m);
-	if (!ok && !p->r->error[0] && !stopping(p) &&
-	    mpd_connection_get_error(m) == MPD_ERROR_SERVER &&
-	    mpd_connection_clear_error(m)) {
-		/* MPD refused the whole listing (too big for its output
-		 * buffer): start again, one directory at a time. */
-		log_info("listallinfo refused (%s); listing directory by "
-			 "directory", mpd_connection_get_error_message(m));
-		store_sync_abort(p->store);
-		p->prog.listed = 0;
-		ok = store_sync_begin(p->store) && walk(p, m);
+	for (int i = 0; i < l.n; i++) {
+		const struct mpd_song *song = l.v[i];
+		const struct store_track_info t = {
+			.uri = mpd_song_get_uri(song),
+			.mtime = (int64_t)mpd_song_get_last_modified(song),
+			.artist = mpd_song_get_tag(song, MPD_TAG_ARTIST, 0),
+			.album = mpd_song_get_tag(song, MPD_TAG_ALBUM, 0),
+			.title = mpd_song_get_tag(song, MPD_TAG_TITLE, 0),
+			.genre = mpd_song_get_tag(song, MPD_TAG_GENRE, 0),
+			.duration = mpd_song_get_duration_ms(song) / 1000.0,
+		};
+		if (!store_sync_track(p->store, &t)) {
+			snprintf(p->r->error, sizeof p->r->error,
+				 "storing %s: %s", t.uri,
+				 store_error(p->store));
+			store_sync_abort(p->store);
+			songs_clear(&l);
+			return false;
+		}
 	}
-	if (!ok) {
-		mpd_failed(p, m, "listing MPD's database");
-		store_sync_abort(p->store);
-		mpd_connection_free(m);
-		return false;
-	}
-	mpd_connection_free(m);
+	p->r->listed = l.n;
+	songs_clear(&l);
 	if (!store_sync_end(p->store, &p->r->gone)) {
 		snprintf(p->r->error, sizeof p->r->error,
 			 "ending the library sync: %s", store_error(p->store));
 		return false;
 	}
-	p->r->listed = p->prog.listed;
 	p->prog.listing = false;
 	return true;
 }

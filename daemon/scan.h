@@ -77,6 +77,9 @@ typedef void scan_progress_fn(const struct scan_progress *p, void *ctx);
 struct scan_options {
 	int jobs;		/* workers; 0: c->analysis.jobs (0: cores) */
 	bool low_priority;	/* nice 10 for the workers (the daemon) */
+	bool walk;		/* list with lsinfo per directory instead of
+				 * one listallinfo (also the fallback when
+				 * MPD refuses or drops that) */
 	atomic_int *stop;	/* may be NULL; when set non-zero the pass
 				 * ends, abandoning the files being analysed
 				 * (they stay pending) */

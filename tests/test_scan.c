@@ -323,6 +323,45 @@ static void test_stop(void)
 	CHECK_INT(r.analysed, 6);
 }
 
+/* Listing directory by directory (lsinfo: the fallback when MPD will not
+ * send a whole large library at once) finds the same songs, nested
+ * directories included. */
+static void test_walk(void)
+{
+	char dirname[4200];
+	enum { DIRS = 4, PER = 5, N = RATE / 20 };
+	static float x[N];
+	fixture_sine(x, N, RATE, 300, 0.3);
+	for (int d = 0; d < DIRS; d++) {
+		snprintf(dirname, sizeof dirname, "%s/walk%d", mpd.music, d);
+		mkdir(dirname, 0700);
+		if (d % 2) {
+			strcat(dirname, "/deeper");
+			mkdir(dirname, 0700);
+		}
+		for (int i = 0; i < PER; i++) {
+			char name[64];
+			snprintf(name, sizeof name, "t%d.wav", i);
+			free(fixture_wav(dirname, name, x, N, RATE));
+		}
+	}
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	struct scan_result all, walked;
+	atomic_int stop;
+	atomic_init(&stop, 0);
+	struct scan_options o = { .jobs = 2, .stop = &stop };
+	if (!CHECK(scan_run(&conf, &o, &all)))
+		return;
+	CHECK_INT(all.analysed, DIRS * PER);
+	o.walk = true;
+	CHECK_MSG(scan_run(&conf, &o, &walked), "%s", walked.error);
+	CHECK_INT(walked.listed, all.listed);
+	CHECK_INT(walked.gone, 0);
+	CHECK_INT(walked.analysed, 0);
+	CHECK_INT(status_of("walk3/deeper/t4.wav", NULL), STORE_ANALYSED);
+}
+
 int main(void)
 {
 	char root[4096];
@@ -346,6 +385,7 @@ int main(void)
 	RUN(test_background);
 	RUN(test_unreachable_mpd);
 	RUN(test_stop);
+	RUN(test_walk);
 	mpdtest_stop(&mpd);
 	conf_free(&conf);
 	return harness_finish();
