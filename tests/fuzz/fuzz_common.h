@@ -4,12 +4,13 @@
  *
  * The scratch file exists when the harness defines FUZZ_SCRATCH before
  * including this header. Its directory is $FUZZ_TMPDIR when run.sh sets it
- * (run.sh removes it afterwards), else a private directory made under
- * /dev/shm (or /tmp) and removed at exit.
+ * (run.sh removes it afterwards), else one per user under /dev/shm (or
+ * /tmp); the file is removed at a normal exit.
  */
 #ifndef MPDREC_FUZZ_COMMON_H
 #define MPDREC_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,46 +37,50 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 	} while (0)
 
 #ifdef FUZZ_SCRATCH
-static char fuzz_dir[512];
-static int fuzz_dir_ours;	/* made here: removed at exit */
-static char fuzz_removing[4096];
+#include <sys/stat.h>
+
+static char fuzz_path[4096];
 
 static void fuzz_cleanup(void)
 {
-	if (fuzz_removing[0])
-		unlink(fuzz_removing);
-	if (fuzz_dir_ours)
-		rmdir(fuzz_dir);
+	if (fuzz_path[0])
+		unlink(fuzz_path);
 }
 
-/* Returns the path of the scratch file `name` in the scratch directory,
- * making the directory on first use. Static storage; aborts on failure
- * (the harness cannot run without it). */
+/* Returns the path of this process's scratch file `name`, making the
+ * directory on first use. Without $FUZZ_TMPDIR the directory is one per
+ * user (/dev/shm/mpdrec-fuzz-UID, else under /tmp) and the file name
+ * carries the process id, so parallel runs (-jobs, -minimize_crash) do not
+ * collide and a run that crashes leaves one small file, not a directory.
+ * Static storage; aborts on failure (the harness cannot run without it). */
 static const char *fuzz_scratch_path(const char *name)
 {
-	static char path[sizeof fuzz_removing];
-	if (!fuzz_dir[0]) {
-		const char *env = getenv("FUZZ_TMPDIR");
-		if (env && *env) {
-			snprintf(fuzz_dir, sizeof fuzz_dir, "%s", env);
-		} else {
-			const char *base = access("/dev/shm", W_OK) == 0
-						   ? "/dev/shm" : "/tmp";
-			snprintf(fuzz_dir, sizeof fuzz_dir,
-				 "%s/mpdrec-fuzz.XXXXXX", base);
-			FUZZ_CHECK(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s",
-				   fuzz_dir);
-			fuzz_dir_ours = 1;
-		}
-		atexit(fuzz_cleanup);
+	if (fuzz_path[0])
+		return fuzz_path;
+	char dir[512];
+	const char *env = getenv("FUZZ_TMPDIR");
+	if (env && *env) {
+		snprintf(dir, sizeof dir, "%s", env);
+	} else {
+		const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+								  : "/tmp";
+		snprintf(dir, sizeof dir, "%s/mpdrec-fuzz-%u", base,
+			 (unsigned)getuid());
+		struct stat st;
+		bool ours = mkdir(dir, 0700) == 0 ||
+			    (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+			     st.st_uid == getuid());
+		FUZZ_CHECK(ours, "%s is not a directory of ours", dir);
 	}
-	snprintf(path, sizeof path, "%s/%s", fuzz_dir, name);
-	snprintf(fuzz_removing, sizeof fuzz_removing, "%s", path);
-	return path;
+	snprintf(fuzz_path, sizeof fuzz_path, "%s/%ld-%s", dir,
+		 (long)getpid(), name);
+	atexit(fuzz_cleanup);
+	return fuzz_path;
 }
 
-/* Writes data (size bytes) to the scratch file `name`, replacing what the
- * previous input left there. Returns its path (static storage). */
+/* Writes data (size bytes) to the scratch file `name` (one name per
+ * process), replacing what the previous input left there. Returns its path
+ * (static storage). */
 static const char *fuzz_scratch_write(const char *name, const uint8_t *data,
 				      size_t size)
 {
