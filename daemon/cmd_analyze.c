@@ -61,9 +61,15 @@ static void status_text(char *buf, size_t size, const struct scan_progress *p)
 {
 	double rate = p->elapsed > 0 ? p->done / p->elapsed : 0;
 	double rt = p->elapsed > 0 ? p->track_s / p->elapsed : 0;
+	/* Reckoned in audio to analyse, not in tracks: a library of sound
+	 * effects and long mixes would fool a count. */
+	double speed = p->elapsed > 0 ? p->audio_s / p->elapsed : 0;
+	double left = p->audio_total_s - p->audio_s;
 	char eta[32], failed[32] = "";
 	format_eta(eta, sizeof eta,
-		   rate > 0 ? (p->total - p->done) / rate : -1);
+		   p->done >= p->total ? 0
+		   : speed > 0	       ? (left > 0 ? left : 0) / speed
+				       : -1);
 	if (p->failed)
 		snprintf(failed, sizeof failed, " (%d failed)", p->failed);
 	snprintf(buf, size, "%d/%d%s  %.1f tracks/s  %.0fx real time  ETA %s",

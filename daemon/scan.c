@@ -198,6 +198,17 @@ struct songs {
 	int n, cap;
 };
 
+static int by_uri(const void *a, const void *b)
+{
+	return strcmp(mpd_song_get_uri(*(struct mpd_song *const *)a),
+		      mpd_song_get_uri(*(struct mpd_song *const *)b));
+}
+
+static int uri_vs_song(const void *key, const void *elem)
+{
+	return strcmp(key, mpd_song_get_uri(*(struct mpd_song *const *)elem));
+}
+
 static void songs_clear(struct songs *l)
 {
 	for (int i = 0; i < l->n; i++)
@@ -359,8 +370,9 @@ static bool read_library(struct pass *p, struct songs *l)
 	return ok;
 }
 
-/* Lists MPD's database into the store (one sync transaction). */
-static bool list_library(struct pass *p)
+/* Lists MPD's database into the store (one sync transaction); the songs
+ * stay in *out (sorted by URI) for the caller, who clears them. */
+static bool list_library(struct pass *p, struct songs *out)
 {
 	struct songs l = { 0 };
 	p->prog.listing = true;
@@ -397,14 +409,31 @@ static bool list_library(struct pass *p)
 		}
 	}
 	p->r->listed = l.n;
-	songs_clear(&l);
 	if (!store_sync_end(p->store, &p->r->gone)) {
 		snprintf(p->r->error, sizeof p->r->error,
 			 "ending the library sync: %s", store_error(p->store));
+		songs_clear(&l);
 		return false;
 	}
 	p->prog.listing = false;
+	qsort(l.v, (size_t)l.n, sizeof *l.v, by_uri);
+	*out = l;
 	return true;
+}
+
+/* The audio the pass will analyse, from MPD's durations: what the ETA is
+ * reckoned in (a long track costs max_seconds, a sound effect next to
+ * nothing). */
+static double planned_audio(const struct pass *p, const struct songs *l)
+{
+	double max = p->c->analysis.max_seconds, sum = 0;
+	for (int i = 0; i < p->n; i++) {
+		struct mpd_song **hit = bsearch(p->uris[i], l->v, (size_t)l->n,
+						sizeof *l->v, uri_vs_song);
+		double d = hit ? mpd_song_get_duration_ms(*hit) / 1000.0 : 0;
+		sum += max > 0 && d > max ? max : d;
+	}
+	return sum;
 }
 
 static int worker_count(const struct pass *p)
@@ -426,6 +455,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 {
 	static const struct scan_options none = { 0 };
 	struct pass p = { .c = c, .o = o ? o : &none, .r = r };
+	struct songs songs = { 0 };
 	double t0 = mono();
 	memset(r, 0, sizeof *r);
 	pthread_mutex_init(&p.lock, NULL);
@@ -440,7 +470,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	p.store = store_open(c->data_directory, r->error, sizeof r->error);
 	if (!p.store)
 		goto done;
-	if (!list_library(&p))
+	if (!list_library(&p, &songs))
 		goto done;
 	if (!store_each_pending(p.store, FEATURES_VERSION, add_pending, &p)) {
 		snprintf(r->error, sizeof r->error,
@@ -449,6 +479,8 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 		goto done;
 	}
 	p.prog.total = p.n;
+	p.prog.audio_total_s = planned_audio(&p, &songs);
+	songs_clear(&songs);
 	p.analysis_t0 = mono();
 	report(&p);
 
@@ -484,6 +516,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	}
 	r->ok = true;
 done:
+	songs_clear(&songs);
 	r->seconds = mono() - t0;
 	store_close(p.store);
 	for (int i = 0; i < p.n; i++)

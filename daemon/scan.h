@@ -63,6 +63,9 @@ struct scan_progress {
 	int done;		/* of those, finished (analysed or failed) */
 	int failed;		/* of those, failed */
 	double audio_s;		/* audio analysed so far (excerpts) */
+	double audio_total_s;	/* audio the pass plans to analyse (from
+				 * MPD's durations): audio_s / audio_total_s
+				 * is the share of the work done */
 	double track_s;		/* length of the tracks analysed so far */
 	double elapsed;		/* wall seconds since the analysis began */
 	const char *uri;	/* the track just finished, NULL if none */

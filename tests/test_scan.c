@@ -34,11 +34,13 @@ static char data_dir[4096];
 /* URIs the last pass analysed, in the order they finished. */
 static char seen[64][256];
 static int n_seen, n_reports;
+static double audio_total;
 
 static void on_progress(const struct scan_progress *p, void *ctx)
 {
 	(void)ctx;
 	n_reports++;
+	audio_total = p->audio_total_s;
 	if (p->uri && n_seen < 64)
 		snprintf(seen[n_seen++], sizeof seen[0], "%s", p->uri);
 	CHECK(p->done <= p->total || p->listing);
@@ -134,6 +136,10 @@ static void test_library_pass(void)
 	CHECK_INT(r.gone, 0);
 	CHECK_INT(n_seen, 3);
 	CHECK(n_reports >= 4);
+	/* The ETA's measure: 3 s + 2 s of audio, and what MPD says of the
+	 * broken file's length. */
+	CHECK_MSG(audio_total >= 4.9 && audio_total <= 8.1, "planned %g s",
+		  audio_total);
 	CHECK_INT(status_of("a.wav", NULL), STORE_ANALYSED);
 	CHECK_INT(status_of("sub/b.flac", NULL), STORE_ANALYSED);
 	char *reason = NULL;
