@@ -373,7 +373,10 @@ int main(void)
 	char root[4096];
 	snprintf(root, sizeof root, "%s/mpd", harness_tmpdir());
 	snprintf(data_dir, sizeof data_dir, "%s/data", harness_tmpdir());
-	if (!mpdtest_start(&mpd, root)) {
+	/* MPD scans its empty music directory when it starts without a
+	 * database: wait for that, or it could read a fixture half written
+	 * (and keep it, as the mtime does not change in the same second). */
+	if (!mpdtest_start(&mpd, root) || !mpdtest_update(&mpd)) {
 		fprintf(stderr, "cannot start MPD\n");
 		return 1;
 	}
