@@ -50,8 +50,10 @@ double metrics_auc(const float *p, const float *y, int n)
 	for (int i = 0; i < n;) {
 		int j = i;
 		long pos = 0;
-		while (j < n && s[j].p == s[i].p)
+		/* j == i always advances, so a NaN cannot stall the loop */
+		do
 			pos += s[j++].pos;
+		while (j < n && s[j].p == s[i].p);
 		double mean_rank = (i + 1 + j) / 2.0;
 		rank_sum += pos * mean_rank;
 		i = j;

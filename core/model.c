@@ -254,11 +254,23 @@ bool model_fit_scaler(struct model *m, const float *x, int n, char *err,
 
 /* ---- incremental learning ---- */
 
+/* The youngest age in d: recency counts from there, so a history whose
+ * newest event is years old (a daemon back after a long pause) still
+ * weighs something instead of underflowing to zero everywhere. */
+static double youngest(const struct model_data *d)
+{
+	double a0 = INFINITY;
+	for (int i = 0; d->age_days && i < d->n; i++)
+		if (d->age_days[i] < a0)
+			a0 = d->age_days[i];
+	return isfinite(a0) && a0 > 0 ? a0 : 0;
+}
+
 static double recency(const struct model *m, const struct model_data *d,
-		      int i)
+		      int i, double age0)
 {
 	double w = d->w ? d->w[i] : 1.0;
-	double age = d->age_days ? d->age_days[i] : 0.0;
+	double age = d->age_days ? d->age_days[i] - age0 : 0.0;
 	if (!(age > 0))
 		age = 0;
 	return w * exp2(-age / m->p.half_life_days);
@@ -277,9 +289,9 @@ static double replay_weights(struct model *m, const struct model_data *h)
 		m->cum = c;
 		m->cum_cap = h->n;
 	}
-	double total = 0;
+	double total = 0, age0 = youngest(h);
 	for (int i = 0; i < h->n; i++) {
-		double r = recency(m, h, i);
+		double r = recency(m, h, i, age0);
 		if (!(r > 0) || !isfinite(r))
 			r = 0;
 		total += r;
@@ -620,9 +632,9 @@ bool model_train(struct model *m, const struct model_data *d,
 	if (!m->fitted && !scaler_fit(sc, d->x, n, true, err, err_size))
 		goto done;
 	scaler_apply(sc, d->x, n, xs);
-	double wsum = 0;
+	double wsum = 0, age0 = youngest(d);
 	for (int i = 0; i < n; i++)
-		wsum += rw[i] = (float)recency(m, d, i);
+		wsum += rw[i] = (float)recency(m, d, i, age0);
 	for (int i = 0; i < n; i++)	/* mean weight 1: lr means the same */
 		rw[i] = (float)(rw[i] * n / wsum);
 

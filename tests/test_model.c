@@ -430,6 +430,56 @@ static void test_synthetic_table(void)
 	model_free(m);
 }
 
+/* Recency counts from the youngest example: a history that is all years
+ * old trains exactly as the same history with the same gaps today, and
+ * incremental learning on it stays finite. */
+static void test_old_history(void)
+{
+	enum { N = 200, D = 8 };
+	float *x = malloc(sizeof(float) * N * D), y[N];
+	double age_now[N], age_old[N];
+	make_data(x, y, N, D);
+	for (int i = 0; i < N; i++) {
+		age_now[i] = (N - i) * 0.01;
+		age_old[i] = age_now[i] + 20000.0;	/* 55 years */
+	}
+	struct model_params p;
+	model_params_default(&p, D);
+	char err[256];
+	struct model *a = model_new(&p, err, sizeof err);
+	struct model *b = model_new(&p, err, sizeof err);
+	struct model_data da = { .x = x, .y = y, .age_days = age_now, .n = N };
+	struct model_data db = { .x = x, .y = y, .age_days = age_old, .n = N };
+	struct model_report ra, rb;
+	CHECK(model_train(a, &da, &ra, err, sizeof err));
+	CHECK_MSG(model_train(b, &db, &rb, err, sizeof err), "%s", err);
+	CHECK(isfinite(rb.val_logloss));
+	float sa[4], sb[4];
+	model_score(a, x, 4, sa, NULL);
+	model_score(b, x, 4, sb, NULL);
+	for (int i = 0; i < 4; i++) {
+		CHECK(isfinite(sb[i]));
+		CHECK_NEAR(sa[i], sb[i], 1e-5);
+	}
+	model_learn(b, x, 1.0f, 1.0f, &db);
+	model_score(b, x, 4, sb, NULL);
+	for (int i = 0; i < 4; i++)
+		CHECK(isfinite(sb[i]));
+	model_free(a);
+	model_free(b);
+	free(x);
+}
+
+/* A NaN score must not stall the AUC's tie loop. */
+static void test_auc_with_nan(void)
+{
+	float p[4] = { NAN, 0.2f, NAN, 0.9f }, y[4] = { 1, 0, 0, 1 };
+	double auc = metrics_auc(p, y, 4);
+	CHECK(auc == auc || isnan(auc));	/* it returned */
+	float q[4] = { 0.1f, 0.2f, 0.8f, 0.9f };
+	CHECK_NEAR(metrics_auc(q, y, 4), 0.75, 1e-9);
+}
+
 int main(void)
 {
 	RUN(test_scaler);
@@ -440,5 +490,7 @@ int main(void)
 	RUN(test_clone);
 	RUN(test_save_load);
 	RUN(test_synthetic_table);
+	RUN(test_old_history);
+	RUN(test_auc_with_nan);
 	return harness_finish();
 }
