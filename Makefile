@@ -19,6 +19,8 @@ DEB_aubio         := libaubio-dev
 DEB_libebur128    := libebur128-dev
 DEB_sqlite3       := libsqlite3-dev
 TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium
+# libFuzzer's runtime (make fuzz): a file, not a program or a .pc
+FILES := /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 
 CC      ?= cc
 WERROR  ?= -Werror
@@ -100,10 +102,10 @@ run: $(MPDREC)
 	$(MPDREC) run
 
 deps-quiet:
-	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" >/dev/null
+	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" "$(FILES)" >/dev/null
 
 deps:
-	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)"
+	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" "$(FILES)"
 
 install: $(MPDREC)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -125,6 +127,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/mpdrec
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

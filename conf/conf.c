@@ -94,7 +94,7 @@ static const struct option options[] = {
 	  .help = "sizes of the hidden layers, input side first" },
 	NUM("model.learning_rate", OPT_DOUBLE, model.learning_rate, 0.001, 1e-6,
 	    1, "Adam's learning rate"),
-	NUM("model.l2", OPT_DOUBLE, model.l2, 1e-4, 0, 1,
+	NUM("model.l2", OPT_DOUBLE, model.l2, 1e-3, 0, 1,
 	    "L2 weight decay"),
 	NUM("model.ensemble", OPT_INT, model.ensemble, 5, 1, 32,
 	    "number of nets in the ensemble"),

@@ -4,6 +4,7 @@
 #include "daemon/cmd.h"
 #include "daemon/log.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,10 @@ int main(int argc, char **argv)
 	if (verbose)
 		c.log.level = CONF_LOG_DEBUG;
 	log_setup((enum log_level)c.log.level, NULL);
+	/* The nets are small: one BLAS thread learns about twice as fast as
+	 * two that mostly wait for each other, and analysis threads need the
+	 * other core. */
+	openblas_set_num_threads(1);
 	optind = 1;
 	int rc = cmd->run(sub_argc, sub_argv, &c);
 	log_close();

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make deps: install the Debian packages whose pkg-config module or program is
-# missing. $1: "pcname:debpkg ..."; $2: "program:debpkg ...". Does nothing when
+# missing. $1: "pcname:debpkg ..."; $2: "program:debpkg ..."; $3: "file:debpkg
+# ...". Does nothing when
 # all are present; refuses clearly when something is missing and we are not root.
 set -eu
 missing=""
@@ -12,6 +13,10 @@ done
 for pair in $2; do
 	prog=${pair%%:*}; deb=${pair#*:}
 	command -v "$prog" >/dev/null 2>&1 || missing="$missing $deb"
+done
+for pair in ${3:-}; do
+	file=${pair%%:*}; deb=${pair#*:}
+	[ -e "$file" ] || missing="$missing $deb"
 done
 if [ -z "$missing" ]; then
 	echo "deps: all present"
