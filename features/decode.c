@@ -270,6 +270,14 @@ static int convert(struct decode *d, const AVFrame *f)
 		fail_av(d, "resampler", got);
 		return -1;
 	}
+	/* Float PCM carries whatever the file holds: NaN, infinities,
+	 * absurd levels. Nothing but sane numbers goes on. */
+	float *o = d->out + d->out_len;
+	for (int i = 0; i < got; i++)
+		if (!(o[i] >= -DECODE_MAX_LEVEL && o[i] <= DECODE_MAX_LEVEL))
+			o[i] = o[i] > 0    ? DECODE_MAX_LEVEL
+			       : o[i] < 0 ? -DECODE_MAX_LEVEL
+					   : 0.0f;
 	d->out_len += got;
 	return got;
 }

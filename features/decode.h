@@ -22,6 +22,10 @@
 /** The rate every file is resampled to. */
 #define DECODE_RATE 22050
 
+/** Samples are clamped to +-DECODE_MAX_LEVEL (24 dB over full scale); NaN
+ *  becomes 0: float PCM files can hold anything. */
+#define DECODE_MAX_LEVEL 16.0f
+
 /** Longest excerpt, in seconds, when a file is cut into excerpts. */
 #define DECODE_EXCERPT_SECONDS 30.0
 

@@ -307,6 +307,25 @@ static void test_degenerate_input_is_finite(void)
 	check_finite("one.wav", x, 1);
 	fixture_sine(x, N, RATE, 440, 0.5);
 	check_finite("short.wav", x, RATE / 10);
+	/* Float PCM with NaN and infinities in it. */
+	fixture_sine(x, N, RATE, 440, 0.5);
+	for (size_t i = 0; i < N; i += 777) {
+		x[i] = NAN;
+		x[i + 1] = INFINITY;
+	}
+	char fp[4096];
+	snprintf(fp, sizeof fp, "%s/nan.wav", dir);
+	if (CHECK(fixture_float_wav(fp, x, N, RATE))) {
+		char err[256];
+		double dur;
+		CHECK_MSG(analyze_file(fp, &opts, v, &dur, err, sizeof err),
+			  "%s", err);
+		for (int i = 0; i < FEAT_COUNT; i++)
+			CHECK_MSG(isfinite(v[i]), "nan.wav: %s = %g",
+				  features_info(i)->name, v[i]);
+		/* The sine still reads as itself. */
+		CHECK_NEAR(v[FEAT_ZCR], 880, 30);
+	}
 	/* A single click in silence. */
 	memset(x, 0, sizeof x);
 	x[N / 2] = 1;

@@ -42,6 +42,10 @@ double fixture_note(int midi);
 char *fixture_wav(const char *dir, const char *name, const float *x,
 		  size_t n, int rate);
 
+/** Writes x (mono) as a 32-bit float WAV (format 3), any value included
+ *  (NaN, infinities). Returns false when it cannot write. */
+bool fixture_float_wav(const char *path, const float *x, size_t n, int rate);
+
 /** Encodes a WAV to the format its new extension names ("flac", "ogg"
  *  Vorbis, "opus", "mp3") with ffmpeg, next to it. Returns the new path
  *  (caller frees) or NULL when ffmpeg failed. */
