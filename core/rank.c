@@ -153,11 +153,20 @@ static bool pick_explore(struct rank *r, const struct rank_request *q,
 			 struct rank_pick *out)
 {
 	/* Least sure, away from the recent past: spread weighted by the
-	 * distance to what was heard lately. */
+	 * distance to what was heard lately. Optimistic, as in UCB: only
+	 * among tracks that might well be liked (score + 2 spread >= 1/2),
+	 * the pop listener's pop-punk song rather than what the ensemble
+	 * agrees they dislike; all of them when none qualifies. */
 	int best = -1;
 	double best_v = -1;
+	bool any_plausible = false;
+	for (int i = 0; i < r->n && !any_plausible; i++)
+		any_plausible = q->eligible[i] &&
+				q->mean[i] + 2 * q->spread[i] >= 0.5f;
 	for (int i = 0; i < r->n; i++) {
 		if (!q->eligible[i])
+			continue;
+		if (any_plausible && q->mean[i] + 2 * q->spread[i] < 0.5f)
 			continue;
 		float d = to_recent(r, i, q->recent, q->n_recent);
 		double away = d == FLT_MAX ? 1.0 : sqrt((double)d);

@@ -6,6 +6,7 @@
 #include "daemon/learn.h"
 #include "daemon/log.h"
 
+#include <limits.h>
 #include <math.h>
 #include <mpd/client.h>
 #include <stdint.h>
@@ -226,12 +227,15 @@ int fill_choose(struct fill *f, const char *const *queued, int n_queued,
 	return n;
 }
 
-/* The URIs in MPD's queue; caller frees each and the array. -1 on error. */
-static int list_queue(struct mpd_connection *c, char ***out)
+/* The URIs of the current song and those after it (`from` = the current
+ * position, 0 when none): songs already played earlier in the queue may
+ * come back. Caller frees each and the array. -1 on error. */
+static int list_queue(struct mpd_connection *c, int from, char ***out)
 {
 	char **v = NULL;
 	int n = 0, cap = 0;
-	if (!mpd_send_list_queue_meta(c))
+	if (!mpd_send_list_queue_range_meta(c, (unsigned)(from > 0 ? from : 0),
+					    UINT_MAX))
 		return -1;
 	struct mpd_song *song;
 	while ((song = mpd_recv_song(c))) {
@@ -288,7 +292,7 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 		return 0;
 	}
 	char **queued = NULL;
-	int n_queued = list_queue(c, &queued);
+	int n_queued = list_queue(c, pos, &queued);
 	if (n_queued < 0)
 		return -1;
 	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);

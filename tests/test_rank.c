@@ -99,6 +99,17 @@ static void test_explore_takes_the_least_sure(void)
 	q.n_recent = 3;
 	CHECK(rank_pick(r, &q, &p));
 	CHECK_INT(p.index, 150);
+	/* Optimism: a sure dislike, however far away, is not explored while
+	 * a plausible track is left. */
+	for (int i = 0; i < N; i++) {
+		mean[i] = 0.05f;
+		spread[i] = 0.01f;
+	}
+	spread[160] = 0.2f;	/* unsure, and far away: still a dislike */
+	mean[20] = 0.45f;	/* near, but could be liked */
+	spread[20] = 0.05f;
+	CHECK(rank_pick(r, &q, &p));
+	CHECK_INT(p.index, 20);
 	rank_free(r);
 }
 

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <mpd/client.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,20 @@ bool listener_likes(const char *uri)
 	return strncmp(base, "soft_", 5) == 0;
 }
 
+/* Waits for a player event, at most `seconds`; false when the connection
+ * failed. A bound, so a queue that ran dry cannot hang the listener. */
+static bool wait_player(struct mpd_connection *c, double seconds)
+{
+	if (!mpd_send_idle_mask(c, MPD_IDLE_PLAYER))
+		return false;
+	struct pollfd p = { .fd = mpd_connection_get_fd(c), .events = POLLIN };
+	if (poll(&p, 1, (int)(seconds * 1000)) == 1)
+		return mpd_recv_idle(c, false) != 0 ||
+		       mpd_connection_get_error(c) == MPD_ERROR_SUCCESS;
+	mpd_run_noidle(c);
+	return mpd_connection_get_error(c) == MPD_ERROR_SUCCESS;
+}
+
 int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 		 listener_fn fn, void *ctx)
 {
@@ -87,7 +102,8 @@ int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 				break;
 			/* Stopped with nothing current: wait for the next
 			 * player event (mpdrec refills and restarts). */
-			mpd_run_idle_mask(c, MPD_IDLE_PLAYER);
+			if (!wait_player(c, 1.0))
+				break;
 			continue;
 		}
 		int id = (int)mpd_song_get_id(song);
@@ -97,6 +113,10 @@ int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 		if (id != last_id) {
 			last_id = id;
 			bool liked = listener_likes(uri);
+			if (getenv("LISTENER_VERBOSE"))
+				fprintf(stderr, "listener: %.2f %s %s\n",
+					proc_now(), uri,
+					liked ? "to the end" : "skip");
 			if (!fn(heard++, uri, liked, ctx))
 				break;
 			if (!liked) {
@@ -105,7 +125,8 @@ int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 				continue;
 			}
 		}
-		mpd_run_idle_mask(c, MPD_IDLE_PLAYER);
+		if (!wait_player(c, 1.0))
+			break;
 	}
 	return heard;
 }
