@@ -1,5 +1,6 @@
 #include "daemon/watch.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,13 +51,25 @@ double watch_skip_weight(double position, double duration)
 	return wt < 0.1 ? 0.1 : wt > 1.0 ? 1.0 : wt;
 }
 
-/* Runs the stopwatch up to `now` and moves the estimated position. */
-static void advance(struct watch *w, double now)
+/* Runs the stopwatch up to `now` and moves the estimated position. `pos`
+ * is MPD's position now when the same song goes on, NAN when it is over.
+ * A stopwatch alone counts a stalled output (a busy machine, a slow
+ * network stream) as heard; no more audio can have been heard than went
+ * by, so the time added is capped by the position's advance. A jump back
+ * (a seek back, a restart) replays: then the wall time counts. */
+static void advance(struct watch *w, double now, double pos)
 {
 	double dt = now - w->last_time;
 	if (dt > 0 && w->state == WATCH_PLAY) {
-		w->played += dt;
-		w->position += dt;
+		double heard = dt;
+		if (w->duration > 0) {
+			double went_by = isnan(pos) ? w->duration - w->position
+						    : pos - w->position;
+			if (went_by >= 0 && went_by < heard)
+				heard = went_by;
+		}
+		w->played += heard;
+		w->position += heard;
 		if (w->duration > 0 && w->position > w->duration)
 			w->position = w->duration;
 	}
@@ -123,7 +136,9 @@ static void follow(struct watch *w, const struct watch_obs *o)
 bool watch_observe(struct watch *w, const struct watch_obs *o,
 		   struct watch_verdict *v)
 {
-	advance(w, o->now);
+	bool goes_on = w->song_id >= 0 && o->song_id == w->song_id &&
+		       o->state != WATCH_STOP;
+	advance(w, o->now, goes_on ? o->elapsed : NAN);
 	bool over = false;
 	if (w->song_id >= 0) {
 		bool same = o->song_id == w->song_id && o->state != WATCH_STOP;

@@ -49,7 +49,7 @@ static void test_full_play_is_a_like(void)
 			    &v));
 	CHECK_INT(v.kind, WATCH_LIKE);
 	CHECK_STR(v.uri, "a.flac");
-	CHECK_NEAR(v.played, 100.2, 1e-9);
+	CHECK_NEAR(v.played, 100.0, 1e-9);	/* no more than the track */
 	CHECK_NEAR(v.weight, 1.0, 1e-9);
 	watch_reset(&w);
 }
@@ -97,6 +97,22 @@ static void test_seek_forward_is_not_a_like(void)
 	CHECK(watch_observe(&w, &obs(25, WATCH_PLAY, 2, "b.flac", 0, 80), &v));
 	CHECK_INT(v.kind, WATCH_NONE);
 	CHECK_NEAR(v.played, 25, 1e-9);
+	watch_reset(&w);
+}
+
+/* A seek to the end, then an output that stalls for two seconds: the
+ * stopwatch ran, but only a quarter second of audio went by. */
+static void test_stalled_output_is_not_heard(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &(struct watch_rules){ .end_margin = 10,
+					      .min_duration = 1 });
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "d.wav", 0, 3), &v);
+	watch_observe(&w, &obs(0.3, WATCH_PLAY, 1, "d.wav", 2.75, 3), &v);
+	CHECK(watch_observe(&w, &obs(2.5, WATCH_PLAY, 2, "a.wav", 0, 3), &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	CHECK_NEAR(v.played, 0.55, 1e-9);
 	watch_reset(&w);
 }
 
@@ -190,6 +206,7 @@ int main(void)
 	RUN(test_next_early_is_a_heavy_dislike);
 	RUN(test_pause_does_not_count);
 	RUN(test_seek_forward_is_not_a_like);
+	RUN(test_stalled_output_is_not_heard);
 	RUN(test_stop_mid_song_has_no_label);
 	RUN(test_end_of_queue_is_a_like);
 	RUN(test_short_track_has_no_label);
