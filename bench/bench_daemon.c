@@ -24,8 +24,10 @@
 #define LEARN_SONGS 15
 #define JUDGED 30
 
-/* CPU time of every thread of a process, in seconds (schedstat: ns). */
-static double process_cpu(pid_t pid)
+/* CPU time of every thread of a process, in seconds, and how many times
+ * its threads went to sleep voluntarily (wake-ups), from the scheduler's
+ * own accounting (/proc/PID/task/TID/sched: se.sum_exec_runtime in ms). */
+static double process_cpu(pid_t pid, long *wakeups)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -33,16 +35,22 @@ static double process_cpu(pid_t pid)
 	if (!d)
 		return -1;
 	double total = 0;
+	*wakeups = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		char p[400];
-		snprintf(p, sizeof p, "%s/%s/schedstat", path, e->d_name);
+		char p[400], line[256];
+		snprintf(p, sizeof p, "%s/%s/sched", path, e->d_name);
 		FILE *f = fopen(p, "r");
-		unsigned long long ns = 0;
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			total += (double)ns * 1e-9;
+		while (f && fgets(line, sizeof line, f)) {
+			double v;
+			if (sscanf(line, "se.sum_exec_runtime : %lf", &v) == 1)
+				total += v * 1e-3;
+			long n;
+			if (sscanf(line, "nr_voluntary_switches : %ld", &n) == 1)
+				*wakeups += n;
+		}
 		if (f)
 			fclose(f);
 	}
@@ -114,7 +122,8 @@ static void bench_idle(struct mpdtest *m, const char *root)
 	proc_sleep(0.5);
 	mpd_run_pause(c, true);
 	proc_sleep(1.0);
-	double before = process_cpu(pid);
+	long wake0, wake1;
+	double before = process_cpu(pid, &wake0);
 	/* The baseline: a client without idle, polling status twice a
 	 * second, in this thread during the same window. */
 	double base0 = thread_cpu();
@@ -128,9 +137,10 @@ static void bench_idle(struct mpdtest *m, const char *root)
 		proc_sleep(0.5);
 	}
 	double base = thread_cpu() - base0;
-	double used = process_cpu(pid) - before;
-	printf("idle: daemon used %.2f ms of CPU over %.0f s of paused MPD "
-	       "(target <= 10 ms)\n", used * 1e3, IDLE_S);
+	double used = process_cpu(pid, &wake1) - before;
+	printf("idle: daemon used %.2f ms of CPU and woke %ld times over %.0f s "
+	       "of paused MPD (target <= 10 ms)\n", used * 1e3, wake1 - wake0,
+	       IDLE_S);
 	printf("idle: baseline, a client polling status every 0.5 s: %.2f ms "
 	       "(%d polls); ratio %.2f\n", base * 1e3, polls,
 	       base > 0 ? used / base : 0.0);

@@ -384,7 +384,7 @@ static void reload(struct daemon *d)
 	d->watch.rules.end_margin = d->conf.feedback.end_margin;
 	d->watch.rules.min_duration = d->conf.feedback.min_duration;
 	log_info("configuration reloaded from %s",
-		 path ? path : "(defaults)");
+		 d->conf.path ? d->conf.path : "(defaults)");
 	schedule_fill(d, 0);
 }
 
