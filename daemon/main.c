@@ -22,7 +22,7 @@ static int cmd_check_config(int argc, char **argv, const struct conf *c);
 static const struct command commands[] = {
 	{ "run", cmd_run, "run [--daemon] [--pidfile FILE]",
 	  "watch MPD, learn, keep the queue filled (the default)" },
-	{ "analyze", cmd_analyze, "analyze",
+	{ "analyze", cmd_analyze, "analyze [-j N] [-q]",
 	  "analyse new and changed tracks of MPD's database, then exit" },
 	{ "recommend", cmd_recommend, "recommend [-n N] [--explain]",
 	  "print the next picks with score and uncertainty" },
@@ -38,7 +38,8 @@ static const struct command commands[] = {
 	  "retrain the model on every event and report its metrics" },
 	{ "eval", cmd_eval, "eval --csv FILE --label COL [--folds K] ...",
 	  "cross-validate the model on a CSV table" },
-	{ "show", cmd_show, "show URI", "print the features of one track" },
+	{ "show", cmd_show, "show URI | show --file PATH",
+	  "print the features of one track" },
 	{ "export", cmd_export, "export --csv [FILE]",
 	  "write every feature vector and label as CSV" },
 	{ "report", cmd_report, "report --html FILE",
