@@ -11,6 +11,10 @@
 #define TOP_K 64
 /* Distances to the recent past look at this many recent tracks. */
 #define RECENT_MAX 32
+/* Cold start and exploration measure distances for at most this many
+ * candidates, drawn uniformly (reservoir sampling): a library of 100,000
+ * tracks costs no more than one of 4,096, and a smaller one is exact. */
+#define SAMPLE_MAX 4096
 
 struct rank {
 	int n, dim;
@@ -115,6 +119,28 @@ static float to_recent(const struct rank *r, int i, const int *recent,
 	return best;
 }
 
+/* Fills r->order with a uniform sample of at most SAMPLE_MAX eligible
+ * tracks (only plausible ones when `plausible`); returns how many. */
+static int sample(struct rank *r, const struct rank_request *q,
+		  bool plausible)
+{
+	int m = 0;
+	for (int i = 0; i < r->n; i++) {
+		if (!q->eligible[i] ||
+		    (plausible && q->mean[i] + 2 * q->spread[i] < 0.5f))
+			continue;
+		m++;
+		if (m <= SAMPLE_MAX) {
+			r->order[m - 1] = i;
+		} else {
+			uint64_t j = next_u64(&r->rng) % (uint64_t)m;
+			if (j < SAMPLE_MAX)
+				r->order[j] = i;
+		}
+	}
+	return m < SAMPLE_MAX ? m : SAMPLE_MAX;
+}
+
 static bool pick_cold(struct rank *r, const struct rank_request *q,
 		      struct rank_pick *out)
 {
@@ -123,9 +149,9 @@ static bool pick_cold(struct rank *r, const struct rank_request *q,
 	 * library's different corners. Among near-ties, chance decides. */
 	int best = -1;
 	float best_d = -1;
-	for (int i = 0; i < r->n; i++) {
-		if (!q->eligible[i])
-			continue;
+	int m = sample(r, q, false);
+	for (int k = 0; k < m; k++) {
+		int i = r->order[k];
 		float d = to_recent(r, i, q->recent, q->n_recent);
 		if (d == FLT_MAX)
 			d = (float)uniform(&r->rng);
@@ -159,15 +185,11 @@ static bool pick_explore(struct rank *r, const struct rank_request *q,
 	 * agrees they dislike; all of them when none qualifies. */
 	int best = -1;
 	double best_v = -1;
-	bool any_plausible = false;
-	for (int i = 0; i < r->n && !any_plausible; i++)
-		any_plausible = q->eligible[i] &&
-				q->mean[i] + 2 * q->spread[i] >= 0.5f;
-	for (int i = 0; i < r->n; i++) {
-		if (!q->eligible[i])
-			continue;
-		if (any_plausible && q->mean[i] + 2 * q->spread[i] < 0.5f)
-			continue;
+	int m = sample(r, q, true);
+	if (m == 0)
+		m = sample(r, q, false);
+	for (int k = 0; k < m; k++) {
+		int i = r->order[k];
 		float d = to_recent(r, i, q->recent, q->n_recent);
 		double away = d == FLT_MAX ? 1.0 : sqrt((double)d);
 		double v = (double)q->spread[i] * (0.5 + away);
@@ -192,23 +214,46 @@ static bool pick_explore(struct rank *r, const struct rank_request *q,
 static bool pick_exploit(struct rank *r, const struct rank_request *q,
 			 struct rank_pick *out)
 {
-	int m = 0;
-	for (int i = 0; i < r->n; i++)
-		if (q->eligible[i])
-			r->order[m++] = i;
-	if (m == 0)
+	/* The TOP_K best in one pass with a min-heap of their indices (n can
+	 * be 100,000: no sort, no repeated scans), then sorted best first. */
+	int *h = r->order, k = 0, m = 0;
+	const float *sc = q->mean;
+	for (int i = 0; i < r->n; i++) {
+		if (!q->eligible[i])
+			continue;
+		m++;
+		if (k < TOP_K) {
+			int c = k++;	/* sift up */
+			while (c > 0 && sc[h[(c - 1) / 2]] > sc[i]) {
+				h[c] = h[(c - 1) / 2];
+				c = (c - 1) / 2;
+			}
+			h[c] = i;
+		} else if (sc[i] > sc[h[0]]) {
+			int c = 0;	/* replace the smallest, sift down */
+			for (;;) {
+				int l = 2 * c + 1, small = l;
+				if (l >= k)
+					break;
+				if (l + 1 < k && sc[h[l + 1]] < sc[h[l]])
+					small = l + 1;
+				if (sc[h[small]] >= sc[i])
+					break;
+				h[c] = h[small];
+				c = small;
+			}
+			h[c] = i;
+		}
+	}
+	if (k == 0)
 		return false;
-	/* Partial selection of the TOP_K best (n can be 100,000: no full
-	 * sort). */
-	int k = m < TOP_K ? m : TOP_K;
-	for (int a = 0; a < k; a++) {
-		int best = a;
-		for (int b = a + 1; b < m; b++)
-			if (q->mean[r->order[b]] > q->mean[r->order[best]])
-				best = b;
-		int t = r->order[a];
-		r->order[a] = r->order[best];
-		r->order[best] = t;
+	for (int a = 1; a < k; a++) {	/* insertion sort, best first */
+		int v = h[a], b = a - 1;
+		while (b >= 0 && sc[h[b]] < sc[v]) {
+			h[b + 1] = h[b];
+			b--;
+		}
+		h[b + 1] = v;
 	}
 	double top = q->mean[r->order[0]];
 	double t = q->temperature > 1e-6 ? q->temperature : 1e-6;
