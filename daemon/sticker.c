@@ -2,6 +2,9 @@
 #include "daemon/sticker.h"
 
 #include "core/store.h"
+#include "daemon/learn.h"
+#include "daemon/link.h"
+#include "daemon/log.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* URIs longer than this are skipped (MPD's own limit is the path length). */
 #define URI_MAX 4096
@@ -363,6 +367,7 @@ int sticker_write_scores(struct mpd_connection *c, const char *const *uris,
 struct sticker {
 	struct table t;		/* URI -> recorded label, score on MPD */
 	int cursor;		/* where sticker_push_scores goes on */
+	bool off;		/* MPD refused: until the next connect */
 };
 
 struct sticker *sticker_new(void)
@@ -552,4 +557,80 @@ out:
 	free(v);
 	free(w);
 	return rc;
+}
+
+/* --- the daemon's calls ------------------------------------------------ */
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* After a call that failed: false when the connection is lost; else MPD
+ * refused (link_check logged its words), and stickers go off. */
+static bool refused(struct sticker *s, struct link *l, const char *what)
+{
+	if (!link_check(l, what, mono()))
+		return false;
+	s->off = true;
+	log_warning("feedback.stickers: no stickers from this MPD until "
+		    "mpdrec reconnects (does mpd.conf set sticker_file?)");
+	return true;
+}
+
+bool sticker_on_connect(struct sticker *s, struct link *l,
+			sticker_label_fn fn, void *ctx)
+{
+	assert(s && l && fn);
+	s->off = false;
+	struct mpd_connection *c = link_conn(l);
+	if (!c)
+		return false;
+	int n = sticker_load_scores(s, c);
+	if (n < 0)
+		return refused(s, l, "reading the mpdrec_score stickers");
+	log_debug("MPD holds %d mpdrec_score stickers", n);
+	return sticker_on_change(s, l, fn, ctx);
+}
+
+bool sticker_on_change(struct sticker *s, struct link *l,
+		       sticker_label_fn fn, void *ctx)
+{
+	assert(s && l && fn);
+	struct mpd_connection *c = link_conn(l);
+	if (!c)
+		return false;
+	if (s->off)
+		return true;
+	int n = sticker_poll_labels(s, c, fn, ctx);
+	if (n < 0)
+		return refused(s, l, "reading the like and rating stickers");
+	if (n > 0)
+		log_info("%d new like/rating sticker%s", n, n == 1 ? "" : "s");
+	return true;
+}
+
+int sticker_after_fill(struct sticker *s, struct link *l,
+		       struct learn *learn)
+{
+	assert(s && l && learn);
+	struct mpd_connection *c = link_conn(l);
+	if (!c)
+		return -1;
+	const float *mean, *spread;
+	if (s->off || !learn_scores(learn, &mean, &spread))
+		return 0;
+	const struct store_library *lib = learn_library(learn);
+	int left = 0;
+	double t0 = mono();
+	int n = sticker_push_scores(s, c, (const char *const *)lib->uri, mean,
+				    lib->n, STICKER_PUSH_BUDGET, &left);
+	if (n < 0)
+		return refused(s, l, "writing mpdrec_score stickers") ? 0 : -1;
+	if (n > 0)
+		log_debug("wrote %d mpdrec_score stickers in %.0f ms, %d to go",
+			  n, (mono() - t0) * 1e3, left);
+	return left;
 }

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct learn;
+struct link;
 struct mpd_connection;
 struct store;
 
@@ -30,6 +32,11 @@ struct store;
 /** Sticker sets per command list: MPD reads a whole list before running it
  *  and refuses one above its max_command_list_size (2 MiB by default). */
 #define STICKER_MAX_PER_LIST 256
+/** Scores sticker_after_fill() writes at most per call. */
+#define STICKER_PUSH_BUDGET 200
+/** Pause the daemon leaves between two such calls while scores are left
+ *  to write (a first pass over a large library, a retrained model). */
+#define STICKER_PUSH_PAUSE_S 2.0
 
 /** Maps one sticker to a label, as myMPD means it: `like` "2" (love) is 1,
  *  "0" (hate) is 0, "1" (neutral) is -1; `rating` 7 to 10 is 1, 1 to 3 is 0,
@@ -123,5 +130,33 @@ int sticker_load_scores(struct sticker *s, struct mpd_connection *c);
 int sticker_push_scores(struct sticker *s, struct mpd_connection *c,
 			const char *const *uris, const float *scores, int n,
 			int budget, int *left);
+
+/* --- the daemon's three calls (over its link, with logging) ------------ */
+
+/* Each is called while no idle command is outstanding. A server error
+ * (MPD has no sticker database, or refuses the command to this client) is
+ * logged once and turns stickers off until the next sticker_on_connect();
+ * a lost connection is left to the link (link_check dropped it). */
+
+/** After (re)connecting: learns which scores MPD holds, then reports new
+ *  labels through fn (see sticker_poll_labels). Returns false when the
+ *  connection was lost. */
+bool sticker_on_connect(struct sticker *s, struct link *l,
+			sticker_label_fn fn, void *ctx);
+
+/** After an idle event with MPD_IDLE_STICKER: reports new labels through
+ *  fn. mpdrec's own score writes raise that event too; then nothing is
+ *  new, and the cost is two `sticker find` commands. Returns false when
+ *  the connection was lost. */
+bool sticker_on_change(struct sticker *s, struct link *l,
+		       sticker_label_fn fn, void *ctx);
+
+/** After a fill (learn_refresh_scores): writes up to STICKER_PUSH_BUDGET
+ *  of the library's scores that moved (sticker_push_scores over
+ *  learn_library() and learn_scores()). Returns how many still differ
+ *  (> 0: call again in STICKER_PUSH_PAUSE_S), 0, or -1 when the connection
+ *  was lost. */
+int sticker_after_fill(struct sticker *s, struct link *l,
+		       struct learn *learn);
 
 #endif

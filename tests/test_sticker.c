@@ -14,7 +14,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "conf/conf.h"
 #include "core/store.h"
+#include "daemon/learn.h"
+#include "daemon/link.h"
+#include "features/table.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/mpdtest.h"
 
@@ -539,6 +543,108 @@ static void test_push_goes_round(void)
 	mpd_connection_free(c);
 }
 
+static struct link *open_link(void)
+{
+	struct link_params p = {
+		.host = "127.0.0.1", .port = mpd.port, .timeout_ms = 5000,
+	};
+	struct link *l = link_new(&p);
+	if (l && !link_connect(l, 0)) {
+		link_free(l);
+		l = NULL;
+	}
+	CHECK_MSG(l != NULL, "no link to the test MPD");
+	return l;
+}
+
+/* A learner over a store whose library is the test songs (features made
+ * up; one song left unanalysed): its scores are what gets written. */
+static struct learn *open_learner(struct store **db, struct conf *cf)
+{
+	char dir[4200], err[512];
+	snprintf(dir, sizeof dir, "%s/glue-data", harness_tmpdir());
+	*db = store_open(dir, err, sizeof err);
+	if (!CHECK_MSG(*db != NULL, "%s", err))
+		return NULL;
+	CHECK(store_sync_begin(*db));
+	for (int i = 0; i < N_SONGS; i++) {
+		struct store_track_info t = { .uri = songs[i], .mtime = 1,
+					      .duration = 0.1 };
+		CHECK(store_sync_track(*db, &t));
+	}
+	CHECK(store_sync_end(*db, NULL));
+	int dim = features_count();
+	float *v = malloc((size_t)dim * sizeof *v);
+	for (int i = 0; v && i < N_SONGS - 1; i++) {
+		for (int j = 0; j < dim; j++)
+			v[j] = (float)((i * 7 + j * 3) % 11) - 5.f;
+		CHECK(store_set_features(*db, songs[i], FEATURES_VERSION, v,
+					 dim, 0.1));
+	}
+	free(v);
+	conf_defaults(cf);
+	struct learn *l = learn_new(*db, cf, -1, err, sizeof err);
+	CHECK_MSG(l != NULL, "%s", err);
+	return l;
+}
+
+/* The daemon's three calls: labels on connect and on change, scores after
+ * a fill, through the link and the learner. */
+static void test_daemon_calls(void)
+{
+	if (!mpd_ok)
+		return;
+	struct mpd_connection *c = conn();
+	if (!c)
+		return;
+	clear_all(c);
+	set_mympd(c);
+	set(c, songs[11], STICKER_SCORE_NAME, "0.5");
+	struct link *l = open_link();
+	struct store *db = NULL;
+	struct conf cf = { 0 };
+	struct learn *learn = open_learner(&db, &cf);
+	struct sticker *st = sticker_new();
+	if (!l || !learn || !st)
+		goto out;
+	struct seen s = { 0 };
+	CHECK(sticker_on_connect(st, l, collect, &s));
+	CHECK_INT(s.n, 6);
+	s = (struct seen){ 0 };
+	CHECK(sticker_on_change(st, l, collect, &s));
+	CHECK_INT(s.n, 0);
+	set(c, songs[5], "rating", "9");
+	CHECK(sticker_on_change(st, l, collect, &s));
+	CHECK_INT(s.n, 1);
+	CHECK_STR(s.uri[0], songs[5]);
+
+	/* Scores: the learner's, for the 11 analysed songs. */
+	const float *mean, *spread;
+	if (!CHECK(learn_scores(learn, &mean, &spread)))
+		goto out;
+	const struct store_library *lib = learn_library(learn);
+	CHECK_INT(lib->n, N_SONGS - 1);
+	CHECK_INT(sticker_after_fill(st, l, learn), 0);
+	float got[N_SONGS];
+	read_all(c, got);
+	for (int i = 0; i < lib->n; i++) {
+		int k;
+		if (CHECK(sscanf(lib->uri[i], "s%d.wav", &k) == 1 &&
+			  k >= 0 && k < N_SONGS))
+			CHECK_NEAR(got[k], mean[i], 5e-4);
+	}
+	/* songs[11] has no vector: its sticker is another client's, kept. */
+	CHECK_NEAR(got[11], 0.5, 1e-6);
+	CHECK(link_up(l));
+out:
+	sticker_free(st);
+	learn_free(learn);
+	store_close(db);
+	conf_free(&cf);
+	link_free(l);
+	mpd_connection_free(c);
+}
+
 /* Without a sticker_file MPD has no "sticker" command: every call fails
  * with a server error the caller can clear. */
 static void test_mpd_without_stickers(void)
@@ -569,6 +675,16 @@ static void test_mpd_without_stickers(void)
 		CHECK(mpd_connection_get_error(c) == MPD_ERROR_SERVER);
 		CHECK(mpd_connection_clear_error(c));
 		CHECK_INT(s.n, 0);
+		/* The daemon's calls turn stickers off and keep the link. */
+		struct link *l = open_link();
+		if (l) {
+			CHECK(sticker_on_connect(st, l, collect, &s));
+			CHECK(link_up(l));
+			CHECK(sticker_on_change(st, l, collect, &s));
+			CHECK(link_up(l));
+			CHECK_INT(s.n, 0);
+			link_free(l);
+		}
 		/* The connection still works. */
 		struct mpd_status *status = mpd_run_status(c);
 		CHECK(status != NULL);
@@ -589,8 +705,16 @@ static void test_closed_connection(void)
 	struct mpd_connection *c = conn();
 	if (!c)
 		return;
+	struct link *l = open_link();
 	mpdtest_kill(&mpd);
 	struct seen s = { 0 };
+	if (l) {
+		struct sticker *st = sticker_new();
+		CHECK(!sticker_on_change(st, l, collect, &s));
+		CHECK(!link_up(l));
+		sticker_free(st);
+		link_free(l);
+	}
 	CHECK_INT(sticker_read_labels(c, collect, &s), -1);
 	CHECK(mpd_connection_get_error(c) != MPD_ERROR_SUCCESS);
 	CHECK(!mpd_connection_clear_error(c));
@@ -642,6 +766,7 @@ int main(void)
 	RUN(test_write_and_read_scores);
 	RUN(test_push_in_rounds);
 	RUN(test_push_goes_round);
+	RUN(test_daemon_calls);
 	RUN(test_mpd_without_stickers);
 	RUN(test_closed_connection);
 	mpdtest_stop(&mpd);
