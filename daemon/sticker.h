@@ -33,7 +33,7 @@ struct store;
  *  and refuses one above its max_command_list_size (2 MiB by default). */
 #define STICKER_MAX_PER_LIST 256
 /** Scores sticker_after_fill() writes at most per call. */
-#define STICKER_PUSH_BUDGET 200
+#define STICKER_PUSH_BUDGET 50
 /** Pause the daemon leaves between two such calls while scores are left
  *  to write (a first pass over a large library, a retrained model). */
 #define STICKER_PUSH_PAUSE_S 2.0
