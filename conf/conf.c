@@ -87,7 +87,7 @@ static const struct option options[] = {
 	NUM("feedback.min_duration", OPT_DOUBLE, feedback.min_duration, 30, 0,
 	    3600, "songs shorter than this many seconds are not labelled"),
 	NUM("feedback.stickers", OPT_BOOL, feedback.stickers, 0, 0, 1,
-	    "also keep like/dislike counts in MPD stickers"),
+	    "read myMPD's like/rating stickers as feedback; write each track's score to mpdrec_score"),
 	{ .name = "model.hidden", .type = OPT_INT_LIST,
 	  .offset = AT(model.hidden), .count_offset = AT(model.n_hidden),
 	  .def_list = { 64, 32 }, .def_count = 2, .min = 1, .max = 1024,
@@ -705,12 +705,16 @@ static bool read_file(struct loader *l, config_t *cfg)
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
 		snprintf(l->err, l->err_size, "%s: cannot read: %s",
 			 file ? file : l->path, config_error_text(cfg));
-	else
+	else {
+		/* libconfig's text is often just "syntax error" itself. */
+		const char *text = config_error_text(cfg);
+		bool plain = !text || !strcmp(text, "syntax error");
 		snprintf(l->err, l->err_size,
-			 "%s:%d: syntax error: %s (expected libconfig syntax: "
+			 "%s:%d: syntax error%s%s (expected libconfig syntax: "
 			 "name = value; or group = { name = value; };)",
 			 file ? file : l->path, config_error_line(cfg),
-			 config_error_text(cfg));
+			 plain ? "" : ": ", plain ? "" : text);
+	}
 	return false;
 }
 

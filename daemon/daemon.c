@@ -10,6 +10,7 @@
 #include "daemon/link.h"
 #include "daemon/log.h"
 #include "daemon/scan.h"
+#include "daemon/sticker.h"
 #include "daemon/watch.h"
 
 #include <errno.h>
@@ -65,6 +66,7 @@ struct daemon {
 	struct fill *fill;
 	struct link *link;
 	struct scan *scan;
+	struct sticker *sticker;	/* NULL: feedback.stickers off */
 	struct watch watch;
 	bool idle;		/* an idle command is outstanding */
 	double fill_at;		/* monotonic time of the next fill, 0 none */
@@ -264,6 +266,16 @@ static void on_message(struct daemon *d, const char *text)
 		fill_library_changed(d->fill);
 }
 
+static bool on_sticker(const char *uri, int label, const char *why,
+		       void *ctx)
+{
+	struct daemon *d = ctx;
+	log_info("sticker %s on %s", why, uri);
+	feedback(d, uri, label ? STORE_KIND_LIKE : STORE_KIND_DISLIKE, label,
+		 EXPLICIT_WEIGHT, 0, 0, "sticker");
+	return true;
+}
+
 static bool read_messages(struct daemon *d)
 {
 	struct mpd_connection *c = link_conn(d->link);
@@ -310,6 +322,9 @@ static void handle(struct daemon *d, enum mpd_idle mask)
 		schedule_fill(d, d->conf.queue.settle_ms / 1000.0);
 	if ((mask & MPD_IDLE_MESSAGE) && !read_messages(d))
 		return;
+	if ((mask & MPD_IDLE_STICKER) && d->sticker &&
+	    !sticker_on_change(d->sticker, d->link, on_sticker, d))
+		return;
 	if (mask & MPD_IDLE_DATABASE)
 		start_scan(d);
 }
@@ -321,6 +336,8 @@ static void on_connected(struct daemon *d)
 	watch_reset(&d->watch);
 	if (observe(d) && link_up(d->link))
 		read_messages(d);
+	if (d->sticker && link_up(d->link))
+		sticker_on_connect(d->sticker, d->link, on_sticker, d);
 	schedule_fill(d, 0);
 }
 
@@ -339,6 +356,10 @@ static void do_fill(struct daemon *d)
 		link_check(d->link, "filling the queue", mono());
 	/* Catch up with the last events now that the queue is full. */
 	learn_refresh_scores(d->learn);
+	/* Scores go out to MPD in small rounds between other work. */
+	if (d->sticker && link_up(d->link) &&
+	    sticker_after_fill(d->sticker, d->link, d->learn) > 0)
+		schedule_fill(d, STICKER_PUSH_PAUSE_S);
 }
 
 static void after_scan(struct daemon *d)
@@ -413,7 +434,9 @@ static void loop(struct daemon *d)
 		if (!link_up(d->link)) {
 			on_disconnected(d);
 		} else if (!d->idle) {
-			if (mpd_send_idle_mask(link_conn(d->link), IDLE_MASK))
+			enum mpd_idle mask = IDLE_MASK |
+				(d->sticker ? MPD_IDLE_STICKER : 0);
+			if (mpd_send_idle_mask(link_conn(d->link), mask))
 				d->idle = true;
 			else if (!link_check(d->link, "idle", mono()))
 				on_disconnected(d);
@@ -587,6 +610,10 @@ int cmd_run(int argc, char **argv, const struct conf *c)
 		goto out;
 	}
 	d.fill = fill_new(&d.conf, d.store, d.learn);
+	if (d.conf.feedback.stickers &&
+	    (!(d.sticker = sticker_new()) || !sticker_seed(d.sticker, d.store)))
+		log_warning("stickers: %s",
+			    d.sticker ? store_error(d.store) : "out of memory");
 	d.scan = scan_new(wake_pipe[1]);
 	struct link_params lp = {
 		.host = d.conf.mpd.host,
@@ -631,6 +658,7 @@ out:
 			rc = 1;
 		}
 	}
+	sticker_free(d.sticker);
 	fill_free(d.fill);
 	learn_free(d.learn);
 	for (int i = 0; i < d.n_pending; i++) {

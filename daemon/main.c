@@ -203,7 +203,10 @@ int main(int argc, char **argv)
 		}
 
 	struct conf c = { 0 };
-	if (!load_config(&c, config_path)) {
+	/* `check-config FILE` checks that file alone: a broken installed one
+	 * must not stop the user from checking the fixed copy. */
+	bool own_file = cmd->run == cmd_check_config && sub_argc == 2;
+	if (own_file ? !conf_defaults(&c) : !load_config(&c, config_path)) {
 		conf_free(&c);
 		return 2;
 	}

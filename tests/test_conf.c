@@ -275,7 +275,7 @@ static void expect_error(const char *text, const char *want)
 static void test_syntax_error(void)
 {
 	expect_error("queue = {\n\tahead = 2;\n\texplore_rate = ;\n};\n",
-		     "t.conf:3: syntax error: syntax error (expected");
+		     "t.conf:3: syntax error (expected");
 	expect_error("log = {\n\tlevel = \"info\";\n\tlevel = \"debug\";\n};\n",
 		     "t.conf:3: syntax error: duplicate setting name");
 	expect_error("# ok\nmusic_directory = \"/music\";\n\nqueue = {\n\tahead 2;\n};\n",

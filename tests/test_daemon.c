@@ -150,7 +150,8 @@ static void setup(void)
 	fprintf(f,
 		"mpd = { host = \"127.0.0.1\"; port = %u; timeout_ms = 5000; };\n"
 		"data_directory = \"%s\";\n"
-		"feedback = { end_margin = 10.0; min_duration = 1.0; };\n"
+		"feedback = { end_margin = 10.0; min_duration = 1.0; "
+		"stickers = true; };\n"
 		"queue = { settle_ms = 100.0; };\n",
 		mpd.port, data_dir);
 	fclose(f);
@@ -283,6 +284,27 @@ static void test_message_like_is_explicit(void)
 	CHECK(mpd_run_send_message(c, "mpdrec", "rm -rf /"));
 	CHECK(proc_wait_for(log_path, "unknown command 'rm'", from, 3));
 	mpd_run_stop(c);
+	mpd_connection_free(c);
+}
+
+/* feedback.stickers: myMPD's "like" sticker is an explicit label. */
+static void test_mympd_love_sticker_is_a_like(void)
+{
+	if (!CHECK(ready))
+		return;
+	struct mpd_connection *c = conn();
+	int64_t before = count_events();
+	CHECK(mpd_run_sticker_set(c, "song", "c.wav", "like", "2"));
+	struct ev e;
+	CHECK(event_for("c.wav", before, &e, 3));
+	CHECK_INT(e.kind, STORE_KIND_LIKE);
+	CHECK_INT(e.label, 1);
+	CHECK_STR(e.source, "sticker");
+	/* The same sticker again is not a new event. */
+	before = count_events();
+	CHECK(mpd_run_sticker_set(c, "song", "c.wav", "like", "2"));
+	proc_sleep(0.5);
+	CHECK_INT(count_events(), before);
 	mpd_connection_free(c);
 }
 
@@ -425,6 +447,7 @@ int main(void)
 	RUN(test_seek_to_the_end_is_not_a_like);
 	RUN(test_stop_mid_song_has_no_label);
 	RUN(test_message_like_is_explicit);
+	RUN(test_mympd_love_sticker_is_a_like);
 	RUN(test_mpd_restart_mid_song);
 	RUN(test_sighup_reloads_and_keeps_old_on_error);
 	RUN(test_daemon_mode_writes_pidfile);
