@@ -5,7 +5,6 @@
  * 2. The simulated listener's like rate with mpdrec filling the queue
  *    (after 15 songs to learn from), against MPD's shuffle on the same
  *    library. */
-#include "core/store.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/listener.h"
 #include "tests/lib/mpdtest.h"
@@ -65,17 +64,6 @@ static double thread_cpu(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int analysed(const char *data)
-{
-	char err[256];
-	struct store *s = store_open(data, err, sizeof err);
-	int counts[4] = { 0 };
-	if (s)
-		store_count_tracks(s, counts);
-	store_close(s);
-	return counts[STORE_ANALYSED];
-}
-
 static pid_t start_daemon(const struct mpdtest *m, const char *root,
 			  const char *name)
 {
@@ -94,30 +82,15 @@ static pid_t start_daemon(const struct mpdtest *m, const char *root,
 	fclose(f);
 	char *argv[] = { (char *)proc_mpdrec(), "--config", conf, "run", NULL };
 	pid_t pid = proc_spawn(argv, log);
-	double t0 = proc_now();
-	while (analysed(data) < 2 * PER_STYLE && proc_now() - t0 < 60)
-		proc_sleep(0.2);
+	listener_wait_analysed(data, 2 * PER_STYLE, 60);
 	return pid;
-}
-
-static void wait_queue(struct mpd_connection *c, unsigned n)
-{
-	for (int i = 0; i < 100; i++) {
-		struct mpd_status *st = mpd_run_status(c);
-		unsigned len = st ? mpd_status_get_queue_length(st) : 0;
-		if (st)
-			mpd_status_free(st);
-		if (len >= n)
-			return;
-		proc_sleep(0.1);
-	}
 }
 
 static void bench_idle(struct mpdtest *m, const char *root)
 {
 	pid_t pid = start_daemon(m, root, "idle");
 	struct mpd_connection *c = mpdtest_connect(m);
-	wait_queue(c, 2);
+	listener_wait_queue(c, 2, 10);
 	mpd_run_play(c);
 	proc_sleep(0.5);
 	mpd_run_pause(c, true);
@@ -169,7 +142,7 @@ static void bench_listener(struct mpdtest *m, const char *root)
 	pid_t pid = start_daemon(m, root, "listen");
 	struct mpd_connection *c = mpdtest_connect(m);
 	mpd_run_clear(c);
-	wait_queue(c, 2);
+	listener_wait_queue(c, 2, 10);
 	mpd_run_play(c);
 	struct tally ours = { .skip_first = LEARN_SONGS };
 	double t0 = proc_now();

@@ -1,5 +1,6 @@
 /* mpdrec eval: offline cross-validation of the model on a CSV table. */
 #include "daemon/cmd.h"
+#include "daemon/learn.h"
 
 #include "conf/conf.h"
 #include "core/csv.h"
@@ -48,26 +49,6 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 		return false;
 	*out = v;
 	return true;
-}
-
-static void params_from_conf(struct model_params *p, const struct conf *c,
-			     int n_in)
-{
-	model_params_default(p, n_in);
-	if (!c)
-		return;
-	if (c->model.n_hidden >= 0 && c->model.n_hidden <= MODEL_MAX_HIDDEN) {
-		p->n_hidden = c->model.n_hidden;
-		for (int i = 0; i < c->model.n_hidden; i++)
-			p->hidden[i] = c->model.hidden[i];
-	}
-	p->learning_rate = (float)c->model.learning_rate;
-	p->l2 = (float)c->model.l2;
-	p->ensemble = c->model.ensemble;
-	p->steps_per_event = c->model.steps_per_event;
-	p->batch = c->model.batch;
-	p->half_life_days = (float)c->model.half_life_days;
-	p->seed = c->model.seed;
 }
 
 static void print_fold(const struct eval_fold *f, void *user)
@@ -174,7 +155,7 @@ int cmd_eval(int argc, char **argv, const struct conf *c)
 	}
 
 	struct model_params mp;
-	params_from_conf(&mp, c, f.d);
+	learn_params_from_conf(&mp, c, f.d);
 	if (seed_set)
 		mp.seed = (unsigned)seed;
 	if (!model_params_check(&mp, err, sizeof err)) {

@@ -201,15 +201,17 @@ static struct model_data history_view(const struct history *h, double now,
 				    .age_days = age, .n = h->n };
 }
 
-static void params_from_conf(struct model_params *p, const struct conf *c,
-			     int dim)
+void learn_params_from_conf(struct model_params *p, const struct conf *c,
+			    int dim)
 {
 	model_params_default(p, dim);
 	if (!c)
 		return;
-	p->n_hidden = c->model.n_hidden;
-	for (int i = 0; i < c->model.n_hidden && i < 4; i++)
-		p->hidden[i] = c->model.hidden[i];
+	if (c->model.n_hidden >= 0 && c->model.n_hidden <= MODEL_MAX_HIDDEN) {
+		p->n_hidden = c->model.n_hidden;
+		for (int i = 0; i < c->model.n_hidden; i++)
+			p->hidden[i] = c->model.hidden[i];
+	}
 	p->learning_rate = (float)c->model.learning_rate;
 	p->l2 = (float)c->model.l2;
 	p->ensemble = c->model.ensemble;
@@ -416,7 +418,7 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	l->notify_fd = notify_fd;
 	l->dim = features_count();
 	l->retrain_every = c ? c->model.retrain_every : 50;
-	params_from_conf(&l->params, c, l->dim);
+	learn_params_from_conf(&l->params, c, l->dim);
 	if (!load_library(l, err, err_size) || !history_load(l, err, err_size))
 		goto fail;
 

@@ -15,6 +15,12 @@ struct model;
 struct store_library;
 
 struct learn;
+struct model_params;
+
+/** Fills *p with the model's defaults for n_in features, then the
+ *  configuration's model.* options (c may be NULL: defaults only). */
+void learn_params_from_conf(struct model_params *p, const struct conf *c,
+			    int n_in);
 
 /** Opens the learner over `store` (borrowed; must outlive it): loads the
  *  analysed library and the events, and the saved model (a model of another

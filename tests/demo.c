@@ -3,7 +3,6 @@
  * skipped). Every few songs it prints how often mpdrec's picks were liked,
  * against the base rate of the library. Stops by itself within three
  * minutes and leaves nothing running. */
-#include "core/store.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/listener.h"
 #include "tests/lib/mpdtest.h"
@@ -45,17 +44,6 @@ static bool on_song(int n, const char *uri, bool liked, void *ctx)
 	return true;
 }
 
-static int analysed(const char *data)
-{
-	char err[256];
-	struct store *s = store_open(data, err, sizeof err);
-	int counts[4] = { 0 };
-	if (s)
-		store_count_tracks(s, counts);
-	store_close(s);
-	return counts[STORE_ANALYSED];
-}
-
 int main(void)
 {
 	const char *root = harness_tmpdir();
@@ -89,22 +77,13 @@ int main(void)
 	char *argv[] = { (char *)proc_mpdrec(), "--config", conf, "run", NULL };
 	pid_t daemon = proc_spawn(argv, log);
 	double start = proc_now();
-	while (analysed(data) < 2 * PER_STYLE && proc_now() - start < 60)
-		proc_sleep(0.2);
-	printf("analysed %d tracks in %.1f s; the daemon's log: %s\n\n",
-	       analysed(data), proc_now() - start, log);
+	int n = listener_wait_analysed(data, 2 * PER_STYLE, 60);
+	printf("analysed %d tracks in %.1f s; the daemon's log: %s\n\n", n,
+	       proc_now() - start, log);
 	struct mpd_connection *c = mpdtest_connect(&mpd);
 	int rc = 1;
 	if (c) {
-		for (int i = 0; i < 100; i++) {
-			struct mpd_status *st = mpd_run_status(c);
-			unsigned len = st ? mpd_status_get_queue_length(st) : 0;
-			if (st)
-				mpd_status_free(st);
-			if (len >= 2)
-				break;
-			proc_sleep(0.1);
-		}
+		listener_wait_queue(c, 2, 10);
 		mpd_run_play(c);
 		struct watchers w = { 0 };
 		listener_run(c, 0.3, DEMO_S, on_song, &w);

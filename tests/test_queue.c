@@ -42,18 +42,6 @@ static bool count_song(int n, const char *uri, bool liked, void *ctx)
 	return t->judged < JUDGED_PICKS;
 }
 
-static int analysed_tracks(void)
-{
-	char err[256];
-	struct store *s = store_open(data_dir, err, sizeof err);
-	if (!s)
-		return -1;
-	int counts[4] = { 0 };
-	store_count_tracks(s, counts);
-	store_close(s);
-	return counts[STORE_ANALYSED];
-}
-
 static int explored_picks(void)
 {
 	char err[256];
@@ -92,9 +80,7 @@ static void test_learns_the_listeners_taste(void)
 			 NULL };
 	daemon_pid = proc_spawn(argv, log_path);
 	double start = proc_now();
-	while (analysed_tracks() < 2 * PER_STYLE && proc_now() - start < 60)
-		proc_sleep(0.2);
-	int analysed = analysed_tracks();
+	int analysed = listener_wait_analysed(data_dir, 2 * PER_STYLE, 60);
 	if (!CHECK_MSG(analysed == 2 * PER_STYLE, "%d of %d tracks analysed",
 		       analysed, 2 * PER_STYLE))
 		return;
@@ -103,15 +89,7 @@ static void test_learns_the_listeners_taste(void)
 		return;
 	/* Wait for mpdrec's first (cold) picks, then press play. */
 	mpd_run_clear(c);
-	for (int i = 0; i < 100; i++) {
-		struct mpd_status *st = mpd_run_status(c);
-		unsigned len = st ? mpd_status_get_queue_length(st) : 0;
-		if (st)
-			mpd_status_free(st);
-		if (len >= 2)
-			break;
-		proc_sleep(0.1);
-	}
+	CHECK(listener_wait_queue(c, 2, 10));
 	CHECK(mpd_run_play(c));
 
 	struct tally t = { 0 };

@@ -1,5 +1,6 @@
 #include "tests/lib/listener.h"
 
+#include "core/store.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/proc.h"
 
@@ -129,4 +130,40 @@ int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 			break;
 	}
 	return heard;
+}
+
+int listener_analysed(const char *data_dir)
+{
+	char err[256];
+	struct store *s = store_open(data_dir, err, sizeof err);
+	int counts[4] = { 0 };
+	if (s)
+		store_count_tracks(s, counts);
+	store_close(s);
+	return counts[STORE_ANALYSED];
+}
+
+int listener_wait_analysed(const char *data_dir, int n, double timeout_s)
+{
+	double end = proc_now() + timeout_s;
+	int have;
+	while ((have = listener_analysed(data_dir)) < n && proc_now() < end)
+		proc_sleep(0.2);
+	return have;
+}
+
+bool listener_wait_queue(struct mpd_connection *c, unsigned n,
+			 double timeout_s)
+{
+	double end = proc_now() + timeout_s;
+	do {
+		struct mpd_status *st = mpd_run_status(c);
+		unsigned len = st ? mpd_status_get_queue_length(st) : 0;
+		if (st)
+			mpd_status_free(st);
+		if (len >= n)
+			return true;
+		proc_sleep(0.1);
+	} while (proc_now() < end);
+	return false;
 }

@@ -26,4 +26,16 @@ typedef bool (*listener_fn)(int n, const char *uri, bool liked, void *ctx);
 int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 		 listener_fn fn, void *ctx);
 
+/** Tracks ANALYSED in the store under data_dir (0 when it cannot open). */
+int listener_analysed(const char *data_dir);
+
+/** Waits until data_dir's store holds n analysed tracks, at most
+ *  timeout_s; returns how many it holds. */
+int listener_wait_analysed(const char *data_dir, int n, double timeout_s);
+
+/** Waits until MPD's queue holds at least n songs (mpdrec's first picks),
+ *  at most timeout_s. Returns whether it does. */
+bool listener_wait_queue(struct mpd_connection *c, unsigned n,
+			 double timeout_s);
+
 #endif
