@@ -325,8 +325,10 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	if (!order || !liked)
 		goto out;
 	int m = 0;
+	/* The same rules as the queue: no bans, nothing too short to judge. */
 	for (int i = 0; i < lib->n; i++)
-		if (!lib->banned[i])
+		if (!lib->banned[i] &&
+		    lib->duration[i] >= c->feedback.min_duration)
 			order[m++] = i;
 	sort_scores = mean;
 	qsort(order, (size_t)m, sizeof *order, by_score);
