@@ -270,6 +270,20 @@ static void explain(struct learn *l, struct rank *r, int i,
 	free(p);
 }
 
+struct heard_ctx {
+	struct learn *l;
+	unsigned char *heard;
+};
+
+static bool mark_heard(const char *uri, void *ctx)
+{
+	struct heard_ctx *h = ctx;
+	int i = learn_find(h->l, uri);
+	if (i >= 0)
+		h->heard[i] = 1;
+	return true;
+}
+
 int cmd_recommend(int argc, char **argv, const struct conf *c)
 {
 	static const struct option opts[] = {
@@ -325,11 +339,18 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	if (!order || !liked)
 		goto out;
 	int m = 0;
-	/* The same rules as the queue: no bans, nothing too short to judge. */
+	/* The same rules as the queue: no bans, nothing too short to judge,
+	 * nothing heard within queue.history_hours. */
+	struct heard_ctx h = { l, liked };
+	if (!store_each_played_since(s, (double)time(NULL) -
+				     c->queue.history_hours * 3600.0,
+				     mark_heard, &h))
+		fprintf(stderr, "mpdrec: recent plays: %s\n", store_error(s));
 	for (int i = 0; i < lib->n; i++)
-		if (!lib->banned[i] &&
+		if (!lib->banned[i] && !liked[i] &&
 		    lib->duration[i] >= c->feedback.min_duration)
 			order[m++] = i;
+	memset(liked, 0, (size_t)lib->n);
 	sort_scores = mean;
 	qsort(order, (size_t)m, sizeof *order, by_score);
 	if (want_explain) {
