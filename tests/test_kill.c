@@ -216,8 +216,9 @@ static void test_fifty_kills(void)
 	struct messenger msg = { 0 };
 	atomic_init(&msg.stop, 0);
 	atomic_init(&msg.sent, 0);
-	if (!CHECK(l) ||
-	    !CHECK(pthread_create(&msg.thread, NULL, messenger_main, &msg) == 0))
+	bool started = l && pthread_create(&msg.thread, NULL, messenger_main,
+					   &msg) == 0;
+	if (!CHECK(started))
 		return;
 
 	struct figures f = { 0 };
@@ -279,8 +280,6 @@ static void test_fifty_kills(void)
 	f.logged = n_logged;
 	int retrains = rig_log_count(rig.log, 0, "retrained:");
 	int scans = rig_log_count(rig.log, 0, "library scan:");
-	int analysed = rig_log_count(rig.log, 0, "library scan started");
-	(void)analysed;
 	CHECK_INT(f.kills, KILLS);
 	CHECK_INT(f.integrity_ok, KILLS);
 	CHECK_MSG(n_logged >= KILLS, "only %d events logged in %d kills",
@@ -291,10 +290,11 @@ static void test_fifty_kills(void)
 	printf("kill test: %d SIGKILLs survived (%d restarts, %.0f s of "
 	       "kills, %.0f s in all)\n", f.kills, f.restarts + 1, kill_s,
 	       proc_now() - t0);
-	printf("  %d songs heard, %d channel messages sent; %d events logged as stored, %d stored "
-	       "(%d committed but killed before their log line); "
-	       "%d of %d logged present exactly once, 0 lost\n",
-	       heard, atomic_load(&msg.sent), n_logged, n, n - n_logged, f.checked_present, n_logged);
+	printf("  %d songs heard, %d channel messages sent; %d events logged "
+	       "as stored, %d stored (%d committed but killed before their "
+	       "log line); %d of %d logged present exactly once, 0 lost\n",
+	       heard, atomic_load(&msg.sent), n_logged, n, n - n_logged,
+	       f.checked_present, n_logged);
 	printf("  integrity_check ok after %d of %d kills; model loaded after "
 	       "%d (no model saved yet: %d)\n", f.integrity_ok, f.kills,
 	       f.models_loaded, f.no_model);

@@ -46,11 +46,12 @@ bool rig_write_conf(struct rig *r, const char *fmt, ...)
 	FILE *f = fopen(r->conf, "w");
 	if (!f)
 		return false;
-	fprintf(f,
-		"mpd = { host = \"127.0.0.1\"; port = %u; timeout_ms = 5000; };\n"
-		"music_directory = \"%s\";\n"
-		"data_directory = \"%s\";\n",
-		r->mpd.port, r->mpd.music, r->data);
+	fprintf(f, "mpd = { host = \"127.0.0.1\"; port = %u; "
+		"timeout_ms = 5000;", r->mpd.port);
+	if (r->password)
+		fprintf(f, " password = \"%s\";", r->password);
+	fprintf(f, " };\nmusic_directory = \"%s\";\n"
+		"data_directory = \"%s\";\n", r->mpd.music, r->data);
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);

@@ -21,6 +21,7 @@ struct rig {
 	char conf[4200];	/* its mpdrec.conf */
 	char log[4200];		/* its stdout and stderr */
 	pid_t pid;		/* the daemon, -1 when not running */
+	const char *password;	/* MPD's, for rig_write_conf; NULL none */
 };
 
 /** Starts MPD under root/mpd (music in r->mpd.music) and fills in the
@@ -32,7 +33,7 @@ bool rig_start_mpd(struct rig *r, const char *root);
  *  a password). Returns false when MPD does not come back. */
 bool rig_mpd_config(struct rig *r, const char *text);
 
-/** Writes r->conf: MPD's address (no password), music_directory,
+/** Writes r->conf: MPD's address (and r->password), music_directory,
  *  data_directory r->data, then the printf-formatted libconfig text `fmt`
  *  (may be NULL). Returns false when it cannot write. */
 bool rig_write_conf(struct rig *r, const char *fmt, ...)
