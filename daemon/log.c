@@ -1,9 +1,11 @@
 #include "daemon/log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum log_level log_threshold = LOG_INFO;
 static FILE *log_file;
@@ -20,9 +22,14 @@ bool log_setup(enum log_level level, const char *path)
 	log_threshold = level;
 	if (!path)
 		return true;
-	FILE *f = fopen(path, "a");
-	if (!f)
+	/* The log names the songs heard: private, like the data directory. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	log_close();
 	log_file = f;
