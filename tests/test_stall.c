@@ -1,0 +1,148 @@
+/* Issue 8, a daemon that looks late: on a loaded machine (or stalled by a
+ * long SQLite wait, a synchronous retrain, swap) the daemon may see a song
+ * change long after it happened. A song skipped after 0.5 s must still be
+ * a skip, not a full play; a song that did play to its end while the
+ * daemon was stalled must still be a like. The stall is made with SIGSTOP
+ * and SIGCONT on the real daemon against a real MPD; the first test shows
+ * the same with the watcher alone. */
+#include "daemon/watch.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/listener.h"
+#include "tests/lib/proc.h"
+#include "tests/lib/rig.h"
+
+#include <mpd/client.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRACK_S 3.0
+#define STALL_S (TRACK_S + 1.0)
+
+static struct rig rig;
+static bool ready;
+
+/* The watcher sees a 3 s song start, then nothing until 3.5 s later, when
+ * another song has been playing for 3 s: the first was left after 0.5 s. */
+static void test_late_look_at_a_skip(void)
+{
+	struct watch w;
+	struct watch_rules rules = { .end_margin = 10, .min_duration = 1 };
+	watch_init(&w, &rules);
+	struct watch_verdict v;
+	struct watch_obs o = { .now = 100.0, .state = WATCH_PLAY,
+			       .song_id = 1, .uri = "a.wav", .elapsed = 0,
+			       .duration = TRACK_S };
+	CHECK(!watch_observe(&w, &o, &v));
+	o = (struct watch_obs){ .now = 100.0 + 0.5 + TRACK_S,
+				.state = WATCH_PLAY, .song_id = 2,
+				.uri = "b.wav", .elapsed = TRACK_S,
+				.duration = 60 };
+	if (CHECK(watch_observe(&w, &o, &v))) {
+		CHECK_STR(v.uri, "a.wav");
+		CHECK_MSG(v.kind == WATCH_SKIP, "a song left after 0.5 s is "
+			  "judged %s (%s; %.2f s heard)",
+			  v.kind == WATCH_LIKE ? "a like" : "no label",
+			  v.why, v.played);
+	}
+	watch_reset(&w);
+}
+
+static void setup(void)
+{
+	ready = rig_start_mpd(&rig, harness_tmpdir()) &&
+		listener_make_library(rig.mpd.music, 2, TRACK_S) &&
+		mpdtest_update(&rig.mpd) &&
+		rig_write_conf(&rig,
+			       "feedback = { min_duration = 1.0; };\n"
+			       "queue = { settle_ms = 50.0; };\n"
+			       "log = { level = \"debug\"; };") &&
+		rig_start_daemon(&rig, 30);
+}
+
+/* The verdict the daemon logged for uri since byte `from`, waited for. */
+static bool logged_kind(const char *uri, long from, char *kind, size_t size)
+{
+	double end = proc_now() + 10;
+	while (proc_now() < end) {
+		struct rig_logged *v = NULL;
+		int n = 0;
+		rig_logged_events(rig.log, from, &v, &n);
+		for (int i = 0; i < n; i++)
+			if (!strcmp(v[i].uri, uri)) {
+				snprintf(kind, size, "%s", v[i].kind);
+				free(v);
+				return true;
+			}
+		free(v);
+		proc_sleep(0.05);
+	}
+	return false;
+}
+
+/* Plays a then b; once the daemon has seen a play, stops it for STALL_S
+ * (after `skip_after` s of it, MPD goes to b, unless negative); returns
+ * the verdict on a. */
+static bool stalled(const char *a, const char *b, double skip_after,
+		    char *kind, size_t size)
+{
+	struct mpd_connection *c = mpdtest_connect(&rig.mpd);
+	if (!c)
+		return false;
+	long from = proc_file_size(rig.log);
+	bool ok = mpd_run_clear(c) && mpd_run_add(c, a) && mpd_run_add(c, b) &&
+		  mpd_run_play_pos(c, 0) &&
+		  proc_wait_for(rig.log, "player: play song", from, 5);
+	if (ok) {
+		kill(rig.pid, SIGSTOP);
+		double t0 = proc_now();
+		if (skip_after >= 0) {
+			proc_sleep(skip_after);
+			ok = mpd_run_next(c);
+		}
+		proc_sleep(STALL_S - (proc_now() - t0));
+		kill(rig.pid, SIGCONT);
+		ok = ok && logged_kind(a, from, kind, size);
+	}
+	mpd_run_stop(c);
+	mpd_connection_free(c);
+	proc_sleep(0.3);
+	return ok;
+}
+
+static void test_skip_seen_late_is_a_skip(void)
+{
+	char kind[16] = "";
+	if (!CHECK(ready) ||
+	    !CHECK(stalled("noisy_00.wav", "soft_01.wav", 0.5, kind,
+			   sizeof kind)))
+		return;
+	CHECK_MSG(!strcmp(kind, "skipped"), "skipped after 0.5 s while the "
+		  "daemon was stopped for %.0f s: logged as '%s'", STALL_S,
+		  kind);
+	printf("a skip after 0.5 s seen %.0f s late: %s\n", STALL_S, kind);
+}
+
+static void test_full_play_seen_late_is_a_like(void)
+{
+	char kind[16] = "";
+	if (!CHECK(ready) ||
+	    !CHECK(stalled("soft_00.wav", "soft_01.wav", -1, kind,
+			   sizeof kind)))
+		return;
+	CHECK_STR(kind, "played");
+	printf("a full play seen %.0f s late: %s\n", STALL_S, kind);
+}
+
+int main(void)
+{
+	RUN(test_late_look_at_a_skip);
+	setup();
+	RUN(test_full_play_seen_late_is_a_like);
+	RUN(test_skip_seen_late_is_a_skip);
+	if (rig.pid > 0)
+		rig_stop_daemon(&rig, SIGTERM, 5);
+	mpdtest_stop(&rig.mpd);
+	return harness_finish();
+}
