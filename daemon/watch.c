@@ -138,7 +138,18 @@ bool watch_observe(struct watch *w, const struct watch_obs *o,
 {
 	bool goes_on = w->song_id >= 0 && o->song_id == w->song_id &&
 		       o->state != WATCH_STOP;
-	advance(w, o->now, goes_on ? o->elapsed : NAN);
+	/* When another song is playing, the watched one ended as that one
+	 * began: now minus its elapsed time. So a daemon that looks late (a
+	 * loaded machine, a stall) still knows how much of the old song went
+	 * by, and a skip after half a second stays a skip. */
+	double end = o->now;
+	if (w->song_id >= 0 && !goes_on && o->state == WATCH_PLAY &&
+	    o->song_id >= 0 && o->elapsed > 0) {
+		double began = o->now - o->elapsed;
+		if (began > w->last_time && began < o->now)
+			end = began;
+	}
+	advance(w, end, goes_on ? o->elapsed : NAN);
 	bool over = false;
 	if (w->song_id >= 0) {
 		bool same = o->song_id == w->song_id && o->state != WATCH_STOP;
