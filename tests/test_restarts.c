@@ -154,9 +154,16 @@ static void test_twenty_mpd_restarts(void)
 		  "no events after the last restart");
 	int heard = rig_listener_stop(l);
 	CHECK_INT(survived, RESTARTS);
-	CHECK_MSG(rss5 > 0 && rss20 > 0 && rss20 - rss5 <= RSS_GROWTH_KB,
+	CHECK(rss5 > 0 && rss20 > 0);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's quarantine keeps freed memory resident (up to 256 MB): the
+	 * figure says nothing about leaks there; LSan checks at exit. */
+	printf("  (VmRSS not bounded under AddressSanitizer)\n");
+#else
+	CHECK_MSG(rss20 - rss5 <= RSS_GROWTH_KB,
 		  "VmRSS %ld kB after restart 5, %ld kB after restart %d",
 		  rss5, rss20, RESTARTS);
+#endif
 	CHECK_INT(rig_log_count(rig.log, 0, "lost event"), 0);
 	int events = rig_log_count(rig.log, 0, "info: event ");
 	/* And it stops cleanly after all that. */
