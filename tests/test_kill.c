@@ -287,7 +287,7 @@ static void test_fifty_kills(void)
 	CHECK_MSG(f.mid_scan >= 1, "no kill landed during a library scan");
 	CHECK_MSG(f.models_loaded >= KILLS - 5, "a model in %d of %d kills",
 		  f.models_loaded, KILLS);
-	printf("kill test: %d SIGKILLs survived (%d restarts, %.0f s of "
+	printf("kill test: %d SIGKILLs survived (%d daemon starts, %.0f s of "
 	       "kills, %.0f s in all)\n", f.kills, f.restarts + 1, kill_s,
 	       proc_now() - t0);
 	printf("  %d songs heard, %d channel messages sent; %d events logged "
