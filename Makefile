@@ -49,7 +49,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MPDREC    := $(B)/mpdrec
 
-.PHONY: all check asan bench deps deps-quiet install uninstall clean demo run fuzz
+.PHONY: all check asan bench deps deps-quiet install uninstall clean demo run fuzz valgrind
 .DELETE_ON_ERROR:
 
 all: $(MPDREC)
@@ -96,6 +96,11 @@ fuzz:
 # A private MPD, the daemon and a scripted listener (tests/demo.c).
 demo: $(MPDREC) $(B)/tests/demo
 	@MPDREC_BIN=$(abspath $(MPDREC)) $(B)/tests/demo
+
+# The real binary under valgrind through the CLI and daemon tests (slow:
+# not part of check).
+valgrind: $(MPDREC) $(B)/tests/test_cli $(B)/tests/test_daemon
+	sh tests/valgrind.sh $(B)
 
 # The daemon against the user's own MPD and configuration.
 run: $(MPDREC)
