@@ -18,7 +18,8 @@ DEB_libswresample := libswresample-dev
 DEB_aubio         := libaubio-dev
 DEB_libebur128    := libebur128-dev
 DEB_sqlite3       := libsqlite3-dev
-TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium
+TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium \
+	valgrind:valgrind
 # libFuzzer's runtime (make fuzz): a file, not a program or a .pc
 FILES := /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 

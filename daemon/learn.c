@@ -456,6 +456,10 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 				log_info("trained a new model: %s", line);
 			else
 				log_warning("training a new model: %s", line);
+			/* Saved now: a daemon killed before its next save
+			 * must not train again at every start. */
+			if (!learn_save(l, line, sizeof line))
+				log_warning("saving the model: %s", line);
 		}
 	}
 	return l;
@@ -521,7 +525,14 @@ bool learn_event(struct learn *l, const char *uri, int label, double weight,
 		if (!learn_save(l, err, sizeof err))
 			log_warning("saving the model: %s", err);
 	}
-	if (l->retrain_every > 0 && ++l->since_retrain >= l->retrain_every)
+	/* Early on, a full retrain (to convergence, with early stopping)
+	 * learns much more from a handful of events than a few steps each:
+	 * retrain at 8, 16, 32, ... labelled events, then every
+	 * model.retrain_every. */
+	int n = l->h.n;
+	bool early = n >= 8 && n < l->retrain_every && (n & (n - 1)) == 0;
+	if (early || (l->retrain_every > 0 &&
+		      ++l->since_retrain >= l->retrain_every))
 		learn_retrain_async(l);
 	return true;
 }
