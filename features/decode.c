@@ -449,7 +449,16 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 	ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec,
 				  0);
 	if (ret == AVERROR_STREAM_NOT_FOUND) {
-		snprintf(d->err, sizeof d->err, "no audio stream");
+		/* Probing stopped by the deadline finds no stream either:
+		 * say which it was. */
+		if (cancelled(d))
+			snprintf(d->err, sizeof d->err, "%s: cancelled", what);
+		else if (past_deadline(d))
+			snprintf(d->err, sizeof d->err,
+				 "%s: timed out after %g s", what,
+				 d->timeout_s);
+		else
+			snprintf(d->err, sizeof d->err, "no audio stream");
 		goto fail_text;
 	}
 	if (ret == AVERROR_DECODER_NOT_FOUND) {
