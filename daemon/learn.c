@@ -6,6 +6,7 @@
 #include "daemon/log.h"
 #include "features/table.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Niceness of the background retrain thread. */
+#define RETRAIN_NICE 10
 
 /* Save after this many incremental updates (and at shutdown). */
 #define SAVE_EVERY 5
@@ -240,6 +245,10 @@ static void *retrain_main(void *arg)
 {
 	struct learn *l = arg;
 	struct retrain_job *j = l->job;
+	/* Background work: MPD's playback and the daemon's own thread come
+	 * first on a busy machine (Linux nices threads one by one). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), RETRAIN_NICE) != 0)
+		log_debug("setpriority: %s", strerror(errno));
 	j->result = fresh_model(&j->params, j->lib_x, j->lib_n, j->err,
 				sizeof j->err);
 	if (j->result && j->h.n > 0) {
