@@ -534,14 +534,7 @@ bool learn_event(struct learn *l, const char *uri, int label, double weight,
 		if (!learn_save(l, err, sizeof err))
 			log_warning("saving the model: %s", err);
 	}
-	/* Early on, a full retrain (to convergence, with early stopping)
-	 * learns much more from a handful of events than a few steps each:
-	 * retrain at 8, 16, 32, ... labelled events, then every
-	 * model.retrain_every. */
-	int n = l->h.n;
-	bool early = n >= 8 && n < l->retrain_every && (n & (n - 1)) == 0;
-	if (early || (l->retrain_every > 0 &&
-		      ++l->since_retrain >= l->retrain_every))
+	if (l->retrain_every > 0 && ++l->since_retrain >= l->retrain_every)
 		learn_retrain_async(l);
 	return true;
 }
