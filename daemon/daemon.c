@@ -233,8 +233,6 @@ static bool observe(struct daemon *d)
 			 (d->was_playing && state == MPD_STATE_STOP &&
 			  mpd_status_get_queue_length(st) > 0 &&
 			  mpd_status_get_song_pos(st) < 0);
-	if (state == MPD_STATE_PLAY)
-		d->was_playing = true;
 	if (song)
 		mpd_song_free(song);
 	mpd_status_free(st);

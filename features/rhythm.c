@@ -268,6 +268,20 @@ static float *smooth(const float *x, int n)
 	return y;
 }
 
+/* The mean of y (n) and, in *r0, its energy about the mean: the lag-0
+ * term that normalises the autocorrelation. */
+static double mean_energy(const float *y, int n, double *r0)
+{
+	double mean = 0;
+	for (int i = 0; i < n; i++)
+		mean += y[i];
+	mean /= n;
+	*r0 = 0;
+	for (int i = 0; i < n; i++)
+		*r0 += (y[i] - mean) * (y[i] - mean);
+	return mean;
+}
+
 /* Doubles bpm when its half period is (nearly) as periodic as its period
  * in the smoothed onset envelope y. */
 static double octave_check(const float *y, int n, double frame_rate,
@@ -275,12 +289,7 @@ static double octave_check(const float *y, int n, double frame_rate,
 {
 	if (!(bpm > 0) || bpm > OCTAVE_BPM || n < 16)
 		return bpm;
-	double mean = 0, r0 = 0;
-	for (int i = 0; i < n; i++)
-		mean += y[i];
-	mean /= n;
-	for (int i = 0; i < n; i++)
-		r0 += (y[i] - mean) * (y[i] - mean);
+	double r0, mean = mean_energy(y, n, &r0);
 	double lag = 60.0 / bpm * frame_rate;
 	if (lag + 1 >= n || lag / 2 < 2)
 		return bpm;
@@ -297,12 +306,7 @@ static double refine(const float *y, int n, double frame_rate, double bpm)
 {
 	if (!(bpm > 0) || n < 16)
 		return bpm;
-	double mean = 0, r0 = 0;
-	for (int i = 0; i < n; i++)
-		mean += y[i];
-	mean /= n;
-	for (int i = 0; i < n; i++)
-		r0 += (y[i] - mean) * (y[i] - mean);
+	double r0, mean = mean_energy(y, n, &r0);
 	double period = 60.0 / bpm * frame_rate;
 	int k = (int)(4.0 * frame_rate / period);
 	while (k > 1 && k * period * 1.05 + 2 >= n / 2)
