@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RATE 22050
+#define RATE 44100
 #define TRACK_S 3.0
 
 static struct mpdtest mpd;
@@ -31,7 +31,7 @@ static void write_track(const char *name, double freq, double seconds)
 		s[i] = 0.3f * (float)sin(2 * M_PI * freq * (double)i / RATE);
 	char path[4400];
 	snprintf(path, sizeof path, "%s/%s", mpd.music, name);
-	harness_write_wav(path, s, n, 1, RATE);
+	harness_write_track(path, s, n, RATE);
 	free(s);
 }
 

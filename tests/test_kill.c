@@ -61,7 +61,7 @@ static bool make_long_tracks(void)
 		char path[4400];
 		snprintf(path, sizeof path, "%s/long_%02d.wav", rig.mpd.music,
 			 k);
-		ok = harness_write_wav(path, x, n, 1, RATE);
+		ok = harness_write_track(path, x, n, RATE);
 	}
 	free(x);
 	return ok;

@@ -110,6 +110,36 @@ bool harness_write_wav(const char *path, const float *samples, size_t frames,
 	return fclose(f) == 0;
 }
 
+bool harness_write_track(const char *path, const float *mono, size_t frames,
+			 int rate)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return false;
+	uint32_t data = (uint32_t)(frames * 2 * 4);
+	fwrite("RIFF", 1, 4, f);
+	put_le(f, 36 + data, 4);
+	fwrite("WAVEfmt ", 1, 8, f);
+	put_le(f, 16, 4);
+	put_le(f, 3, 2);		/* IEEE float */
+	put_le(f, 2, 2);
+	put_le(f, (uint32_t)rate, 4);
+	put_le(f, (uint32_t)rate * 8, 4);
+	put_le(f, 8, 2);
+	put_le(f, 32, 2);
+	fwrite("data", 1, 4, f);
+	put_le(f, data, 4);
+	for (size_t i = 0; i < frames; i++) {
+		float s = mono[i];
+		s = s > 1.f ? 1.f : s < -1.f ? -1.f : s;
+		uint32_t bits;
+		memcpy(&bits, &s, 4);
+		put_le(f, bits, 4);
+		put_le(f, bits, 4);
+	}
+	return fclose(f) == 0;
+}
+
 int harness_system(const char *fmt, ...)
 {
 	char cmd[8192];

@@ -32,6 +32,15 @@ const char *harness_tmpdir(void);
 bool harness_write_wav(const char *path, const float *samples, size_t frames,
 		       int channels, int rate);
 
+/** Writes a track for a test MPD to play: mono samples in [-1, 1] as
+ *  32-bit float stereo. MPD 0.23 answers no command while it plays a song
+ *  whose decoded PCM is under about 300 kB (a 3 s, 22,050 Hz mono track
+ *  blocks a `next` until the song ends); float stereo at 44,100 Hz is
+ *  352 kB a second, so tracks of 1 s or more are safe. Returns false
+ *  (errno set) when it cannot write. */
+bool harness_write_track(const char *path, const float *mono, size_t frames,
+			 int rate);
+
 /** Runs a shell command, output to /dev/null unless verbose; returns its
  *  exit status (or -1). */
 int harness_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RATE 22050
+#define RATE 44100
 
 static uint64_t rng = 12345;
 
@@ -60,10 +60,10 @@ bool listener_make_library(const char *dir, int per_style, double seconds)
 	for (int k = 0; ok && k < per_style; k++) {
 		soft_track(s, n, k, seconds);
 		snprintf(path, sizeof path, "%s/soft_%02d.wav", dir, k);
-		ok = harness_write_wav(path, s, n, 1, RATE);
+		ok = harness_write_track(path, s, n, RATE);
 		noisy_track(s, n, k);
 		snprintf(path, sizeof path, "%s/noisy_%02d.wav", dir, k);
-		ok = ok && harness_write_wav(path, s, n, 1, RATE);
+		ok = ok && harness_write_track(path, s, n, RATE);
 	}
 	free(s);
 	return ok;

@@ -36,6 +36,22 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Waits until MPD runs no database update; false on an error. */
+static bool wait_no_update(struct mpd_connection *c)
+{
+	for (int i = 0; i < 600; i++) {
+		struct mpd_status *st = mpd_run_status(c);
+		if (!st)
+			return false;
+		unsigned job = mpd_status_get_update_id(st);
+		mpd_status_free(st);
+		if (!job)
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
 static bool write_config(const struct mpdtest *t)
 {
 	char path[4200];
@@ -83,8 +99,13 @@ static bool spawn(struct mpdtest *t)
 	for (int i = 0; i < 200; i++) {
 		struct mpd_connection *c = mpdtest_connect(t);
 		if (c) {
+			/* Without a database file MPD scans the music
+			 * directory at start; a test that writes files
+			 * meanwhile would have them read half-written (and,
+			 * in the same second, never read again). */
+			bool idle = wait_no_update(c);
 			mpd_connection_free(c);
-			return true;
+			return idle;
 		}
 		int st;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -168,20 +189,7 @@ bool mpdtest_update(const struct mpdtest *t)
 	struct mpd_connection *c = mpdtest_connect(t);
 	if (!c)
 		return false;
-	bool ok = mpd_run_update(c, NULL) != 0;
-	/* Wait until the status no longer shows an update job. */
-	for (int i = 0; ok && i < 600; i++) {
-		struct mpd_status *st = mpd_run_status(c);
-		if (!st) {
-			ok = false;
-			break;
-		}
-		unsigned job = mpd_status_get_update_id(st);
-		mpd_status_free(st);
-		if (!job)
-			break;
-		sleep_ms(50);
-	}
+	bool ok = mpd_run_update(c, NULL) != 0 && wait_no_update(c);
 	mpd_connection_free(c);
 	return ok;
 }
