@@ -320,6 +320,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 {
 	assert(x && (y == 0.0f || y == 1.0f) && w > 0);
 	int n_in = m->p.n_in;
+	unsigned fp = nn_fp_fast();
 	if (!m->fitted && history && history->n > 0) {
 		char err[128];
 		model_fit_scaler(m, history->x, history->n, err, sizeof err);
@@ -357,6 +358,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 		}
 	}
 	m->events++;
+	nn_fp_restore(fp);
 }
 
 /* ---- scoring ---- */
@@ -380,6 +382,7 @@ void model_score(struct model *m, const float *x, int n, float *mean,
 		 float *spread)
 {
 	int E = m->p.ensemble, n_in = m->p.n_in;
+	unsigned fp = nn_fp_fast();
 	for (int at = 0; at < n; at += m->cap) {
 		int c = n - at < m->cap ? n - at : m->cap;
 		scaler_apply(m->sc, x + (size_t)at * n_in, c, m->xs);
@@ -394,6 +397,7 @@ void model_score(struct model *m, const float *x, int n, float *mean,
 			}
 		}
 	}
+	nn_fp_restore(fp);
 }
 
 bool model_explain(struct model *m, const float *x, float *contrib)
@@ -612,6 +616,7 @@ bool model_train(struct model *m, const struct model_data *d,
 	double t0 = now_seconds();
 	if (!check_data(m, d, err, err_size))
 		return false;
+	unsigned fp = nn_fp_fast();
 	const struct model_params *p = &m->p;
 	int n = d->n, n_in = p->n_in, E = p->ensemble;
 	float *xs = malloc(sizeof(float) * n * n_in);
@@ -697,6 +702,7 @@ done:
 	free(part), free(train), free(val);
 	nn_free(best);
 	scaler_free(sc);
+	nn_fp_restore(fp);
 	return ok;
 }
 

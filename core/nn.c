@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
@@ -406,6 +409,32 @@ void nn_adam_step(struct nn *net, float lr)
 	net->t++;
 	nn_adam_update(net->params, net->grads, net->m, net->v, net->n_params,
 		       lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, net->t);
+}
+
+/* ---- floating-point mode ---- */
+
+/* MXCSR bits: FTZ (flush results to zero) and DAZ (read denormal inputs
+ * as zero). */
+#define MXCSR_FTZ_DAZ 0x8040u
+
+unsigned nn_fp_fast(void)
+{
+#if defined(__SSE__)
+	unsigned mode = _mm_getcsr();
+	_mm_setcsr(mode | MXCSR_FTZ_DAZ);
+	return mode;
+#else
+	return 0;
+#endif
+}
+
+void nn_fp_restore(unsigned mode)
+{
+#if defined(__SSE__)
+	_mm_setcsr(mode);
+#else
+	(void)mode;
+#endif
 }
 
 /* ---- random numbers ---- */

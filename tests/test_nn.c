@@ -329,6 +329,24 @@ static void test_layout(void)
 	nn_free(NULL);
 }
 
+/* Denormals are flushed while the model computes, and only then. */
+static void test_fp_fast_flushes_denormals(void)
+{
+	volatile float a = 1e-30f, b = 1e-10f;
+	float before = a * b;
+	CHECK_MSG(before != 0.0f, "1e-40 is a denormal, not 0");
+	unsigned mode = nn_fp_fast();
+	float during = a * b;
+	nn_fp_restore(mode);
+	float after = a * b;
+#if defined(__SSE__)
+	CHECK_MSG(during == 0.0f, "flushed: %g", (double)during);
+#else
+	(void)during;
+#endif
+	CHECK_MSG(after == before, "mode restored: %g", (double)after);
+}
+
 int main(void)
 {
 	RUN(test_layout);
@@ -340,5 +358,6 @@ int main(void)
 	RUN(test_adam_step_uses_net_layout);
 	RUN(test_learns_xor);
 	RUN(test_learns_moons);
+	RUN(test_fp_fast_flushes_denormals);
 	return harness_finish();
 }
