@@ -14,6 +14,7 @@
  */
 #include "core/eval.h"
 #include "core/model.h"
+#include "daemon/blas.h"
 #include "tests/lib/synth.h"
 
 #include <cblas.h>
@@ -495,6 +496,9 @@ int main(int argc, char **argv)
 		int (*fn)(void);
 	} parts[] = { { "score", bench_score }, { "learn", bench_learn },
 		      { "train", bench_train }, { "cv", bench_cv } };
+	/* The kernel the daemon runs (daemon/blas.h). */
+	blas_tune(argv);
+	printf("OpenBLAS kernel: %s\n", blas_describe());
 	row("benchmark", "figure", "baseline (same run)", "ratio", "target");
 	int rc = 0;
 	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {

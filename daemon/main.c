@@ -1,6 +1,7 @@
 /* mpdrec: the command line. main() reads like a table of contents: find and
  * load the configuration, pick the subcommand, run it. */
 #include "conf/conf.h"
+#include "daemon/blas.h"
 #include "daemon/cmd.h"
 #include "daemon/log.h"
 
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	blas_tune(argv);
 	const char *config_path = NULL;
 	bool verbose = false;
 	int opt;
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 	 * two that mostly wait for each other, and analysis threads need the
 	 * other core. */
 	openblas_set_num_threads(1);
+	log_debug("OpenBLAS kernel: %s", blas_describe());
 	optind = 1;
 	int rc = cmd->run(sub_argc, sub_argv, &c);
 	log_close();

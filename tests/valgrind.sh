@@ -36,9 +36,11 @@ trap cleanup EXIT INT TERM
 
 # The wrapper the tests run instead of mpdrec (MPDREC_BIN).
 mkdir -p "$W/logs"
+# OPENBLAS_CORETYPE set: mpdrec keeps the generic kernel and does not
+# run itself again for a faster one (an exec would leave valgrind).
 cat > "$W/mpdrec" <<EOF
 #!/bin/sh
-exec valgrind --leak-check=full --show-leak-kinds=definite \\
+OPENBLAS_CORETYPE=\${OPENBLAS_CORETYPE:-Prescott} exec valgrind --leak-check=full --show-leak-kinds=definite \\
 	--errors-for-leak-kinds=definite --error-exitcode=99 \\
 	--suppressions="$HERE/valgrind.supp" --num-callers=30 \\
 	--log-file="$W/logs/vg.%p.log" "$REAL" "\$@"

@@ -1,0 +1,129 @@
+/* daemon/blas: which OpenBLAS kernel mpdrec asks for, that the real binary
+ * runs the best one its CPU can (never the generic one when it could do better,
+ * never against the user's OPENBLAS_CORETYPE), and that the kernel it
+ * runs computes what the naive product does. */
+#include "core/nn.h"
+#include "daemon/blas.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/proc.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool cpu_avx2_fma(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static void test_better_core_rule(void)
+{
+	CHECK_STR(blas_better_core("Prescott", true, NULL), "Haswell");
+	CHECK_STR(blas_better_core("sandybridge", true, NULL), "Haswell");
+	CHECK_STR(blas_better_core("Prescott", true, ""), "Haswell");
+	/* The CPU cannot run it. */
+	CHECK(blas_better_core("Prescott", false, NULL) == NULL);
+	/* The user chose. */
+	CHECK(blas_better_core("Prescott", true, "Prescott") == NULL);
+	CHECK(blas_better_core("Prescott", true, "Zen") == NULL);
+	/* OpenBLAS already runs a kernel as good or better. */
+	CHECK(blas_better_core("Haswell", true, NULL) == NULL);
+	CHECK(blas_better_core("SkylakeX", true, NULL) == NULL);
+	CHECK(blas_better_core("Zen", true, NULL) == NULL);
+	CHECK(blas_better_core("Cooperlake", true, NULL) == NULL);
+	CHECK(blas_better_core(NULL, true, NULL) == NULL);
+}
+
+/* The kernel the real binary logs with -v, run with OPENBLAS_CORETYPE
+ * set to `env` (NULL: unset); into out. */
+static bool binary_kernel(const char *env, char *out, size_t size)
+{
+	char log[4300];
+	snprintf(log, sizeof log, "%s/kernel.log", harness_tmpdir());
+	char cmd[9000];
+	snprintf(cmd, sizeof cmd,
+		 "%s%s%s '%s' -v --config /dev/null check-config "
+		 ">'%s' 2>&1",
+		 env ? "OPENBLAS_CORETYPE=" : "unset OPENBLAS_CORETYPE; ",
+		 env ? env : "", env ? "" : "", proc_mpdrec(), log);
+	if (system(cmd) != 0)
+		return false;
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return false;
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f)) {
+		const char *k = strstr(line, "OpenBLAS kernel: ");
+		if (k) {
+			snprintf(out, size, "%s", k + strlen("OpenBLAS kernel: "));
+			out[strcspn(out, "\n")] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_binary_runs_the_better_kernel(void)
+{
+	char k[256];
+	if (!CHECK(binary_kernel(NULL, k, sizeof k)))
+		return;
+	char core[64];
+	sscanf(k, "%63s", core);
+	printf("     (the daemon's kernel: %s)\n", k);
+	CHECK_MSG(blas_better_core(core, cpu_avx2_fma(), NULL) == NULL,
+		  "the daemon runs %s where this CPU could do better", k);
+	/* A choice of the user's stands. */
+	if (CHECK(binary_kernel("Prescott", k, sizeof k))) {
+		CHECK_MSG(strncmp(k, "Prescott", 8) == 0, "kernel %s", k);
+		CHECK_MSG(!strstr(k, "chosen by mpdrec"), "kernel %s", k);
+	}
+}
+
+/* The kernel this binary runs after blas_tune() multiplies as the naive
+ * reference does, on shapes of the net (batch × inputs × units). */
+static void test_tuned_kernel_is_right(void)
+{
+	static const int shapes[][3] = { { 1, 60, 64 }, { 32, 60, 64 },
+					 { 160, 64, 32 }, { 4096, 32, 1 },
+					 { 17, 13, 5 } };
+	uint64_t rng = 7;
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		int B = shapes[s][0], C = shapes[s][1], OC = shapes[s][2];
+		float *x = malloc(sizeof(float) * B * C);
+		float *w = malloc(sizeof(float) * OC * C);
+		float *b = malloc(sizeof(float) * OC);
+		float *o1 = malloc(sizeof(float) * B * OC);
+		float *o2 = malloc(sizeof(float) * B * OC);
+		for (int i = 0; i < B * C; i++)
+			x[i] = (float)nn_rand_uniform(&rng) - 0.5f;
+		for (int i = 0; i < OC * C; i++)
+			w[i] = (float)nn_rand_uniform(&rng) - 0.5f;
+		for (int i = 0; i < OC; i++)
+			b[i] = (float)nn_rand_uniform(&rng);
+		nn_matmul_forward(o1, x, w, b, B, C, OC);
+		nn_matmul_forward_naive(o2, x, w, b, B, C, OC);
+		double worst = 0;
+		for (int i = 0; i < B * OC; i++)
+			if (fabs(o1[i] - o2[i]) > worst)
+				worst = fabs(o1[i] - o2[i]);
+		CHECK_MSG(worst < 1e-4, "%s kernel, %dx%dx%d: off by %g",
+			  openblas_get_corename(), B, C, OC, worst);
+		free(x), free(w), free(b), free(o1), free(o2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	blas_tune(argv);
+	RUN(test_better_core_rule);
+	RUN(test_binary_runs_the_better_kernel);
+	RUN(test_tuned_kernel_is_right);
+	return harness_finish();
+}
