@@ -110,36 +110,9 @@ char *fixture_wav(const char *dir, const char *name, const float *x,
 	return path;
 }
 
-static void le(FILE *f, uint32_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		fputc((int)((v >> (8 * i)) & 0xff), f);
-}
-
 bool fixture_float_wav(const char *path, const float *x, size_t n, int rate)
 {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return false;
-	uint32_t data = (uint32_t)(n * 4);
-	fwrite("RIFF", 1, 4, f);
-	le(f, 36 + data, 4);
-	fwrite("WAVEfmt ", 1, 8, f);
-	le(f, 16, 4);
-	le(f, 3, 2);		/* IEEE float */
-	le(f, 1, 2);
-	le(f, (uint32_t)rate, 4);
-	le(f, (uint32_t)rate * 4, 4);
-	le(f, 4, 2);
-	le(f, 32, 2);
-	fwrite("data", 1, 4, f);
-	le(f, data, 4);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t bits;
-		memcpy(&bits, &x[i], 4);
-		le(f, bits, 4);
-	}
-	return fclose(f) == 0;
+	return harness_write_float_wav(path, x, n, 1, rate);
 }
 
 char *fixture_encode(const char *wav, const char *ext)

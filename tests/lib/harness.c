@@ -110,34 +110,39 @@ bool harness_write_wav(const char *path, const float *samples, size_t frames,
 	return fclose(f) == 0;
 }
 
-bool harness_write_track(const char *path, const float *mono, size_t frames,
-			 int rate)
+bool harness_write_float_wav(const char *path, const float *mono,
+			     size_t frames, int channels, int rate)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return false;
-	uint32_t data = (uint32_t)(frames * 2 * 4);
+	uint32_t ch = (uint32_t)channels;
+	uint32_t data = (uint32_t)(frames * ch * 4);
 	fwrite("RIFF", 1, 4, f);
 	put_le(f, 36 + data, 4);
 	fwrite("WAVEfmt ", 1, 8, f);
 	put_le(f, 16, 4);
 	put_le(f, 3, 2);		/* IEEE float */
-	put_le(f, 2, 2);
+	put_le(f, ch, 2);
 	put_le(f, (uint32_t)rate, 4);
-	put_le(f, (uint32_t)rate * 8, 4);
-	put_le(f, 8, 2);
+	put_le(f, (uint32_t)rate * ch * 4, 4);
+	put_le(f, ch * 4, 2);
 	put_le(f, 32, 2);
 	fwrite("data", 1, 4, f);
 	put_le(f, data, 4);
 	for (size_t i = 0; i < frames; i++) {
-		float s = mono[i];
-		s = s > 1.f ? 1.f : s < -1.f ? -1.f : s;
 		uint32_t bits;
-		memcpy(&bits, &s, 4);
-		put_le(f, bits, 4);
-		put_le(f, bits, 4);
+		memcpy(&bits, &mono[i], 4);
+		for (uint32_t c = 0; c < ch; c++)
+			put_le(f, bits, 4);
 	}
 	return fclose(f) == 0;
+}
+
+bool harness_write_track(const char *path, const float *mono, size_t frames,
+			 int rate)
+{
+	return harness_write_float_wav(path, mono, frames, 2, rate);
 }
 
 int harness_system(const char *fmt, ...)

@@ -32,6 +32,12 @@ const char *harness_tmpdir(void);
 bool harness_write_wav(const char *path, const float *samples, size_t frames,
 		       int channels, int rate);
 
+/** Writes mono samples as a 32-bit float WAV of `channels` equal
+ *  channels, as they are (no clipping: values past ±1, NaN and infinity
+ *  stay). Returns false (errno set) when it cannot write. */
+bool harness_write_float_wav(const char *path, const float *mono,
+			     size_t frames, int channels, int rate);
+
 /** Writes a track for a test MPD to play: mono samples in [-1, 1] as
  *  32-bit float stereo. MPD 0.23 answers no command while it plays a song
  *  whose decoded PCM is under about 300 kB (a 3 s, 22,050 Hz mono track
