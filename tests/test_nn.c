@@ -2,6 +2,7 @@
  * differences, Adam against hand-computed steps, and learning XOR and two
  * interleaved moons. */
 #include "core/nn.h"
+#include "daemon/blas.h"
 #include "tests/lib/harness.h"
 
 #include <math.h>
@@ -347,8 +348,11 @@ static void test_fp_fast_flushes_denormals(void)
 	CHECK_MSG(after == before, "mode restored: %g", (double)after);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	(void)argc;
+	/* On the OpenBLAS kernel the daemon runs (daemon/blas.h). */
+	blas_tune(argv);
 	RUN(test_layout);
 	RUN(test_blas_forward_equals_naive);
 	RUN(test_matmul_backward_adds);
