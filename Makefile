@@ -18,13 +18,19 @@ DEB_libswresample := libswresample-dev
 DEB_aubio         := libaubio-dev
 DEB_libebur128    := libebur128-dev
 DEB_sqlite3       := libsqlite3-dev
-TOOLS := mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium \
+# gcc is Debian's default compiler: without it clang (for make fuzz) would
+# become cc on a machine that had none.
+TOOLS := gcc:gcc mpd:mpd ffmpeg:ffmpeg mpc:mpc clang:clang chromium:chromium \
 	valgrind:valgrind
-# libFuzzer's runtime (make fuzz): a file, not a program or a .pc
-FILES := /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+# Files, not programs or .pc: the C library's headers (a compiler installed
+# without recommends lacks them) and libFuzzer's runtime (make fuzz).
+FILES := /usr/include/stdio.h:libc6-dev \
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 
 CC      ?= cc
-WERROR  ?= -Werror
+# Warnings are errors in CI (WERROR=-Werror), not in a user's or packager's
+# build, where a newer or different compiler may add a warning.
+WERROR  ?=
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
 	-Wstrict-prototypes -Wformat=2 $(WERROR)
@@ -50,10 +56,17 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MPDREC    := $(B)/mpdrec
 
-.PHONY: all check asan bench deps deps-quiet install uninstall clean demo run fuzz valgrind
+.PHONY: all bins check asan bench deps deps-quiet install uninstall clean demo run fuzz valgrind
 .DELETE_ON_ERROR:
+# Objects of the test and bench programs are kept (not intermediate).
+.SECONDARY:
 
 all: $(MPDREC)
+
+# Every program: the daemon, the tests, the benchmarks and the demo. CI
+# builds them with the second compiler: make bins CC=clang B=build-clang
+# WERROR=-Werror.
+bins: $(MPDREC) $(TEST_BIN) $(BENCH_BIN) $(B)/tests/demo
 
 # Order-only: on a fresh machine the libraries are installed before the
 # first compile (the pkg-config flags are expanded when a recipe runs).
@@ -114,6 +127,11 @@ deps:
 	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" "$(FILES)"
 
 install: $(MPDREC)
+
+# Every program: the daemon, the tests, the benchmarks and the demo. CI
+# builds them with the second compiler: make bins CC=clang B=build-clang
+# WERROR=-Werror.
+bins: $(MPDREC) $(TEST_BIN) $(BENCH_BIN) $(B)/tests/demo
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/doc/mpdrec \
@@ -133,6 +151,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/mpdrec
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-clang build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -16,7 +16,7 @@ static void make_library(float *x)
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < D; j++)
 			x[i * D + j] = (i < N / 2 ? 0.f : 10.f) +
-				       (float)rand() / RAND_MAX;
+				       (float)rand() / (float)RAND_MAX;
 }
 
 static void test_respects_eligibility(void)
