@@ -3,19 +3,12 @@
 
 #include "core/metrics.h"
 #include "core/model.h"
+#include "core/util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t next_u64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 bool eval_folds(const float *y, int n, int k, uint64_t seed, int *fold,
 		char *err, size_t err_size)
@@ -44,7 +37,7 @@ bool eval_folds(const float *y, int n, int k, uint64_t seed, int *fold,
 			return false;
 		}
 		for (int i = m - 1; i > 0; i--) {
-			int j = (int)(next_u64(&rng) % (uint64_t)(i + 1));
+			int j = (int)(util_rand_u64(&rng) % (uint64_t)(i + 1));
 			int t = idx[i];
 			idx[i] = idx[j];
 			idx[j] = t;

@@ -4,6 +4,7 @@
 #include "core/metrics.h"
 #include "core/nn.h"
 #include "core/scaler.h"
+#include "core/util.h"
 
 #include <assert.h>
 #include <math.h>
@@ -128,7 +129,7 @@ bool model_params_check(const struct model_params *p, char *err,
 static uint64_t member_seed(unsigned seed, int k)
 {
 	uint64_t s = (uint64_t)seed * 0x9e3779b97f4a7c15ULL + (uint64_t)k + 1;
-	return nn_rand_u64(&s);
+	return util_rand_u64(&s);
 }
 
 /* Allocates everything; weights zero, scaler identity. */
@@ -303,7 +304,7 @@ static double replay_weights(struct model *m, const struct model_data *h)
 static int replay_draw(const struct model *m, int n, double total,
 		       uint64_t *rng)
 {
-	double u = nn_rand_uniform(rng) * total;
+	double u = util_rand_uniform(rng) * total;
 	int lo = 0, hi = n - 1;
 	while (lo < hi) {
 		int mid = (lo + hi) / 2;
@@ -420,13 +421,6 @@ bool model_explain(struct model *m, const float *x, float *contrib)
 
 /* ---- full training ---- */
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static bool check_data(const struct model *m, const struct model_data *d,
 		       char *err, size_t err_size)
 {
@@ -477,12 +471,12 @@ static void assign_parts(const float *y, int n, int P, uint64_t *rng,
 			if ((y[i] == 1.0f) == (c == 1))
 				idx[k++] = i;
 		for (int i = k - 1; i > 0; i--) {
-			int j = nn_rand_int(rng, i + 1);
+			int j = util_rand_int(rng, i + 1);
 			int t = idx[i];
 			idx[i] = idx[j];
 			idx[j] = t;
 		}
-		int off = nn_rand_int(rng, P);
+		int off = util_rand_int(rng, P);
 		for (int i = 0; i < k; i++)
 			part[idx[i]] = (i + off) % P;
 	}
@@ -538,7 +532,7 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 	int bad = 0, epoch = 0;
 	for (epoch = 1; epoch <= max_epochs; epoch++) {
 		for (int i = nt - 1; i > 0; i--) {
-			int j = nn_rand_int(&mb->rng, i + 1);
+			int j = util_rand_int(&mb->rng, i + 1);
 			int t = train[i];
 			train[i] = train[j];
 			train[j] = t;
@@ -546,7 +540,7 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 		for (int at = 0; at + B <= nt; at += B) {
 			/* This member's bootstrap of the minibatch. */
 			for (int b = 0; b < B; b++) {
-				int i = train[at + nn_rand_int(&mb->rng, B)];
+				int i = train[at + util_rand_int(&mb->rng, B)];
 				memcpy(m->xs + (size_t)b * n_in,
 				       xs + (size_t)i * n_in,
 				       sizeof(float) * n_in);
@@ -613,7 +607,7 @@ static void report_part(struct model *m, const float *xs, const float *y,
 bool model_train(struct model *m, const struct model_data *d,
 		 struct model_report *rep, char *err, size_t err_size)
 {
-	double t0 = now_seconds();
+	double t0 = util_mono();
 	if (!check_data(m, d, err, err_size))
 		return false;
 	unsigned fp = nn_fp_fast();
@@ -697,7 +691,7 @@ bool model_train(struct model *m, const struct model_data *d,
 	ok = true;
 done:
 	if (rep && ok)
-		rep->seconds = now_seconds() - t0;
+		rep->seconds = util_mono() - t0;
 	free(xs), free(rw), free(pbuf), free(ybuf);
 	free(part), free(train), free(val);
 	nn_free(best);

@@ -1,5 +1,6 @@
 /* Dense net, llm.c style: see nn.h. */
 #include "core/nn.h"
+#include "core/util.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -272,7 +273,7 @@ void nn_init(struct nn *net, uint64_t *rng)
 		double sd = l + 1 < net->n_layers ? sqrt(2.0 / C)
 						  : sqrt(1.0 / (C + OC));
 		for (size_t i = 0; i < (size_t)OC * C; i++)
-			w[i] = (float)(sd * nn_rand_normal(rng));
+			w[i] = (float)(sd * util_rand_normal(rng));
 	}
 	net->t = 0;
 }
@@ -435,33 +436,4 @@ void nn_fp_restore(unsigned mode)
 #else
 	(void)mode;
 #endif
-}
-
-/* ---- random numbers ---- */
-
-uint64_t nn_rand_u64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-double nn_rand_uniform(uint64_t *state)
-{
-	return (nn_rand_u64(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-double nn_rand_normal(uint64_t *state)
-{
-	double u1 = nn_rand_uniform(state), u2 = nn_rand_uniform(state);
-	if (u1 < 1e-300)
-		u1 = 1e-300;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-int nn_rand_int(uint64_t *state, int n)
-{
-	assert(n > 0);
-	return (int)((nn_rand_u64(state) >> 33) % (uint64_t)n);
 }

@@ -159,18 +159,4 @@ unsigned nn_fp_fast(void);
 /** Restores the mode nn_fp_fast() returned. */
 void nn_fp_restore(unsigned mode);
 
-/* ---- random numbers (splitmix64), shared by the model ---- */
-
-/** Next 64 random bits from *state. */
-uint64_t nn_rand_u64(uint64_t *state);
-
-/** Uniform in [0, 1). */
-double nn_rand_uniform(uint64_t *state);
-
-/** Standard normal (Box–Muller). */
-double nn_rand_normal(uint64_t *state);
-
-/** Uniform integer in [0, n). */
-int nn_rand_int(uint64_t *state, int n);
-
 #endif

@@ -1,4 +1,5 @@
 #include "core/rank.h"
+#include "core/util.h"
 
 #include <assert.h>
 #include <float.h>
@@ -23,20 +24,6 @@ struct rank {
 	int *order;		/* n scratch */
 	float *dist;		/* n scratch */
 };
-
-static uint64_t next_u64(uint64_t *s)
-{
-	/* splitmix64: small, fast, good enough for sampling. */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s)
-{
-	return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 struct rank *rank_new(const float *x, int n, int dim, uint64_t seed,
 		      char *err, size_t err_size)
@@ -133,7 +120,7 @@ static int sample(struct rank *r, const struct rank_request *q,
 		if (m <= SAMPLE_MAX) {
 			r->order[m - 1] = i;
 		} else {
-			uint64_t j = next_u64(&r->rng) % (uint64_t)m;
+			uint64_t j = util_rand_u64(&r->rng) % (uint64_t)m;
 			if (j < SAMPLE_MAX)
 				r->order[j] = i;
 		}
@@ -154,9 +141,9 @@ static bool pick_cold(struct rank *r, const struct rank_request *q,
 		int i = r->order[k];
 		float d = to_recent(r, i, q->recent, q->n_recent);
 		if (d == FLT_MAX)
-			d = (float)uniform(&r->rng);
+			d = (float)util_rand_uniform(&r->rng);
 		else
-			d *= (float)(0.9 + 0.2 * uniform(&r->rng));
+			d *= (float)(0.9 + 0.2 * util_rand_uniform(&r->rng));
 		if (d > best_d) {
 			best_d = d;
 			best = i;
@@ -262,7 +249,7 @@ static bool pick_exploit(struct rank *r, const struct rank_request *q,
 		r->dist[a] = (float)exp((q->mean[r->order[a]] - top) / t);
 		total += r->dist[a];
 	}
-	double u = uniform(&r->rng) * total;
+	double u = util_rand_uniform(&r->rng) * total;
 	int chosen = k - 1;
 	for (int a = 0; a < k; a++) {
 		u -= r->dist[a];
@@ -289,7 +276,7 @@ bool rank_pick(struct rank *r, const struct rank_request *q,
 	out->index = -1;
 	if (q->cold || !q->mean || !q->spread)
 		return pick_cold(r, q, out);
-	if (uniform(&r->rng) < q->explore_rate && pick_explore(r, q, out))
+	if (util_rand_uniform(&r->rng) < q->explore_rate && pick_explore(r, q, out))
 		return true;
 	return pick_exploit(r, q, out);
 }

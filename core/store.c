@@ -694,6 +694,19 @@ const char *store_error(const struct store *s)
 	return s->error;
 }
 
+const char *store_kind_name(enum store_kind k)
+{
+	switch (k) {
+	case STORE_KIND_PLAYED: return "played";
+	case STORE_KIND_SKIPPED: return "skipped";
+	case STORE_KIND_UNLABELLED: return "no label";
+	case STORE_KIND_LIKE: return "like";
+	case STORE_KIND_DISLIKE: return "dislike";
+	case STORE_KIND_BAN: return "ban";
+	}
+	return "?";
+}
+
 int store_schema_version(void)
 {
 	return SCHEMA_VERSION;

@@ -33,6 +33,10 @@ enum store_kind {
 	STORE_KIND_BAN = 5,	/* explicit dislike that also bans the track */
 };
 
+/** Returns the kind's name for people ("played", "skipped", "no label",
+ *  "like", "dislike", "ban"); static, never NULL. */
+const char *store_kind_name(enum store_kind k);
+
 /** Track metadata as MPD reports it. Strings borrowed by the store calls. */
 struct store_track_info {
 	const char *uri;

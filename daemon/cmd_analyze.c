@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/cmd.h"
 #include "daemon/scan.h"
 #include "features/analyze.h"
@@ -28,13 +29,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_store(&interrupted, 1);
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 struct display {
@@ -79,7 +73,7 @@ static void status_text(char *buf, size_t size, const struct scan_progress *p)
 static void progress(const struct scan_progress *p, void *ctx)
 {
 	struct display *d = ctx;
-	double now = mono();
+	double now = util_mono();
 	bool last = !p->listing && p->done == p->total;
 	if (d->quiet)
 		return;

@@ -126,19 +126,6 @@ static bool last_training(const struct store_training *t, void *ctx)
 	return true;
 }
 
-static const char *kind_name(enum store_kind k)
-{
-	switch (k) {
-	case STORE_KIND_PLAYED: return "played";
-	case STORE_KIND_SKIPPED: return "skipped";
-	case STORE_KIND_UNLABELLED: return "heard";
-	case STORE_KIND_LIKE: return "like";
-	case STORE_KIND_DISLIKE: return "dislike";
-	case STORE_KIND_BAN: return "ban";
-	}
-	return "?";
-}
-
 static bool print_event(const struct store_event *e, void *ctx)
 {
 	(void)ctx;
@@ -147,7 +134,7 @@ static bool print_event(const struct store_event *e, void *ctx)
 	localtime_r(&t, &tm);
 	char when[32];
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-	printf("  %s  %-8s %5.0f/%-5.0f s  %s%s\n", when, kind_name(e->kind),
+	printf("  %s  %-8s %5.0f/%-5.0f s  %s%s\n", when, store_kind_name(e->kind),
 	       e->played, e->duration, e->uri,
 	       e->queued_by_us ? "  (queued by mpdrec)" : "");
 	return true;

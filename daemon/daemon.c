@@ -3,6 +3,7 @@
  * learns from them, and keeps the queue filled. */
 #include "conf/conf.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/channel.h"
 #include "daemon/cmd.h"
 #include "daemon/fill.h"
@@ -77,23 +78,9 @@ struct daemon {
 	double retry_at;
 };
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double epoch(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void schedule_fill(struct daemon *d, double delay_s)
 {
-	double at = mono() + delay_s;
+	double at = util_mono() + delay_s;
 	if (d->fill_at == 0 || at < d->fill_at)
 		d->fill_at = at;
 }
@@ -124,7 +111,7 @@ static bool record(struct daemon *d, struct store_event *e)
 	p->e.uri = p->uri;
 	p->e.source = p->source;
 	if (d->retry_at == 0)
-		d->retry_at = mono() + RETRY_STORE_S;
+		d->retry_at = util_mono() + RETRY_STORE_S;
 	return false;
 }
 
@@ -147,7 +134,7 @@ static void retry_pending(struct daemon *d)
 			log_info("stored %d events that had waited", done);
 		d->retry_at = 0;
 	} else {
-		d->retry_at = mono() + RETRY_STORE_S;
+		d->retry_at = util_mono() + RETRY_STORE_S;
 	}
 }
 
@@ -157,7 +144,7 @@ static void feedback(struct daemon *d, const char *uri, enum store_kind kind,
 		     const char *source)
 {
 	struct store_event e = {
-		.time = epoch(),
+		.time = util_epoch(),
 		.uri = uri,
 		.kind = kind,
 		.played = played,
@@ -170,13 +157,8 @@ static void feedback(struct daemon *d, const char *uri, enum store_kind kind,
 	bool stored = record(d, &e);
 	if (stored)
 		log_info("event %lld: %s %s (label %d, weight %.2f)",
-			 (long long)e.id,
-			 kind == STORE_KIND_PLAYED ? "played" :
-			 kind == STORE_KIND_SKIPPED ? "skipped" :
-			 kind == STORE_KIND_LIKE ? "like" :
-			 kind == STORE_KIND_DISLIKE ? "dislike" :
-			 kind == STORE_KIND_BAN ? "ban" : "heard",
-			 uri, label, weight);
+			 (long long)e.id, store_kind_name(kind), uri, label,
+			 weight);
 	if (stored && !store_set_pick_outcome(d->store, uri, label))
 		log_warning("pick outcome: %s", store_error(d->store));
 	if (label >= 0 && !learn_event(d->learn, uri, label, weight, e.time))
@@ -203,18 +185,18 @@ static bool observe(struct daemon *d)
 	struct mpd_connection *c = link_conn(d->link);
 	struct mpd_status *st = mpd_run_status(c);
 	if (!st)
-		return link_check(d->link, "status", mono());
+		return link_check(d->link, "status", util_mono());
 	struct mpd_song *song = NULL;
 	enum mpd_state state = mpd_status_get_state(st);
 	if (state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE) {
 		song = mpd_run_current_song(c);
-		if (!song && !link_check(d->link, "currentsong", mono())) {
+		if (!song && !link_check(d->link, "currentsong", util_mono())) {
 			mpd_status_free(st);
 			return false;
 		}
 	}
 	struct watch_obs o = {
-		.now = mono(),
+		.now = util_mono(),
 		.state = state == MPD_STATE_PLAY ? WATCH_PLAY :
 			 state == MPD_STATE_PAUSE ? WATCH_PAUSE : WATCH_STOP,
 		.song_id = song ? (int)mpd_song_get_id(song) : -1,
@@ -278,7 +260,7 @@ static bool read_messages(struct daemon *d)
 {
 	struct mpd_connection *c = link_conn(d->link);
 	if (!mpd_send_read_messages(c))
-		return link_check(d->link, "readmessages", mono());
+		return link_check(d->link, "readmessages", util_mono());
 	/* Collect first: the connection is busy until the list ends. */
 	char *texts[64];
 	int n = 0;
@@ -290,7 +272,7 @@ static bool read_messages(struct daemon *d)
 		mpd_message_free(msg);
 	}
 	bool ok = mpd_response_finish(c) ||
-		  link_check(d->link, "readmessages", mono());
+		  link_check(d->link, "readmessages", util_mono());
 	for (int i = 0; i < n; i++) {
 		if (texts[i])
 			on_message(d, texts[i]);
@@ -349,9 +331,9 @@ static void on_disconnected(struct daemon *d)
 static void do_fill(struct daemon *d)
 {
 	d->fill_at = 0;
-	int n = fill_run(d->fill, link_conn(d->link), epoch(), d->was_playing);
+	int n = fill_run(d->fill, link_conn(d->link), util_epoch(), d->was_playing);
 	if (n < 0)
-		link_check(d->link, "filling the queue", mono());
+		link_check(d->link, "filling the queue", util_mono());
 	/* Catch up with the last events now that the queue is full. */
 	learn_refresh_scores(d->learn);
 	/* Scores go out to MPD in small rounds between other work. */
@@ -411,7 +393,7 @@ static void reload(struct daemon *d)
 static void loop(struct daemon *d)
 {
 	while (!got_term) {
-		double now = mono();
+		double now = util_mono();
 		if (!link_up(d->link) && now >= link_next_try(d->link) &&
 		    link_connect(d->link, now))
 			on_connected(d);
@@ -427,7 +409,7 @@ static void loop(struct daemon *d)
 			handle(d, mask);
 		}
 		if (link_up(d->link) && due && d->fill_at &&
-		    mono() >= d->fill_at)
+		    util_mono() >= d->fill_at)
 			do_fill(d);
 		if (!link_up(d->link)) {
 			on_disconnected(d);
@@ -436,7 +418,7 @@ static void loop(struct daemon *d)
 				(d->sticker ? MPD_IDLE_STICKER : 0);
 			if (mpd_send_idle_mask(link_conn(d->link), mask))
 				d->idle = true;
-			else if (!link_check(d->link, "idle", mono()))
+			else if (!link_check(d->link, "idle", util_mono()))
 				on_disconnected(d);
 		}
 
@@ -450,7 +432,7 @@ static void loop(struct daemon *d)
 			wake = d->retry_at;
 		int timeout = -1;
 		if (wake) {
-			double ms = (wake - mono()) * 1000.0;
+			double ms = (wake - util_mono()) * 1000.0;
 			timeout = ms < 0 ? 0 : ms > 3.6e6 ? 3600000 : (int)ceil(ms);
 		}
 		struct pollfd fds[2] = {
@@ -473,14 +455,14 @@ static void loop(struct daemon *d)
 				schedule_fill(d, 0);
 			after_scan(d);
 		}
-		if (d->retry_at && mono() >= d->retry_at)
+		if (d->retry_at && util_mono() >= d->retry_at)
 			retry_pending(d);
 		if (link_up(d->link) && d->idle &&
 		    (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			enum mpd_idle mask = mpd_recv_idle(link_conn(d->link),
 							   false);
 			d->idle = false;
-			if (mask == 0 && !link_check(d->link, "idle", mono())) {
+			if (mask == 0 && !link_check(d->link, "idle", util_mono())) {
 				on_disconnected(d);
 				continue;
 			}

@@ -3,6 +3,7 @@
 #include "conf/conf.h"
 #include "core/model.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/log.h"
 #include "features/table.h"
 
@@ -51,9 +52,7 @@ struct learn {
 	struct model *model;
 	struct store_library *lib;
 	int dim;
-	/* uri -> library index, open addressing, size a power of two */
-	int *slots;
-	size_t n_slots;
+	struct util_index index;	/* uri -> library index */
 	struct history h;
 	int likes;
 	int since_save;
@@ -73,47 +72,9 @@ struct learn {
 	struct retrain_job *job;
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static bool index_build(struct learn *l)
-{
-	free(l->slots);
-	l->slots = NULL;
-	size_t n = 16;
-	while (n < (size_t)l->lib->n * 2 + 1)
-		n *= 2;
-	l->slots = malloc(n * sizeof *l->slots);
-	if (!l->slots)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		l->slots[i] = -1;
-	l->n_slots = n;
-	for (int i = 0; i < l->lib->n; i++) {
-		size_t s = hash_str(l->lib->uri[i]) & (n - 1);
-		while (l->slots[s] >= 0)
-			s = (s + 1) & (n - 1);
-		l->slots[s] = i;
-	}
-	return true;
-}
-
 int learn_find(const struct learn *l, const char *uri)
 {
-	if (!l->slots)
-		return -1;
-	size_t s = hash_str(uri) & (l->n_slots - 1);
-	while (l->slots[s] >= 0) {
-		if (!strcmp(l->lib->uri[l->slots[s]], uri))
-			return l->slots[s];
-		s = (s + 1) & (l->n_slots - 1);
-	}
-	return -1;
+	return l->lib ? util_index_find(&l->index, l->lib->uri, uri) : -1;
 }
 
 static void history_free(struct history *h)
@@ -408,7 +369,8 @@ static bool load_library(struct learn *l, char *err, size_t err_size)
 	l->mean = malloc(n * sizeof *l->mean);
 	l->spread = malloc(n * sizeof *l->spread);
 	l->scores_valid = false;
-	if (!l->mean || !l->spread || !index_build(l)) {
+	if (!l->mean || !l->spread ||
+	    !util_index_build(&l->index, lib->uri, lib->n)) {
 		snprintf(err, err_size, "out of memory");
 		return false;
 	}
@@ -485,7 +447,7 @@ void learn_free(struct learn *l)
 	model_free(l->model);
 	store_library_free(l->lib);
 	history_free(&l->h);
-	free(l->slots);
+	util_index_free(&l->index);
 	free(l->mean);
 	free(l->spread);
 	free(l);

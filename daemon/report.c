@@ -539,25 +539,6 @@ static void corr_color(char *buf, size_t size, double r)
 
 /* --- sections ------------------------------------------------------------ */
 
-static const char *kind_name(enum store_kind k)
-{
-	switch (k) {
-	case STORE_KIND_PLAYED:
-		return "played";
-	case STORE_KIND_SKIPPED:
-		return "skipped";
-	case STORE_KIND_UNLABELLED:
-		return "no label";
-	case STORE_KIND_LIKE:
-		return "like";
-	case STORE_KIND_DISLIKE:
-		return "dislike";
-	case STORE_KIND_BAN:
-		return "ban";
-	}
-	return "?";
-}
-
 static void head(FILE *f, const struct data *d)
 {
 	char when[64];
@@ -1155,7 +1136,7 @@ static void recent_events(FILE *f, const struct data *d)
 						    : "";
 		fprintf(f, "<tr><td>%s</td><td>%s%s</td><td class=\"%s\">%s"
 			   "</td><td class=\"n\">",
-			when, kind_name(e->kind),
+			when, store_kind_name(e->kind),
 			e->queued_by_us ? " (our pick)" : "", label, label);
 		if (e->duration > 0)
 			fprintf(f, "%d:%02d / %d:%02d",

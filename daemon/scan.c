@@ -16,6 +16,7 @@
 
 #include "conf/conf.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/log.h"
 #include "features/analyze.h"
 #include "features/path.h"
@@ -23,13 +24,6 @@
 #define BATCH_SECONDS 0.25
 #define LOW_PRIORITY_NICE 10
 #define MAX_JOBS 64
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* --- one pass ----------------------------------------------------------- */
 
@@ -92,7 +86,7 @@ static void record(struct pass *p, const char *uri, const float *v,
 		if (!p->batch_open) {
 			if (store_batch_begin(p->store)) {
 				p->batch_open = true;
-				p->batch_t0 = mono();
+				p->batch_t0 = util_mono();
 			} else {
 				store_failure(p, "starting a batch");
 			}
@@ -104,7 +98,7 @@ static void record(struct pass *p, const char *uri, const float *v,
 						     duration);
 		if (!ok)
 			store_failure(p, uri);
-		if (p->batch_open && mono() - p->batch_t0 > BATCH_SECONDS)
+		if (p->batch_open && util_mono() - p->batch_t0 > BATCH_SECONDS)
 			end_batch(p);
 	}
 	p->prog.done++;
@@ -114,7 +108,7 @@ static void record(struct pass *p, const char *uri, const float *v,
 		p->prog.audio_s += analysed;
 		p->prog.track_s += duration;
 	}
-	p->prog.elapsed = mono() - p->analysis_t0;
+	p->prog.elapsed = util_mono() - p->analysis_t0;
 	p->prog.uri = uri;
 	p->prog.error = error;
 	report(p);
@@ -456,7 +450,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	static const struct scan_options none = { 0 };
 	struct pass p = { .c = c, .o = o ? o : &none, .r = r };
 	struct songs songs = { 0 };
-	double t0 = mono();
+	double t0 = util_mono();
 	memset(r, 0, sizeof *r);
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_init(&p.next, 0);
@@ -481,7 +475,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	p.prog.total = p.n;
 	p.prog.audio_total_s = planned_audio(&p, &songs);
 	songs_clear(&songs);
-	p.analysis_t0 = mono();
+	p.analysis_t0 = util_mono();
 	report(&p);
 
 	int jobs = worker_count(&p);
@@ -517,7 +511,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	r->ok = true;
 done:
 	songs_clear(&songs);
-	r->seconds = mono() - t0;
+	r->seconds = util_mono() - t0;
 	store_close(p.store);
 	for (int i = 0; i < p.n; i++)
 		free(p.uris[i]);

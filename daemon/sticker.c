@@ -2,6 +2,7 @@
 #include "daemon/sticker.h"
 
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/learn.h"
 #include "daemon/link.h"
 #include "daemon/log.h"
@@ -78,77 +79,63 @@ struct entry {
 };
 
 struct table {
-	struct entry *e;
-	size_t cap;		/* a power of two, or 0 */
-	size_t n;
+	struct entry *e;	/* n entries, in the order they were added */
+	char **uri;		/* n: each entry's uri, the index's keys */
+	size_t n, cap;
+	struct util_index ix;	/* uri -> entry */
 };
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
 static struct entry *table_find(const struct table *t, const char *uri)
 {
-	if (!t->cap)
-		return NULL;
-	for (size_t i = hash(uri) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		if (!t->e[i].uri)
-			return NULL;
-		if (!strcmp(t->e[i].uri, uri))
-			return &t->e[i];
-	}
+	int i = util_index_find(&t->ix, t->uri, uri);
+	return i < 0 ? NULL : &t->e[i];
 }
 
 static bool table_grow(struct table *t)
 {
 	size_t cap = t->cap ? 2 * t->cap : 64;
-	struct entry *e = calloc(cap, sizeof *e);
-	if (!e)
+	struct entry *e = realloc(t->e, cap * sizeof *e);
+	if (e)
+		t->e = e;
+	char **u = realloc(t->uri, cap * sizeof *u);
+	if (u)
+		t->uri = u;
+	if (!e || !u)
 		return false;
-	for (size_t j = 0; j < t->cap; j++) {
-		if (!t->e[j].uri)
-			continue;
-		size_t i = hash(t->e[j].uri) & (cap - 1);
-		while (e[i].uri)
-			i = (i + 1) & (cap - 1);
-		e[i] = t->e[j];
-	}
-	free(t->e);
-	t->e = e;
 	t->cap = cap;
 	return true;
 }
 
 /* The entry of uri, added (score unknown, no label) if missing; NULL when
- * out of memory. */
+ * out of memory. Adding may move the entries: a pointer from an earlier
+ * call is then stale. */
 static struct entry *table_get(struct table *t, const char *uri)
 {
 	struct entry *e = table_find(t, uri);
 	if (e)
 		return e;
-	if (2 * (t->n + 1) > t->cap && !table_grow(t))
+	if (t->n == t->cap && !table_grow(t))
 		return NULL;
-	size_t i = hash(uri) & (t->cap - 1);
-	while (t->e[i].uri)
-		i = (i + 1) & (t->cap - 1);
 	char *copy = strdup(uri);
 	if (!copy)
 		return NULL;
-	t->e[i] = (struct entry){ .uri = copy, .score = NAN, .label = -1,
-				  .like = -1, .rating = -1 };
-	t->n++;
-	return &t->e[i];
+	t->uri[t->n] = copy;
+	if (!util_index_add(&t->ix, t->uri, (int)t->n)) {
+		free(copy);
+		return NULL;
+	}
+	t->e[t->n] = (struct entry){ .uri = copy, .score = NAN, .label = -1,
+				     .like = -1, .rating = -1 };
+	return &t->e[t->n++];
 }
 
 static void table_clear(struct table *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->e[i].uri);
+	for (size_t i = 0; i < t->n; i++)
+		free(t->uri[i]);
 	free(t->e);
+	free(t->uri);
+	util_index_free(&t->ix);
 	*t = (struct table){ 0 };
 }
 
@@ -253,8 +240,8 @@ static int read_labelled(struct mpd_connection *c, struct table *t,
 	if (!list)
 		return -1;
 	int n = 0;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->e[i].uri && entry_label(&t->e[i]) >= 0)
+	for (size_t i = 0; i < t->n; i++)
+		if (entry_label(&t->e[i]) >= 0)
 			list[n++] = &t->e[i];
 	qsort(list, (size_t)n, sizeof *list, by_uri);
 	*out = list;
@@ -420,11 +407,11 @@ static bool seed_event(const struct store_event *ev, void *ctx)
 bool sticker_seed(struct sticker *s, struct store *st)
 {
 	assert(s && st);
-	for (size_t i = 0; i < s->t.cap; i++)
+	for (size_t i = 0; i < s->t.n; i++)
 		s->t.e[i].mark = false;
 	struct seeding x = { s, false };
 	bool ok = store_each_recent_event(st, INT_MAX, seed_event, &x);
-	for (size_t i = 0; i < s->t.cap; i++)
+	for (size_t i = 0; i < s->t.n; i++)
 		s->t.e[i].mark = false;
 	return ok && !x.oom;
 }
@@ -462,9 +449,9 @@ int sticker_poll_labels(struct sticker *s, struct mpd_connection *c,
 		e->label = (signed char)label;
 	}
 	/* Stickers gone or neutral: forget, so a new love counts again. */
-	for (size_t i = 0; i < s->t.cap; i++) {
+	for (size_t i = 0; i < s->t.n; i++) {
 		struct entry *e = &s->t.e[i];
-		if (!e->uri || e->label < 0)
+		if (e->label < 0)
 			continue;
 		struct entry *cur = table_find(&now, e->uri);
 		if (!cur || entry_label(cur) < 0)
@@ -485,7 +472,7 @@ static void learn_score(const char *uri, float score, void *ctx)
 int sticker_load_scores(struct sticker *s, struct mpd_connection *c)
 {
 	assert(s && c);
-	for (size_t i = 0; i < s->t.cap; i++)
+	for (size_t i = 0; i < s->t.n; i++)
 		s->t.e[i].score = NAN;
 	return sticker_read_scores(c, learn_score, &s->t);
 }
@@ -561,18 +548,11 @@ out:
 
 /* --- the daemon's calls ------------------------------------------------ */
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* After a call that failed: false when the connection is lost; else MPD
  * refused (link_check logged its words), and stickers go off. */
 static bool refused(struct sticker *s, struct link *l, const char *what)
 {
-	if (!link_check(l, what, mono()))
+	if (!link_check(l, what, util_mono()))
 		return false;
 	s->off = true;
 	log_warning("feedback.stickers: no stickers from this MPD until "
@@ -624,13 +604,13 @@ int sticker_after_fill(struct sticker *s, struct link *l,
 		return 0;
 	const struct store_library *lib = learn_library(learn);
 	int left = 0;
-	double t0 = mono();
+	double t0 = util_mono();
 	int n = sticker_push_scores(s, c, (const char *const *)lib->uri, mean,
 				    lib->n, STICKER_PUSH_BUDGET, &left);
 	if (n < 0)
 		return refused(s, l, "writing mpdrec_score stickers") ? 0 : -1;
 	if (n > 0)
 		log_debug("wrote %d mpdrec_score stickers in %.0f ms, %d to go",
-			  n, (mono() - t0) * 1e3, left);
+			  n, (util_mono() - t0) * 1e3, left);
 	return left;
 }

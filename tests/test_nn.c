@@ -2,6 +2,7 @@
  * differences, Adam against hand-computed steps, and learning XOR and two
  * interleaved moons. */
 #include "core/nn.h"
+#include "core/util.h"
 #include "daemon/blas.h"
 #include "tests/lib/harness.h"
 
@@ -13,7 +14,7 @@
 static void fill_normal(float *a, size_t n, uint64_t *rng, double sd)
 {
 	for (size_t i = 0; i < n; i++)
-		a[i] = (float)(sd * nn_rand_normal(rng));
+		a[i] = (float)(sd * util_rand_normal(rng));
 }
 
 static void test_blas_forward_equals_naive(void)
@@ -132,13 +133,13 @@ static void test_gradient_check(void)
 		nn_layer_shape(net, l, &c, &oc);
 		float *b = p + nn_layer_offset(net, l) + (size_t)c * oc;
 		for (int o = 0; o < oc; o++)
-			b[o] = (float)(0.1 * nn_rand_normal(&rng));
+			b[o] = (float)(0.1 * util_rand_normal(&rng));
 	}
 	float x[32], y[8], w[8], dx[32] = { 0 };
 	fill_normal(x, 32, &rng, 1.0);
 	for (int b = 0; b < B; b++) {
 		y[b] = (float)(b % 2);
-		w[b] = (float)(0.5 + nn_rand_uniform(&rng));
+		w[b] = (float)(0.5 + util_rand_uniform(&rng));
 	}
 	nn_forward(net, x, B);
 	nn_zero_grad(net);
@@ -271,8 +272,8 @@ static void make_xor(float *x, float *y, int n, uint64_t *rng)
 {
 	for (int i = 0; i < n; i++) {
 		int a = i & 1, b = (i >> 1) & 1;
-		x[2 * i] = (float)(a + 0.12 * nn_rand_normal(rng));
-		x[2 * i + 1] = (float)(b + 0.12 * nn_rand_normal(rng));
+		x[2 * i] = (float)(a + 0.12 * util_rand_normal(rng));
+		x[2 * i + 1] = (float)(b + 0.12 * util_rand_normal(rng));
 		y[i] = (float)(a ^ b);
 	}
 }
@@ -294,12 +295,12 @@ static void make_moons(float *x, float *y, int n, double noise,
 		       uint64_t *rng)
 {
 	for (int i = 0; i < n; i++) {
-		double t = M_PI * nn_rand_uniform(rng);
+		double t = M_PI * util_rand_uniform(rng);
 		int c = i & 1;
 		double a = c ? 1 - cos(t) : cos(t);
 		double b = c ? 0.5 - sin(t) : sin(t);
-		x[2 * i] = (float)(a + noise * nn_rand_normal(rng));
-		x[2 * i + 1] = (float)(b + noise * nn_rand_normal(rng));
+		x[2 * i] = (float)(a + noise * util_rand_normal(rng));
+		x[2 * i + 1] = (float)(b + noise * util_rand_normal(rng));
 		y[i] = (float)c;
 	}
 }

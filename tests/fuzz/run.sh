@@ -52,7 +52,7 @@ fi
 # Sources of the library each target needs, and its pkg-config modules.
 target_src() {
 	case $1 in
-	model)   echo core/model.c core/nn.c core/scaler.c core/metrics.c ;;
+	model)   echo core/model.c core/nn.c core/scaler.c core/metrics.c core/util.c ;;
 	conf)    echo conf/conf.c ;;
 	csv)     echo core/csv.c ;;
 	channel) echo daemon/channel.c ;;

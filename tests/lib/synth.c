@@ -1,6 +1,8 @@
 /* Synthetic Spotify-like table: see synth.h. */
 #include "tests/lib/synth.h"
 
+#include "core/util.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -17,27 +19,6 @@ enum { ACOUSTIC, DANCE, DURATION, ENERGY, INSTRUMENTAL, KEY, LIVENESS,
  * the 78-79% it reaches on the real table (Bayes rate about 82%). */
 #define LABEL_SHARPNESS 1.1
 
-static uint64_t next_u64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s)
-{
-	return (next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static double normal(uint64_t *s)
-{
-	double u1 = uniform(s), u2 = uniform(s);
-	if (u1 < 1e-300)
-		u1 = 1e-300;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
 static double clip(double v, double lo, double hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
@@ -48,27 +29,27 @@ void synth_spotify(int n, uint64_t seed, float *x, float *y, double *p)
 	uint64_t s = seed;
 	for (int i = 0; i < n; i++) {
 		float *r = x + (size_t)i * SYNTH_FEATURES;
-		double loud = -exp(log(7.0) + 0.45 * normal(&s));
-		if (uniform(&s) < 0.01)
-			loud -= 20 * uniform(&s);	/* near-silent tracks */
+		double loud = -exp(log(7.0) + 0.45 * util_rand_normal(&s));
+		if (util_rand_uniform(&s) < 0.01)
+			loud -= 20 * util_rand_uniform(&s);	/* near-silent tracks */
 		loud = clip(loud, -60, -0.3);
 		double energy = clip(0.85 / (1 + exp(-(loud + 9) / 2.5)) +
-				     0.12 * normal(&s), 0.01, 1);
+				     0.12 * util_rand_normal(&s), 0.01, 1);
 		double acoustic = clip(pow(1 - energy, 2) *
-				       (0.2 + 1.3 * uniform(&s)), 0, 0.996);
-		double dance = clip(0.62 + 0.16 * normal(&s), 0.1, 0.98);
-		double dur = exp(log(235000.0) + 0.28 * normal(&s));
-		if (uniform(&s) < 0.02)
-			dur *= 2 + 2 * uniform(&s);	/* long mixes */
-		double instr = uniform(&s) < 0.65
-				       ? pow(10, -6 + 3 * uniform(&s))
-				       : pow(0.05 + 0.9 * uniform(&s), 0.7);
-		double live = clip(0.04 + -0.13 * log(1 - uniform(&s)), 0, 1);
-		double speech = clip(0.025 + -0.06 * log(1 - uniform(&s)), 0,
+				       (0.2 + 1.3 * util_rand_uniform(&s)), 0, 0.996);
+		double dance = clip(0.62 + 0.16 * util_rand_normal(&s), 0.1, 0.98);
+		double dur = exp(log(235000.0) + 0.28 * util_rand_normal(&s));
+		if (util_rand_uniform(&s) < 0.02)
+			dur *= 2 + 2 * util_rand_uniform(&s);	/* long mixes */
+		double instr = util_rand_uniform(&s) < 0.65
+				       ? pow(10, -6 + 3 * util_rand_uniform(&s))
+				       : pow(0.05 + 0.9 * util_rand_uniform(&s), 0.7);
+		double live = clip(0.04 + -0.13 * log(1 - util_rand_uniform(&s)), 0, 1);
+		double speech = clip(0.025 + -0.06 * log(1 - util_rand_uniform(&s)), 0,
 				     0.9);
-		double tempo = clip(121 + 28 * normal(&s), 50, 220);
-		double val = clip(0.5 + 0.25 * normal(&s), 0.03, 0.99);
-		double u = uniform(&s);
+		double tempo = clip(121 + 28 * util_rand_normal(&s), 50, 220);
+		double val = clip(0.5 + 0.25 * util_rand_normal(&s), 0.03, 0.99);
+		double u = util_rand_uniform(&s);
 		int tsig = u < 0.90 ? 4 : u < 0.97 ? 3 : u < 0.99 ? 5 : 1;
 
 		r[ACOUSTIC] = (float)acoustic;
@@ -76,10 +57,10 @@ void synth_spotify(int n, uint64_t seed, float *x, float *y, double *p)
 		r[DURATION] = (float)round(dur);
 		r[ENERGY] = (float)energy;
 		r[INSTRUMENTAL] = (float)instr;
-		r[KEY] = (float)(next_u64(&s) % 12);
+		r[KEY] = (float)(util_rand_u64(&s) % 12);
 		r[LIVENESS] = (float)live;
 		r[LOUDNESS] = (float)loud;
-		r[MODE] = uniform(&s) < 0.6 ? 1.0f : 0.0f;
+		r[MODE] = util_rand_uniform(&s) < 0.6 ? 1.0f : 0.0f;
 		r[SPEECH] = (float)speech;
 		r[TEMPO] = (float)tempo;
 		r[TIMESIG] = (float)tsig;
@@ -95,7 +76,7 @@ void synth_spotify(int n, uint64_t seed, float *x, float *y, double *p)
 			 + 0.8 * exp(-(tempo - 125) * (tempo - 125) / 450.0)
 			 + 0.3;
 		double prob = 1 / (1 + exp(-LABEL_SHARPNESS * z));
-		y[i] = uniform(&s) < prob ? 1.0f : 0.0f;
+		y[i] = util_rand_uniform(&s) < prob ? 1.0f : 0.0f;
 		if (p)
 			p[i] = prob;
 	}
