@@ -6,6 +6,7 @@
 #include "daemon/channel.h"
 #include "daemon/cmd.h"
 #include "daemon/learn.h"
+#include "daemon/link.h"
 #include "features/table.h"
 
 #include <getopt.h>
@@ -27,22 +28,12 @@ static struct store *open_store(const struct conf *c)
 
 static struct mpd_connection *connect_mpd(const struct conf *c)
 {
-	struct mpd_connection *m = mpd_connection_new(c->mpd.host, c->mpd.port,
-						      c->mpd.timeout_ms);
-	if (!m || mpd_connection_get_error(m) != MPD_ERROR_SUCCESS) {
-		fprintf(stderr, "mpdrec: cannot connect to MPD: %s\n",
-			m ? mpd_connection_get_error_message(m)
-			  : "out of memory");
-		if (m)
-			mpd_connection_free(m);
-		return NULL;
-	}
-	if (c->mpd.password && !mpd_run_password(m, c->mpd.password)) {
-		fprintf(stderr, "mpdrec: MPD refused the password: %s\n",
-			mpd_connection_get_error_message(m));
-		mpd_connection_free(m);
-		return NULL;
-	}
+	struct link_params lp;
+	link_params_from_conf(&lp, c);
+	char why[300];
+	struct mpd_connection *m = link_open(&lp, NULL, why, sizeof why);
+	if (!m)
+		fprintf(stderr, "mpdrec: cannot connect to MPD: %s\n", why);
 	return m;
 }
 

@@ -595,13 +595,9 @@ int cmd_run(int argc, char **argv, const struct conf *c)
 		log_warning("stickers: %s",
 			    d.sticker ? store_error(d.store) : "out of memory");
 	d.scan = scan_new(wake_pipe[1]);
-	struct link_params lp = {
-		.host = d.conf.mpd.host,
-		.port = d.conf.mpd.port,
-		.password = d.conf.mpd.password,
-		.timeout_ms = d.conf.mpd.timeout_ms,
-		.channel = CHANNEL_NAME,
-	};
+	struct link_params lp;
+	link_params_from_conf(&lp, &d.conf);
+	lp.channel = CHANNEL_NAME;
 	d.link = link_new(&lp);
 	if (!d.fill || !d.scan || !d.link) {
 		log_error("out of memory");

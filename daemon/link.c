@@ -1,5 +1,6 @@
 #include "daemon/link.h"
 
+#include "conf/conf.h"
 #include "daemon/log.h"
 
 #include <mpd/client.h>
@@ -93,37 +94,69 @@ static void outage(struct link *l, double now, const char *why, bool slow)
 						    : l->backoff * 2;
 }
 
+struct mpd_connection *link_open(const struct link_params *p, bool *refused,
+				 char *err, size_t err_size)
+{
+	if (refused)
+		*refused = false;
+	struct mpd_connection *c = mpd_connection_new(p->host, p->port,
+						      p->timeout_ms);
+	if (!c) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	const char *what = "";
+	bool no = false;
+	if (mpd_connection_get_error(c) != MPD_ERROR_SUCCESS)
+		goto fail;
+	if (p->password && !mpd_run_password(c, p->password)) {
+		no = mpd_connection_get_error(c) == MPD_ERROR_SERVER;
+		what = no ? "password refused: " : "";
+		goto fail;
+	}
+	if (p->channel && !mpd_run_subscribe(c, p->channel)) {
+		no = true;
+		snprintf(err, err_size, "cannot subscribe to channel '%s': %s",
+			 p->channel, mpd_connection_get_error_message(c));
+		mpd_connection_free(c);
+		if (refused)
+			*refused = no;
+		return NULL;
+	}
+	return c;
+fail:
+	snprintf(err, err_size, "%s%s", what,
+		 mpd_connection_get_error_message(c));
+	mpd_connection_free(c);
+	if (refused)
+		*refused = no;
+	return NULL;
+}
+
+void link_params_from_conf(struct link_params *p, const struct conf *c)
+{
+	*p = (struct link_params){
+		.host = c->mpd.host,
+		.port = c->mpd.port,
+		.password = c->mpd.password,
+		.timeout_ms = c->mpd.timeout_ms,
+	};
+}
+
 bool link_connect(struct link *l, double now)
 {
 	if (l->conn)
 		return true;
-	struct mpd_connection *c = mpd_connection_new(l->host, l->port,
-						      l->timeout_ms);
+	struct link_params p = {
+		.host = l->host, .port = l->port, .password = l->password,
+		.timeout_ms = l->timeout_ms, .channel = l->channel,
+	};
+	char why[300];
+	bool refused;
+	struct mpd_connection *c = link_open(&p, &refused, why, sizeof why);
 	if (!c) {
-		outage(l, now, "out of memory", false);
-		return false;
-	}
-	if (mpd_connection_get_error(c) != MPD_ERROR_SUCCESS) {
-		outage(l, now, mpd_connection_get_error_message(c), false);
-		mpd_connection_free(c);
-		return false;
-	}
-	if (l->password && !mpd_run_password(c, l->password)) {
-		bool denied = mpd_connection_get_error(c) == MPD_ERROR_SERVER;
-		char why[300];
-		snprintf(why, sizeof why, "%s%s",
-			 denied ? "password refused: " : "",
-			 mpd_connection_get_error_message(c));
-		outage(l, now, why, denied);
-		mpd_connection_free(c);
-		return false;
-	}
-	if (l->channel && !mpd_run_subscribe(c, l->channel)) {
-		char why[300];
-		snprintf(why, sizeof why, "cannot subscribe to channel '%s': %s",
-			 l->channel, mpd_connection_get_error_message(c));
-		outage(l, now, why, true);
-		mpd_connection_free(c);
+		/* A refused password or channel waits the longest. */
+		outage(l, now, why, refused);
 		return false;
 	}
 	const unsigned *v = mpd_connection_get_server_version(c);

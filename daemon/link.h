@@ -5,7 +5,9 @@
 #define MPDREC_LINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+struct conf;
 struct mpd_connection;
 
 struct link_params {
@@ -15,6 +17,20 @@ struct link_params {
 	unsigned timeout_ms;
 	const char *channel;	/* subscribed on connect, NULL: none */
 };
+
+/** Fills *p with the MPD address, password and timeout of *c (borrowed:
+ *  valid while *c is); no channel. */
+void link_params_from_conf(struct link_params *p, const struct conf *c);
+
+/** Opens one connection now, without retries: connect, send the password,
+ *  subscribe to the channel (each when set). Returns the connection, which
+ *  the caller frees with mpd_connection_free(), or NULL with the reason in
+ *  err ("password refused: ..." for a wrong password); *refused (may be
+ *  NULL) tells a refusal by MPD (password, channel) from a failure to
+ *  reach it. For the commands and the scan; the daemon's own connection
+ *  goes through link_connect(). */
+struct mpd_connection *link_open(const struct link_params *p, bool *refused,
+				 char *err, size_t err_size);
 
 struct link;
 

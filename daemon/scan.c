@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 #include "core/store.h"
 #include "core/util.h"
+#include "daemon/link.h"
 #include "daemon/log.h"
 #include "features/analyze.h"
 #include "features/path.h"
@@ -312,18 +313,14 @@ static bool walk(struct pass *p, struct mpd_connection *m, struct songs *l)
 static struct mpd_connection *connect_mpd(const struct conf *c, char *err,
 					  size_t err_size)
 {
-	struct mpd_connection *m = mpd_connection_new(c->mpd.host, c->mpd.port,
-						      c->mpd.timeout_ms);
-	if (!m) {
-		snprintf(err, err_size, "connecting to MPD: out of memory");
-		return NULL;
-	}
-	if (mpd_connection_get_error(m) != MPD_ERROR_SUCCESS ||
-	    (c->mpd.password && !mpd_run_password(m, c->mpd.password))) {
-		snprintf(err, err_size, "connecting to MPD: %s",
-			 mpd_connection_get_error_message(m));
-		mpd_connection_free(m);
-		return NULL;
+	struct link_params lp;
+	link_params_from_conf(&lp, c);
+	static const char what[] = "connecting to MPD: ";
+	struct mpd_connection *m = NULL;
+	if (err_size > sizeof what) {
+		memcpy(err, what, sizeof what);
+		m = link_open(&lp, NULL, err + sizeof what - 1,
+			      err_size - sizeof what + 1);
 	}
 	return m;
 }

@@ -4,6 +4,7 @@
  * and the atomic write of the command, and a rendering by headless Chromium
  * whose screenshot must show the plots' colours. */
 #include "conf/conf.h"
+#include "core/metrics.h"
 #include "core/store.h"
 #include "daemon/cmd.h"
 #include "daemon/report.h"
@@ -173,7 +174,7 @@ static void test_correlation(void)
 		col[4][i] = y[i] = u + 0.5 * gaussian() > 0 ? 1.f : 0.f;
 	}
 	double r[M * M];
-	CHECK(report_correlation(r, x, y, N, D));
+	CHECK(metrics_correlation(r, x, y, N, D));
 	CHECK_NEAR(r[0 * M + 0], 1, 1e-9);
 	CHECK_NEAR(r[0 * M + 1], -1, 1e-6);
 	CHECK_NEAR(r[1 * M + 0], -1, 1e-6);
@@ -191,10 +192,10 @@ static void test_correlation(void)
 	}
 	/* Without labels: dim × dim, the same values. */
 	double r2[D * D];
-	CHECK(report_correlation(r2, x, NULL, N, D));
+	CHECK(metrics_correlation(r2, x, NULL, N, D));
 	CHECK_NEAR(r2[0 * D + 3], r[0 * M + 3], 1e-12);
 	/* Fewer than two rows: undefined everywhere. */
-	CHECK(report_correlation(r, x, y, 1, D));
+	CHECK(metrics_correlation(r, x, y, 1, D));
 	for (int k = 0; k < M * M; k++)
 		CHECK(isnan(r[k]));
 }
@@ -220,7 +221,7 @@ static void check_pca_known(bool c_first)
 		x[i * D + cc] = c[i];
 	}
 	double xy[N * 2], share[2];
-	CHECK(report_pca(xy, share, x, N, D));
+	CHECK(metrics_pca(xy, share, x, N, D));
 	CHECK_NEAR(share[0], 2.0 / 3, 1e-9);
 	CHECK_NEAR(share[1], 1.0 / 3, 1e-9);
 	double sd = sqrt(8.0 / 7);	/* sample deviation of ±1 */
@@ -229,8 +230,8 @@ static void check_pca_known(bool c_first)
 		CHECK_NEAR(xy[2 * i + 1], c[i] / sd, 1e-6);
 	}
 	/* Too little data is refused. */
-	CHECK(!report_pca(xy, share, x, 1, D));
-	CHECK(!report_pca(xy, share, x, N, 0));
+	CHECK(!metrics_pca(xy, share, x, 1, D));
+	CHECK(!metrics_pca(xy, share, x, N, 0));
 }
 
 static void test_pca_known(void)
@@ -256,7 +257,7 @@ static void test_pca_maximises_variance(void)
 			x[i * D + j] = (float)raw[j];
 	}
 	double xy[N * 2], share[2];
-	if (!CHECK(report_pca(xy, share, x, N, D)))
+	if (!CHECK(metrics_pca(xy, share, x, N, D)))
 		return;
 	/* Standardise here, independently. */
 	double mean[D] = { 0 }, sd[D] = { 0 };
