@@ -41,8 +41,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMPDREC_VERSION='"$(VERSION)"' -I. \
 	$(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC   := $(sort $(wildcard core/*.c features/*.c conf/*.c) \
-	$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
+LIB_SRC   := $(sort $(wildcard core/*.c features/*.c conf/*.c daemon/*.c) \
+	$(filter-out daemon/cmd/main.c,$(wildcard daemon/cmd/*.c)))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TLIB_SRC  := $(sort $(wildcard tests/lib/*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
@@ -79,7 +79,7 @@ $(B)/libmpdrec.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(MPDREC): $(B)/daemon/main.o $(B)/libmpdrec.a
+$(MPDREC): $(B)/daemon/cmd/main.o $(B)/libmpdrec.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(B)/tests/%: $(B)/tests/%.o $(TLIB_OBJ) $(B)/libmpdrec.a

@@ -1,11 +1,11 @@
-/* mpdrec run: the daemon. It sleeps in poll() on MPD's socket and a
+/* The daemon. It sleeps in poll() on MPD's socket and a
  * self-pipe (signals, background threads), turns song changes into events,
  * learns from them, and keeps the queue filled. */
 #include "conf/conf.h"
 #include "core/store.h"
 #include "core/util.h"
 #include "daemon/channel.h"
-#include "daemon/cmd.h"
+#include "daemon/daemon.h"
 #include "daemon/fill.h"
 #include "daemon/learn.h"
 #include "daemon/link.h"
@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <mpd/client.h>
 #include <poll.h>
@@ -533,30 +532,10 @@ static bool own_conf(struct conf *dst, const struct conf *src)
 	return true;
 }
 
-int cmd_run(int argc, char **argv, const struct conf *c)
+int daemon_run(const struct conf *c, const struct daemon_options *o)
 {
-	static const struct option opts[] = {
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "pidfile", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool background = false;
-	const char *pidfile = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "dp:", opts, NULL)) != -1) {
-		if (opt == 'd')
-			background = true;
-		else if (opt == 'p')
-			pidfile = optarg;
-		else
-			return 2;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "mpdrec run: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-
+	bool background = o->background;
+	const char *pidfile = o->pidfile;
 	struct daemon d = { 0 };
 	int rc = 1;
 	if (!own_conf(&d.conf, c)) {

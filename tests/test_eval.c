@@ -3,7 +3,7 @@
  * CSV files, good and bad. */
 #include "core/eval.h"
 #include "core/model.h"
-#include "daemon/cmd.h"
+#include "daemon/cmd/cmd.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/synth.h"
 

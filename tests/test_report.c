@@ -6,8 +6,8 @@
 #include "conf/conf.h"
 #include "core/metrics.h"
 #include "core/store.h"
-#include "daemon/cmd.h"
-#include "daemon/report.h"
+#include "daemon/cmd/cmd.h"
+#include "daemon/cmd/report_html.h"
 #include "features/table.h"
 #include "tests/lib/harness.h"
 
@@ -117,9 +117,9 @@ static char *report_string(struct store *s)
 	FILE *f = open_memstream(&buf, &size);
 	if (!CHECK(f != NULL))
 		return NULL;
-	bool ok = report_write_html(f, s, 1700000000.0, err, sizeof err);
+	bool ok = report_html_write(f, s, 1700000000.0, err, sizeof err);
 	fclose(f);
-	if (!CHECK_MSG(ok, "report_write_html: %s", err)) {
+	if (!CHECK_MSG(ok, "report_html_write: %s", err)) {
 		free(buf);
 		return NULL;
 	}
@@ -133,10 +133,10 @@ static void test_escape(void)
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
-	report_escape(f, "<a href=\"x\">Tom & Jerry's</a>");
-	report_escape(f, NULL);
+	report_html_escape(f, "<a href=\"x\">Tom & Jerry's</a>");
+	report_html_escape(f, NULL);
 	fputc('|', f);
-	report_escape(f, "tab\there\x01\x7f\xc3\xa9");
+	report_html_escape(f, "tab\there\x01\x7f\xc3\xa9");
 	fclose(f);
 	CHECK_STR(buf, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s"
 		       "&lt;/a&gt;|tab\there\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9");

@@ -19,7 +19,7 @@
 
 #include "conf/conf.h"
 #include "core/store.h"
-#include "daemon/cmd.h"
+#include "daemon/cmd/cmd.h"
 #include "features/table.h"
 #include "tests/lib/fixture.h"
 #include "tests/lib/harness.h"

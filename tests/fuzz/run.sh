@@ -76,7 +76,7 @@ WARN="-Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
 -Wstrict-prototypes -Wformat=2 -Werror"
 
 # Headers any object may include; an object older than one is rebuilt.
-newest_header=$(ls -t core/*.h conf/*.h features/*.h daemon/*.h \
+newest_header=$(ls -t core/*.h conf/*.h features/*.h daemon/*.h daemon/cmd/*.h \
 	tests/fuzz/*.h 2>/dev/null | head -n 1)
 
 # stale OUT SRC: whether OUT must be rebuilt from SRC.

@@ -1,7 +1,7 @@
 /* The HTML report. Everything is loaded from the store first (struct data),
  * then drawn as inline SVG; the page has no script and a Content Security
  * Policy that forbids fetching anything, so opening it reaches no network. */
-#include "daemon/report.h"
+#include "daemon/cmd/report_html.h"
 
 #include "core/metrics.h"
 #include "core/store.h"
@@ -35,7 +35,7 @@
 
 /* --- arithmetic ---------------------------------------------------------- */
 
-void report_escape(FILE *f, const char *s)
+void report_html_escape(FILE *f, const char *s)
 {
 	if (!s)
 		return;
@@ -276,7 +276,7 @@ static void svg_open(FILE *f, int w, int h, const char *label)
 		"<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
 		"role=\"img\" aria-label=\"",
 		w, h, w, h);
-	report_escape(f, label);
+	report_html_escape(f, label);
 	fprintf(f, "\">\n");
 }
 
@@ -287,7 +287,7 @@ static void legend_item(FILE *f, double x, double y, const char *color,
 		"<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
 		"fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">",
 		x, y - 10, color, x + 17, y);
-	report_escape(f, text);
+	report_html_escape(f, text);
 	fprintf(f, "</text>\n");
 }
 
@@ -646,12 +646,12 @@ static void map_point(FILE *f, const struct plot *p, const double *xy,
 	}
 	fprintf(f, "><title>");
 	if (lib->artist[i] || lib->title[i]) {
-		report_escape(f, lib->artist[i] ? lib->artist[i] : "?");
+		report_html_escape(f, lib->artist[i] ? lib->artist[i] : "?");
 		fprintf(f, " \xe2\x80\x93 ");
-		report_escape(f, lib->title[i] ? lib->title[i] : "?");
+		report_html_escape(f, lib->title[i] ? lib->title[i] : "?");
 		fprintf(f, "\n");
 	}
-	report_escape(f, lib->uri[i]);
+	report_html_escape(f, lib->uri[i]);
 	fprintf(f, "</title></circle>\n");
 }
 
@@ -788,7 +788,7 @@ static void top_features(FILE *f, const double *r, int dim)
 		corr_color(color, sizeof color, v > 0 ? 0.85 : -0.85);
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
 			mid - half - 50, y + 12);
-		report_escape(f, features_info(order[i])->name);
+		report_html_escape(f, features_info(order[i])->name);
 		fprintf(f, "</text><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			   "height=\"14\" fill=\"%s\"/>"
 			   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">"
@@ -829,12 +829,12 @@ static bool correlations(FILE *f, const struct data *d)
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\"%s>",
 			left - 4, top + c, j == dim ? " font-weight=\"bold\""
 						    : "");
-		report_escape(f, name);
+		report_html_escape(f, name);
 		fprintf(f, "</text><text transform=\"translate(%.1f %d) "
 			   "rotate(-90)\"%s>",
 			left + c, top - 4,
 			j == dim ? " font-weight=\"bold\"" : "");
-		report_escape(f, name);
+		report_html_escape(f, name);
 		fprintf(f, "</text>\n");
 	}
 	fprintf(f, "</g>\n");
@@ -847,10 +847,10 @@ static bool correlations(FILE *f, const struct data *d)
 				   "height=\"%d\" fill=\"%s\"><title>",
 				left + b * cell, top + a * cell, cell, cell,
 				color);
-			report_escape(f, a < dim ? features_info(a)->name
+			report_html_escape(f, a < dim ? features_info(a)->name
 						 : "liked");
 			fprintf(f, " \xc3\x97 ");
-			report_escape(f, b < dim ? features_info(b)->name
+			report_html_escape(f, b < dim ? features_info(b)->name
 						 : "liked");
 			fprintf(f, ": r = %s</title></rect>\n",
 				isfinite(rv) ? num(v, sizeof v, rv, 2)
@@ -915,15 +915,15 @@ static void recent_events(FILE *f, const struct data *d)
 				(int)(e->duration / 60),
 				(int)fmod(e->duration, 60));
 		fprintf(f, "</td><td>");
-		report_escape(f, e->source);
+		report_html_escape(f, e->source);
 		fprintf(f, "</td><td class=\"uri\">");
-		report_escape(f, e->uri);
+		report_html_escape(f, e->uri);
 		fprintf(f, "</td></tr>\n");
 	}
 	fprintf(f, "</table>\n");
 }
 
-bool report_write_html(FILE *f, struct store *s, double now, char *err,
+bool report_html_write(FILE *f, struct store *s, double now, char *err,
 		       size_t err_size)
 {
 	assert(f && s && err);

@@ -2,7 +2,7 @@
  * load the configuration, pick the subcommand, run it. */
 #include "conf/conf.h"
 #include "daemon/blas.h"
-#include "daemon/cmd.h"
+#include "daemon/cmd/cmd.h"
 #include "daemon/log.h"
 
 #include <cblas.h>
@@ -17,8 +17,6 @@ struct command {
 	const char *usage;
 	const char *help;
 };
-
-static int cmd_check_config(int argc, char **argv, const struct conf *c);
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "run [--daemon] [--pidfile FILE]",
@@ -70,61 +68,6 @@ static void usage(FILE *f)
 		"  -v, --verbose       log at debug level\n"
 		"  -h, --help          this help (after a command: its help)\n"
 		"  -V, --version       print the version\n");
-}
-
-/* Loads the configuration in DESIGN.md's order; prints the error and
- * returns false (exit status 2) when the file is bad. */
-static bool load_config(struct conf *c, const char *explicit_path)
-{
-	char err[CONF_ERR_SIZE];
-	char *path = conf_find(explicit_path);
-	bool ok = path ? conf_load(c, path, err, sizeof err)
-		       : conf_defaults(c);
-	free(path);
-	if (!ok) {
-		fprintf(stderr, "mpdrec: %s\n",
-			path ? err : "out of memory");
-		return false;
-	}
-	if (c->warnings)
-		fprintf(stderr, "%s\n", c->warnings);
-	if (!conf_apply_env(c, getenv("MPD_HOST"), getenv("MPD_PORT"), err,
-			    sizeof err)) {
-		fprintf(stderr, "mpdrec: %s\n", err);
-		return false;
-	}
-	return true;
-}
-
-static int cmd_check_config(int argc, char **argv, const struct conf *c)
-{
-	struct conf other = { 0 };
-	if (argc > 2) {
-		fprintf(stderr, "usage: mpdrec check-config [FILE]\n");
-		return 2;
-	}
-	if (argc == 2) {
-		/* An explicit file to check replaces the one found. */
-		if (!load_config(&other, argv[1])) {
-			conf_free(&other);
-			return 2;
-		}
-		c = &other;
-	}
-	printf("# configuration: %s\n", c->path ? c->path
-						: "(none found: defaults)");
-	for (size_t i = 0; i < conf_option_count(); i++) {
-		const char *name, *help;
-		char value[1024];
-		enum conf_source src;
-		if (!conf_option_describe(c, i, &name, &help, value,
-					  sizeof value, &src))
-			continue;
-		printf("%-24s = %-28s # %s\n", name, value,
-		       conf_source_name(src));
-	}
-	conf_free(&other);
-	return 0;
 }
 
 static const struct command *find_command(const char *name)
@@ -208,7 +151,7 @@ int main(int argc, char **argv)
 	/* `check-config FILE` checks that file alone: a broken installed one
 	 * must not stop the user from checking the fixed copy. */
 	bool own_file = cmd->run == cmd_check_config && sub_argc == 2;
-	if (own_file ? !conf_defaults(&c) : !load_config(&c, config_path)) {
+	if (own_file ? !conf_defaults(&c) : !cmd_load_config(&c, config_path)) {
 		conf_free(&c);
 		return 2;
 	}

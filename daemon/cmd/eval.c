@@ -1,5 +1,5 @@
 /* mpdrec eval: offline cross-validation of the model on a CSV table. */
-#include "daemon/cmd.h"
+#include "daemon/cmd/cmd.h"
 #include "daemon/learn.h"
 
 #include "conf/conf.h"

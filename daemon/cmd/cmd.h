@@ -5,7 +5,26 @@
 #ifndef MPDREC_CMD_H
 #define MPDREC_CMD_H
 
+#include <stdbool.h>
+
 struct conf;
+struct mpd_connection;
+struct store;
+
+/** Loads the configuration in DESIGN.md's order (explicit_path, may be
+ *  NULL; else the search) into *c, then MPD_HOST/MPD_PORT. Returns false
+ *  after printing the error on stderr (exit status 2); *c is the caller's
+ *  to free with conf_free() either way. */
+bool cmd_load_config(struct conf *c, const char *explicit_path);
+
+/** Opens the store of c->data_directory. Returns it (the caller closes it
+ *  with store_close()), or NULL after printing why on stderr. */
+struct store *cmd_open_store(const struct conf *c);
+
+/** Connects to the MPD of *c (address, password, timeout). Returns the
+ *  connection (the caller frees it with mpd_connection_free()), or NULL
+ *  after printing why on stderr. */
+struct mpd_connection *cmd_connect(const struct conf *c);
 
 /** mpdrec eval --csv FILE --label COL [--folds K] [--repeats R] [--seed S]
  *  [--drop a,b]: offline evaluation of the model on a CSV table. */
@@ -20,7 +39,7 @@ int cmd_show(int argc, char **argv, const struct conf *c);
 /** mpdrec export --csv [FILE]: every vector with its names and labels. */
 int cmd_export(int argc, char **argv, const struct conf *c);
 
-/** mpdrec [run] [--daemon] [--pidfile FILE]: the daemon (daemon/daemon.c). */
+/** mpdrec [run] [--daemon] [--pidfile FILE]: the daemon (daemon/daemon.h). */
 int cmd_run(int argc, char **argv, const struct conf *c);
 
 /** mpdrec recommend [-n N] [--explain]: the next picks. */
@@ -37,5 +56,8 @@ int cmd_train(int argc, char **argv, const struct conf *c);
 
 /** mpdrec report --html FILE: the HTML report. */
 int cmd_report(int argc, char **argv, const struct conf *c);
+
+/** mpdrec check-config [FILE]: the effective configuration. */
+int cmd_check_config(int argc, char **argv, const struct conf *c);
 
 #endif

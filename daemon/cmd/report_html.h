@@ -7,8 +7,8 @@
  *
  * The arithmetic behind the plots (correlation, PCA) lives in core/metrics.
  */
-#ifndef MPDREC_REPORT_H
-#define MPDREC_REPORT_H
+#ifndef MPDREC_REPORT_HTML_H
+#define MPDREC_REPORT_HTML_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,14 +20,14 @@ struct store;
  *  entities; control characters other than tab and newline become U+FFFD),
  *  so the result is safe in element text and in quoted attributes. NULL
  *  writes nothing. */
-void report_escape(FILE *f, const char *s);
+void report_html_escape(FILE *f, const char *s);
 
 /** Writes the whole report of the store's contents to f as one HTML page
  *  dated `now` (epoch seconds). The store is only read. A fresh store gives a
  *  page that says there is nothing yet. Returns false with the reason in err
  *  on a database error or when out of memory; errors writing to f are the
  *  caller's to check (ferror, fclose). */
-bool report_write_html(FILE *f, struct store *s, double now, char *err,
+bool report_html_write(FILE *f, struct store *s, double now, char *err,
 		       size_t err_size);
 
 #endif

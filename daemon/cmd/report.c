@@ -1,11 +1,11 @@
-/* mpdrec report --html FILE: the HTML report of daemon/report.c, written
+/* mpdrec report --html FILE: the HTML report of daemon/cmd/report_html.c, written
  * atomically (a temporary file beside FILE, renamed over it), so a browser
  * or a cron job never sees half a page. FILE "-" writes to stdout. */
 #include "conf/conf.h"
 #include "core/store.h"
-#include "daemon/cmd.h"
+#include "daemon/cmd/cmd.h"
 #include "daemon/log.h"
-#include "daemon/report.h"
+#include "daemon/cmd/report_html.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +29,7 @@ static int write_report(struct store *s, const char *path)
 {
 	char err[1024];
 	if (!strcmp(path, "-")) {
-		if (!report_write_html(stdout, s, (double)time(NULL), err,
+		if (!report_html_write(stdout, s, (double)time(NULL), err,
 				       sizeof err)) {
 			fprintf(stderr, "mpdrec report: %s\n", err);
 			return 1;
@@ -72,7 +72,7 @@ static int write_report(struct store *s, const char *path)
 	} else if (fchmod(fd, 0666 & ~mask) != 0) {
 		saved = errno;
 		fclose(f);
-	} else if (!report_write_html(f, s, (double)time(NULL), err,
+	} else if (!report_html_write(f, s, (double)time(NULL), err,
 				      sizeof err)) {
 		why = err;
 		fclose(f);
