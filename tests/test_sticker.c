@@ -150,6 +150,18 @@ static void clear_all(struct mpd_connection *c)
 	}
 }
 
+/* A connection to the test MPD with no sticker on any song; NULL (the
+ * test returns) when MPD did not start or cannot be reached. */
+static struct mpd_connection *begin(void)
+{
+	if (!mpd_ok)
+		return NULL;
+	struct mpd_connection *c = conn();
+	if (c)
+		clear_all(c);
+	return c;
+}
+
 struct seen {
 	int n;
 	char uri[32][64];
@@ -199,12 +211,9 @@ static void set_mympd(struct mpd_connection *c)
 
 static void test_read_labels(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	set_mympd(c);
 	struct seen s = { 0 };
 	int n = sticker_read_labels(c, collect, &s);
@@ -237,12 +246,9 @@ static void test_read_labels(void)
 
 static void test_poll_reports_only_new_labels(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	set_mympd(c);
 	struct sticker *st = sticker_new();
 	if (!CHECK(st != NULL))
@@ -306,12 +312,9 @@ static bool add_event(struct store *db, const char *uri, enum store_kind k,
 
 static void test_seed_from_store(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	set_mympd(c);
 	char dir[4200];
 	snprintf(dir, sizeof dir, "%s/data", harness_tmpdir());
@@ -357,12 +360,9 @@ static void take(const char *uri, float score, void *ctx);
 
 static void test_write_and_read_scores(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	const char *uris[] = { songs[0], songs[1], "gone.wav", songs[2],
 			       songs[3], songs[4] };
 	const float scores[] = { 0.8734f, -0.5f, 0.3f, 1.7f, NAN, 0.25f };
@@ -424,6 +424,16 @@ static void take(const char *uri, float score, void *ctx)
 		got[i] = score;
 }
 
+/* Every song with a score of base + step · its number. */
+static void every_song(const char **uris, float *scores, float base,
+		       float step)
+{
+	for (int i = 0; i < N_SONGS; i++) {
+		uris[i] = songs[i];
+		scores[i] = base + step * (float)i;
+	}
+}
+
 static void read_all(struct mpd_connection *c, float *got)
 {
 	for (int i = 0; i < N_SONGS; i++)
@@ -433,18 +443,12 @@ static void read_all(struct mpd_connection *c, float *got)
 
 static void test_push_in_rounds(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	const char *uris[N_SONGS];
 	float scores[N_SONGS];
-	for (int i = 0; i < N_SONGS; i++) {
-		uris[i] = songs[i];
-		scores[i] = 0.05f + 0.07f * (float)i;
-	}
+	every_song(uris, scores, 0.05f, 0.07f);
 	scores[9] = NAN;	/* not scored: never written */
 	struct sticker *st = sticker_new();
 	int left = -2;
@@ -510,18 +514,12 @@ static void test_push_in_rounds(void)
  * the same few keep changing. */
 static void test_push_goes_round(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	const char *uris[N_SONGS];
 	float scores[N_SONGS];
-	for (int i = 0; i < N_SONGS; i++) {
-		uris[i] = songs[i];
-		scores[i] = 0.5f;
-	}
+	every_song(uris, scores, 0.5f, 0);
 	struct sticker *st = sticker_new();
 	int rounds = 0, left = 1;
 	while (left > 0 && rounds < 20) {
@@ -592,12 +590,9 @@ static struct learn *open_learner(struct store **db, struct conf *cf)
  * a fill, through the link and the learner. */
 static void test_daemon_calls(void)
 {
-	if (!mpd_ok)
-		return;
-	struct mpd_connection *c = conn();
+	struct mpd_connection *c = begin();
 	if (!c)
 		return;
-	clear_all(c);
 	set_mympd(c);
 	set(c, songs[11], STICKER_SCORE_NAME, "0.5");
 	struct link *l = open_link();
