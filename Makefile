@@ -127,11 +127,6 @@ deps:
 	@sh tests/deps.sh "$(foreach p,$(PKGS),$(p):$(DEB_$(p)))" "$(TOOLS)" "$(FILES)"
 
 install: $(MPDREC)
-
-# Every program: the daemon, the tests, the benchmarks and the demo. CI
-# builds them with the second compiler: make bins CC=clang B=build-clang
-# WERROR=-Werror.
-bins: $(MPDREC) $(TEST_BIN) $(BENCH_BIN) $(B)/tests/demo
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/doc/mpdrec \
