@@ -315,13 +315,10 @@ static struct mpd_connection *connect_mpd(const struct conf *c, char *err,
 {
 	struct link_params lp;
 	link_params_from_conf(&lp, c);
-	static const char what[] = "connecting to MPD: ";
-	struct mpd_connection *m = NULL;
-	if (err_size > sizeof what) {
-		memcpy(err, what, sizeof what);
-		m = link_open(&lp, NULL, err + sizeof what - 1,
-			      err_size - sizeof what + 1);
-	}
+	char why[200];
+	struct mpd_connection *m = link_open(&lp, NULL, why, sizeof why);
+	if (!m)
+		snprintf(err, err_size, "connecting to MPD: %s", why);
 	return m;
 }
 

@@ -159,7 +159,14 @@ static bool parse_event(const char *line, struct rig_logged *e)
 	if (end == p || end[0] != ':' || end[1] != ' ')
 		return false;
 	p = end + 2;
-	size_t k = strcspn(p, " ");
+	/* The kind's name may have a space ("no label"). */
+	size_t k = 0;
+	for (int kind = STORE_KIND_PLAYED; kind <= STORE_KIND_BAN; kind++) {
+		const char *name = store_kind_name((enum store_kind)kind);
+		size_t len = strlen(name);
+		if (!strncmp(p, name, len) && p[len] == ' ')
+			k = len;
+	}
 	const char *tail = strstr(p + k, " (label ");
 	if (k == 0 || k >= sizeof e->kind || p[k] != ' ' || !tail)
 		return false;
@@ -273,20 +280,8 @@ const struct rig_event *rig_find_event(const struct rig_event *v, int n,
 
 const char *rig_kind_word(int kind)
 {
-	switch (kind) {
-	case STORE_KIND_PLAYED:
-		return "played";
-	case STORE_KIND_SKIPPED:
-		return "skipped";
-	case STORE_KIND_LIKE:
-		return "like";
-	case STORE_KIND_DISLIKE:
-		return "dislike";
-	case STORE_KIND_BAN:
-		return "ban";
-	default:
-		return "heard";
-	}
+	/* The daemon logs store_kind_name(). */
+	return store_kind_name((enum store_kind)kind);
 }
 
 static int by_content(const void *a, const void *b)
