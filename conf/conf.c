@@ -6,6 +6,7 @@
 #include "conf/conf.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <pwd.h>
@@ -252,6 +253,40 @@ static size_t edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
+/* Writes name without '_' and '-', in lower case, into buf. */
+static void squeeze(const char *name, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (; *name && n + 1 < size; name++)
+		if (*name != '_' && *name != '-')
+			buf[n++] = (char)tolower((unsigned char)*name);
+	buf[n] = '\0';
+}
+
+/* The option whose leaf the unknown name's leaf shortens or lengthens
+ * ("music_dir", "musicdirectory" -> music_directory), at least 5 letters
+ * alike; NULL when none or more than one. */
+static const char *abbreviation_of(const char *unknown)
+{
+	char u[128], o[128];
+	squeeze(leaf(unknown), u, sizeof u);
+	size_t nu = strlen(u);
+	if (nu < 5)
+		return NULL;
+	const char *hit = NULL;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		squeeze(leaf(options[i].name), o, sizeof o);
+		size_t no = strlen(o);
+		size_t k = nu < no ? nu : no;
+		if (strncmp(u, o, k) != 0)
+			continue;
+		if (hit)
+			return NULL;
+		hit = options[i].name;
+	}
+	return hit;
+}
+
 /* The known option (or group) closest to an unknown name, or NULL when
  * none is close: the same key in another group ("ahead" -> queue.ahead), or
  * a couple of typos away. Returns a static name, or a group name in buf. */
@@ -281,8 +316,14 @@ static const char *suggest(const char *unknown, bool group, char *buf,
 			best = name;
 		}
 	}
-	if (!best || best_d > 2 || 2 * best_d > strlen(leaf(unknown)))
-		return NULL;
+	/* A shortened name ("music_dir" for music_directory, "dir" not):
+	 * compared without '_' and case, one a prefix of the other. */
+	if (!best || best_d > 2 || 2 * best_d > strlen(leaf(unknown))) {
+		best = group ? NULL : abbreviation_of(unknown);
+		if (!best)
+			return NULL;
+		best_d = 0;
+	}
 	if (!group)
 		return best;
 	snprintf(buf, size, "%.*s", (int)(strchr(best, '.') - best), best);
@@ -630,15 +671,31 @@ static void warn(struct loader *l, const char *fmt, ...)
 	}
 }
 
-static void warn_unknown(struct loader *l, const config_setting_t *s,
-			 const char *name)
+/* An unknown name. At the top of the file, a group or a name close to a
+ * known one is an error: a misspelt group or music_directory would leave a
+ * whole feature silently off (no analysis, default queue). Anything else is
+ * a warning. Returns false after writing the error. */
+static bool unknown_name(struct loader *l, const config_setting_t *s,
+			 const char *name, bool top)
 {
 	bool group = config_setting_is_group(s);
 	char buf[64];
 	const char *hint = suggest(name, group, buf, sizeof buf);
-	warn(l, "%s:%u: warning: unknown %s '%s'%s%s%s", setting_file(l, s),
+	if (top && (group || hint)) {
+		snprintf(l->err, l->err_size,
+			 "%s:%u: %s: unknown %s%s%s%s; %s", setting_file(l, s),
+			 config_setting_source_line(s), name,
+			 group ? "group" : "option",
+			 hint ? " (did you mean " : "", hint ? hint : "",
+			 hint ? "?)" : "",
+			 group ? "its settings would be ignored"
+			       : "it would be ignored");
+		return false;
+	}
+	warn(l, "%s:%u: unknown %s '%s'%s%s%s", setting_file(l, s),
 	     config_setting_source_line(s), group ? "group" : "option", name,
 	     hint ? " (did you mean " : "", hint ? hint : "", hint ? "?)" : "");
+	return true;
 }
 
 /* Walks the file in its own order, so the first problem reported is the
@@ -656,7 +713,8 @@ static bool load_settings(struct loader *l, const config_setting_t *root)
 			continue;
 		}
 		if (!is_group_name(name)) {
-			warn_unknown(l, s, name);
+			if (!unknown_name(l, s, name, true))
+				return false;
 			continue;
 		}
 		if (!config_setting_is_group(s)) {
@@ -676,7 +734,7 @@ static bool load_settings(struct loader *l, const config_setting_t *root)
 				 config_setting_name(e));
 			i = find_option(dotted);
 			if (i < 0)
-				warn_unknown(l, e, dotted);
+				unknown_name(l, e, dotted, false);
 			else if (!load_option(l, (size_t)i, e))
 				return false;
 		}
@@ -684,6 +742,58 @@ static bool load_settings(struct loader *l, const config_setting_t *root)
 	if (l->oom)
 		snprintf(l->err, l->err_size, "%s: out of memory", l->path);
 	return !l->oom;
+}
+
+/* Whether line `line` of `path` gives a yes/no/on/off value, which
+ * libconfig refuses as a syntax error; then writes an error that says
+ * booleans are true or false. */
+static bool yes_no_on_line(const char *path, int line, char *err,
+			   size_t err_size)
+{
+	FILE *f = line > 0 ? fopen(path, "r") : NULL;
+	if (!f)
+		return false;
+	char buf[512];
+	bool found = false;
+	for (int n = 1; fgets(buf, sizeof buf, f); n++) {
+		if (n < line)
+			continue;
+		static const char *const words[] = { "yes", "no", "on", "off" };
+		for (char *eq = strchr(buf, '='); eq && !found;
+		     eq = strchr(eq + 1, '=')) {
+			const char *v = eq + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			for (size_t k = 0; k < 4 && !found; k++) {
+				size_t len = strlen(words[k]);
+				if (strncasecmp(v, words[k], len) ||
+				    isalnum((unsigned char)v[len]) ||
+				    v[len] == '_')
+					continue;
+				/* the name before '=' */
+				const char *e = eq;
+				while (e > buf && (e[-1] == ' ' ||
+						   e[-1] == '\t'))
+					e--;
+				const char *b = e;
+				while (b > buf && (isalnum((unsigned char)b[-1])
+						   || b[-1] == '_'))
+					b--;
+				bool truth = k == 0 || k == 2;
+				snprintf(err, err_size,
+					 "%s:%d: %.*s: '%.*s' is not a value "
+					 "(booleans are true or false: "
+					 "%.*s = %s;)",
+					 path, line, (int)(e - b), b,
+					 (int)len, v, (int)(e - b), b,
+					 truth ? "true" : "false");
+				found = true;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return found;
 }
 
 static bool read_file(struct loader *l, config_t *cfg)
@@ -705,7 +815,10 @@ static bool read_file(struct loader *l, config_t *cfg)
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
 		snprintf(l->err, l->err_size, "%s: cannot read: %s",
 			 file ? file : l->path, config_error_text(cfg));
-	else {
+	else if (yes_no_on_line(file ? file : l->path, config_error_line(cfg),
+				l->err, l->err_size)) {
+		/* the error names the word and the fix */
+	} else {
 		/* libconfig's text is often just "syntax error" itself. */
 		const char *text = config_error_text(cfg);
 		bool plain = !text || !strcmp(text, "syntax error");

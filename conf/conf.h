@@ -76,7 +76,8 @@ struct conf {
 	/* Source of each option, indexed like the option table. */
 	unsigned char source[64];
 	/* Warnings that do not refuse the file (unknown keys), one per line,
-	 * "file:line: warning: unknown option 'x'"; NULL when none. Lines
+	 * "file:line: unknown option 'x'" (the reader adds "warning"); NULL
+	 * when none. Lines
 	 * are separated by '\n', with none after the last. */
 	char *warnings;
 };
@@ -99,7 +100,10 @@ char *conf_find(const char *explicit_path);
 /** Loads `path` over the defaults into *c (which conf_load fills; the caller
  *  frees it with conf_free() whatever the result). On failure returns false,
  *  writes "file:line: option: what is wrong (expected ...)" into err, and
- *  leaves *c zeroed. Unknown keys are not errors: see c->warnings. */
+ *  leaves *c zeroed. An unknown group, or an unknown name at the top
+ *  of the file that is close to a known option (music_dir), is an error:
+ *  it would leave a feature silently off. Other unknown keys are not
+ *  errors: see c->warnings. */
 bool conf_load(struct conf *c, const char *path, char *err, size_t err_size);
 
 /** Applies MPD_HOST ("host", "password@host", "/socket", "@abstract") and

@@ -134,19 +134,27 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 {
 	static const struct option opts[] = {
 		{ "csv", no_argument, NULL, 'c' },
+		{ "all", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool csv = false;
+	bool csv = false, all = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'c')
 			csv = true;
+		else if (opt == 'a')
+			all = true;
 		else
 			return 2;
 	}
 	if (!csv || argc - optind > 1) {
-		fprintf(stderr, "usage: mpdrec export --csv [FILE]  (FILE "
-				"absent or '-': standard output)\n");
+		fprintf(stderr, "usage: mpdrec export --csv [--all] [FILE]  "
+				"(FILE absent or '-': standard output)\n"
+				"  the tracks you liked or skipped, with a "
+				"label (1 liked, 0 skipped) that\n"
+				"  'mpdrec eval --label label' reads; --all: "
+				"every analysed track, the label\n"
+				"  empty where there is none\n");
 		return 2;
 	}
 	const char *path = optind < argc ? argv[optind] : "-";
@@ -189,7 +197,13 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 	for (int j = 0; j < features_count(); j++)
 		fprintf(f, ",%s", features_info(j)->name);
 	fputs(",label\r\n", f);
+	int rows = 0;
 	for (int i = 0; i < lib->n; i++) {
+		/* eval needs a label on every row: unheard tracks only on
+		 * request. */
+		if (label[i] < 0 && !all)
+			continue;
+		rows++;
 		csv_text(f, lib->uri[i]);
 		fputc(',', f);
 		csv_text(f, lib->artist[i]);
@@ -210,9 +224,10 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 	}
 	f = NULL;
 	if (strcmp(path, "-") != 0)
-		fprintf(stderr,
-			"%d tracks (%d labelled events) written to %s\n",
-			lib->n, ex->n, path);
+		fprintf(stderr, "%d tracks written to %s (%s; %d labelled "
+			"events)\n", rows, path,
+			all ? "every analysed track" : "those with a label",
+			ex->n);
 	rc = 0;
 out:
 	if (f && f != stdout)

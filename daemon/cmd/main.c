@@ -90,6 +90,41 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
+enum global_result { GLOBAL_OK, GLOBAL_MISSING };
+
+/* Takes -c/--config FILE and -v/--verbose out of a subcommand's arguments
+ * (argv[0] is the subcommand; "--" ends the options), so they work after
+ * the command too. No subcommand uses -c or -v. */
+static enum global_result take_global_options(int *argc, char **argv,
+					      const char **config_path,
+					      bool *verbose)
+{
+	int out = 1, i = 1;
+	for (; i < *argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			break;
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			*verbose = true;
+		} else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+			if (i + 1 >= *argc)
+				return GLOBAL_MISSING;
+			*config_path = argv[++i];
+		} else if (!strncmp(a, "--config=", 9)) {
+			*config_path = a + 9;
+		} else if (!strncmp(a, "-c", 2) && a[2]) {
+			*config_path = a + 2;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	for (; i < *argc; i++)
+		argv[out++] = argv[i];
+	argv[out] = NULL;
+	*argc = out;
+	return GLOBAL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,6 +164,16 @@ int main(int argc, char **argv)
 	if (sub_argc == 0) {
 		sub_argc = 1;
 		sub_argv = run_argv;
+	}
+	/* The global options also work after the command:
+	 * `mpdrec status -v`, `mpdrec recommend --config FILE`. */
+	switch (take_global_options(&sub_argc, sub_argv, &config_path,
+				    &verbose)) {
+	case GLOBAL_MISSING:
+		fprintf(stderr, "mpdrec: --config needs a file name\n");
+		return 2;
+	case GLOBAL_OK:
+		break;
 	}
 	const struct command *cmd = find_command(sub_argv[0]);
 	if (!cmd) {
