@@ -56,7 +56,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MPDREC    := $(B)/mpdrec
 
-.PHONY: all bins check asan bench deps deps-quiet install uninstall clean demo run fuzz valgrind
+.PHONY: all bins check asan bench deps deps-quiet install uninstall clean demo demo-deps run fuzz valgrind
 .DELETE_ON_ERROR:
 # Objects of the test and bench programs are kept (not intermediate).
 .SECONDARY:
@@ -107,9 +107,18 @@ bench: $(MPDREC) $(BENCH_BIN)
 fuzz:
 	@FUZZ_SECONDS='$(FUZZ_SECONDS)' sh tests/fuzz/run.sh
 
-# A private MPD, the daemon and a scripted listener (tests/demo.c).
-demo: $(MPDREC) $(B)/tests/demo
-	@MPDREC_BIN=$(abspath $(MPDREC)) $(B)/tests/demo
+# A private MPD playing real music (excerpts of the soundtracks Debian
+# packages as warzone2100-music and hyperrogue-music, which demo-deps
+# installs), the daemon and a scripted listener (tests/demo.c). It keeps
+# its log, report and excerpts in $(B)/demo.
+DEMO_MUSIC := /usr/share/games/warzone2100/music/menu.opus:warzone2100-music \
+	/usr/share/hyperrogue/music/hr3-caves.ogg:hyperrogue-music
+demo: $(MPDREC) $(B)/tests/demo demo-deps
+	@MPDREC_BIN=$(abspath $(MPDREC)) MPDREC_DEMO_DIR=$(abspath $(B))/demo \
+		$(B)/tests/demo
+
+demo-deps:
+	@sh tests/deps.sh "" "mpd:mpd ffmpeg:ffmpeg" "$(DEMO_MUSIC)"
 
 # The real binary under valgrind through the CLI and daemon tests (slow:
 # not part of check).

@@ -86,6 +86,12 @@ static const char *const migrations[] = {
 	" time REAL NOT NULL,"
 	" events INTEGER NOT NULL,"
 	" train_acc REAL, val_acc REAL, val_auc REAL, val_logloss REAL);",
+	/* 1 -> 2: bans of a whole artist or album (enum store_group). */
+	"CREATE TABLE bans ("
+	" kind INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" time REAL NOT NULL,"
+	" PRIMARY KEY(kind, name));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -169,7 +175,9 @@ static const char *const st_sql[ST_N] = {
 	[ST_COUNT_TRACKS] =
 	"SELECT status, count(*) FROM tracks GROUP BY status",
 	[ST_LIBRARY] =
-	"SELECT uri, artist, title, duration, features, banned FROM tracks"
+	"SELECT uri, artist, title, duration, features, banned OR EXISTS("
+	"SELECT 1 FROM bans b WHERE (b.kind = 0 AND b.name = tracks.artist)"
+	" OR (b.kind = 1 AND b.name = tracks.album)) FROM tracks"
 	" WHERE status = 1 AND features_version = ?1 AND features_dim = ?2"
 	" AND length(features) = ?2 * 4 ORDER BY uri",
 	[ST_GET_TRACK] =
@@ -1525,4 +1533,312 @@ bool store_each_training(struct store *s,
 			break;
 	free(rows);
 	return ok;
+}
+
+/* --- for the commands: failures, tags, history, picks, bans -------------- */
+
+/* These run seldom (a command, a report): each prepares its statement on the
+ * spot and copies every row out before calling back, so the callback may
+ * use the store. */
+
+/* Rows of text columns (NULL kept as NULL), copied out of SQLite. */
+struct rows {
+	int n, cols;
+	char **cell;		/* n × cols */
+	bool *null;		/* n × cols */
+};
+
+static void rows_free(struct rows *r)
+{
+	for (int i = 0; i < r->n * r->cols; i++)
+		free(r->cell[i]);
+	free(r->cell);
+	free(r->null);
+	memset(r, 0, sizeof *r);
+}
+
+/* Runs sql with text parameters (params[0] is ?1 ...; NULL binds NULL) and
+ * copies every row. Returns false with the error set. */
+static bool query_rows(struct store *s, const char *sql, const char *const *params,
+		       int n_params, struct rows *out, const char *what)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail_db(s, what);
+	for (int k = 0; k < n_params; k++)
+		sqlite3_bind_text(st, k + 1, params[k], -1, SQLITE_STATIC);
+	out->cols = sqlite3_column_count(st);
+	int cap = 0, rc;
+	bool oom = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			size_t cells = (size_t)cap * (size_t)out->cols;
+			char **c = realloc(out->cell, cells * sizeof *c);
+			if (c)
+				out->cell = c;
+			bool *z = realloc(out->null, cells * sizeof *z);
+			if (z)
+				out->null = z;
+			if (!c || !z) {
+				oom = true;
+				break;
+			}
+		}
+		size_t base = (size_t)out->n * (size_t)out->cols;
+		for (int j = 0; j < out->cols; j++) {
+			out->null[base + j] =
+				sqlite3_column_type(st, j) == SQLITE_NULL;
+			out->cell[base + j] = dup_column(st, j, &oom);
+		}
+		out->n++;
+		if (oom)
+			break;
+	}
+	if (oom)
+		fail(s, "%s: out of memory", what);
+	else if (rc != SQLITE_DONE)
+		fail_db(s, what);
+	sqlite3_finalize(st);
+	if (oom || rc != SQLITE_DONE) {
+		rows_free(out);
+		return false;
+	}
+	return true;
+}
+
+static const char *cell(const struct rows *r, int i, int j)
+{
+	return r->cell[(size_t)i * (size_t)r->cols + (size_t)j];
+}
+
+static double cell_double(const struct rows *r, int i, int j)
+{
+	const char *t = cell(r, i, j);
+	return t ? strtod(t, NULL) : NAN;
+}
+
+static int cell_int(const struct rows *r, int i, int j, int if_null)
+{
+	const char *t = cell(r, i, j);
+	return t ? (int)strtol(t, NULL, 10) : if_null;
+}
+
+bool store_each_failed(struct store *s, int limit,
+		       bool (*fn)(const char *uri, const char *error,
+				  void *ctx),
+		       void *ctx)
+{
+	assert(s && fn);
+	char lim[32];
+	snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : -1);
+	const char *p[] = { lim };
+	struct rows r;
+	if (!query_rows(s, "SELECT uri, error FROM tracks WHERE status = 2"
+			" ORDER BY uri LIMIT CAST(?1 AS INTEGER)", p, 1, &r,
+			"failed tracks"))
+		return false;
+	for (int i = 0; i < r.n; i++)
+		if (!fn(cell(&r, i, 0), cell(&r, i, 1), ctx))
+			break;
+	rows_free(&r);
+	return true;
+}
+
+bool store_get_tags(struct store *s, const char *uri,
+		    bool (*fn)(const struct store_track_info *t, void *ctx),
+		    void *ctx)
+{
+	assert(s && uri && fn);
+	const char *p[] = { uri };
+	struct rows r;
+	if (!query_rows(s, "SELECT uri, mtime, artist, album, title, genre,"
+			" duration FROM tracks WHERE uri = ?1", p, 1, &r,
+			"get tags"))
+		return false;
+	if (r.n == 0) {
+		rows_free(&r);
+		return fail(s, "get tags: unknown track %s", uri);
+	}
+	struct store_track_info t = {
+		.uri = cell(&r, 0, 0),
+		.mtime = (int64_t)cell_double(&r, 0, 1),
+		.artist = cell(&r, 0, 2),
+		.album = cell(&r, 0, 3),
+		.title = cell(&r, 0, 4),
+		.genre = cell(&r, 0, 5),
+		.duration = cell_double(&r, 0, 6),
+	};
+	fn(&t, ctx);
+	rows_free(&r);
+	return true;
+}
+
+bool store_each_labelled(struct store *s,
+			 bool (*fn)(const struct store_labelled *e, void *ctx),
+			 void *ctx)
+{
+	assert(s && fn);
+	struct rows r;
+	if (!query_rows(s, "SELECT e.time, e.uri, e.kind, e.label,"
+			" t.artist, t.album, t.title FROM events e"
+			" LEFT JOIN tracks t ON t.uri = e.uri"
+			" WHERE e.label IN (0, 1) ORDER BY e.time, e.id",
+			NULL, 0, &r, "labelled events"))
+		return false;
+	for (int i = 0; i < r.n; i++) {
+		struct store_labelled e = {
+			.time = cell_double(&r, i, 0),
+			.uri = cell(&r, i, 1) ? cell(&r, i, 1) : "",
+			.kind = (enum store_kind)cell_int(&r, i, 2, 0),
+			.label = cell_int(&r, i, 3, -1),
+			.artist = cell(&r, i, 4),
+			.album = cell(&r, i, 5),
+			.title = cell(&r, i, 6),
+		};
+		if (!fn(&e, ctx))
+			break;
+	}
+	rows_free(&r);
+	return true;
+}
+
+bool store_each_pick(struct store *s,
+		     bool (*fn)(const struct store_pick *p, int outcome,
+				void *ctx),
+		     void *ctx)
+{
+	assert(s && fn);
+	struct rows r;
+	if (!query_rows(s, "SELECT time, uri, score, uncertainty, explored,"
+			" reason, outcome FROM picks ORDER BY id", NULL, 0,
+			&r, "picks"))
+		return false;
+	for (int i = 0; i < r.n; i++) {
+		struct store_pick p = {
+			.time = cell_double(&r, i, 0),
+			.uri = cell(&r, i, 1) ? cell(&r, i, 1) : "",
+			.score = cell_double(&r, i, 2),
+			.uncertainty = cell_double(&r, i, 3),
+			.explored = cell_int(&r, i, 4, 0) != 0,
+			.reason = cell(&r, i, 5),
+		};
+		if (!fn(&p, cell_int(&r, i, 6, STORE_PICK_OPEN), ctx))
+			break;
+	}
+	rows_free(&r);
+	return true;
+}
+
+/* Runs one changing statement with text parameters in its own transaction;
+ * *changed (may be NULL) receives the rows it changed. */
+static bool change(struct store *s, const char *sql, const char *const *params,
+		   int n_params, int *changed, const char *what)
+{
+	if (!begin(s, what))
+		return false;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fail_db(s, what);
+		rollback(s);
+		return false;
+	}
+	for (int k = 0; k < n_params; k++)
+		sqlite3_bind_text(st, k + 1, params[k], -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		fail_db(s, what);
+		sqlite3_finalize(st);
+		rollback(s);
+		return false;
+	}
+	sqlite3_finalize(st);
+	if (changed)
+		*changed = sqlite3_changes(s->db);
+	return commit(s, what);
+}
+
+bool store_ban_group(struct store *s, enum store_group g, const char *name,
+		     bool ban, int *changed)
+{
+	assert(s && name && (g == STORE_GROUP_ARTIST || g == STORE_GROUP_ALBUM));
+	char kind[8], now[64];
+	snprintf(kind, sizeof kind, "%d", (int)g);
+	snprintf(now, sizeof now, "%.6f", now_seconds());
+	const char *p[] = { kind, name, now };
+	return ban ? change(s, "INSERT OR IGNORE INTO bans(kind, name, time)"
+			    " VALUES(CAST(?1 AS INTEGER), ?2,"
+			    " CAST(?3 AS REAL))", p, 3, changed, "ban")
+		   : change(s, "DELETE FROM bans WHERE kind ="
+			    " CAST(?1 AS INTEGER) AND name = ?2", p, 2,
+			    changed, "unban");
+}
+
+bool store_each_ban(struct store *s,
+		    bool (*fn)(enum store_group g, const char *name,
+			       void *ctx),
+		    void *ctx)
+{
+	assert(s && fn);
+	struct rows r;
+	if (!query_rows(s, "SELECT kind, name FROM bans ORDER BY kind, name",
+			NULL, 0, &r, "bans"))
+		return false;
+	for (int i = 0; i < r.n; i++)
+		if (!fn((enum store_group)cell_int(&r, i, 0, 0),
+			cell(&r, i, 1) ? cell(&r, i, 1) : "", ctx))
+			break;
+	rows_free(&r);
+	return true;
+}
+
+bool store_count_group(struct store *s, enum store_group g, const char *name,
+		       int *tracks)
+{
+	assert(s && name && tracks);
+	const char *p[] = { name };
+	struct rows r;
+	if (!query_rows(s, g == STORE_GROUP_ARTIST
+				   ? "SELECT count(*) FROM tracks WHERE"
+				     " artist = ?1 AND status != 3"
+				   : "SELECT count(*) FROM tracks WHERE"
+				     " album = ?1 AND status != 3",
+			p, 1, &r, "count tracks"))
+		return false;
+	*tracks = r.n ? cell_int(&r, 0, 0, 0) : 0;
+	rows_free(&r);
+	return true;
+}
+
+bool store_unban(struct store *s, const char *uri, int *changed)
+{
+	assert(s && uri);
+	if (!begin(s, "unban"))
+		return false;
+	bool was_batch = s->in_batch;
+	/* One transaction: the ban's dislike goes with the ban. */
+	s->in_batch = true;
+	const char *p[] = { uri };
+	int n = 0;
+	bool ok = change(s, "UPDATE tracks SET banned = 0 WHERE uri = ?1"
+			 " AND banned", p, 1, &n, "unban") &&
+		  change(s, "UPDATE events SET label = -1 WHERE uri = ?1"
+			 " AND kind = 5", p, 1, NULL, "unban");
+	s->in_batch = was_batch;
+	if (!ok) {
+		rollback(s);
+		return false;
+	}
+	if (changed)
+		*changed = n;
+	return commit(s, "unban");
+}
+
+bool store_unlike(struct store *s, const char *uri, int *changed)
+{
+	assert(s && uri);
+	const char *p[] = { uri };
+	return change(s, "UPDATE events SET label = -1 WHERE uri = ?1"
+		      " AND label = 1", p, 1, changed, "unlike");
 }

@@ -259,4 +259,80 @@ bool store_each_training(struct store *s,
 			 bool (*fn)(const struct store_training *t, void *ctx),
 			 void *ctx);
 
+/* --- for the commands: failures, tags, history, picks, bans ------------ */
+
+/** Calls fn(uri, error) for the FAILED tracks, by URI, at most `limit`
+ *  (<= 0: all); strings borrowed for the call. Stops early when fn returns
+ *  false. Returns false on a database error. */
+bool store_each_failed(struct store *s, int limit,
+		       bool (*fn)(const char *uri, const char *error,
+				  void *ctx),
+		       void *ctx);
+
+/** Calls fn once with the tags MPD gave for uri (strings NULL when
+ *  untagged; all borrowed for the call). Returns false when the track is
+ *  unknown or on error (store_error says which). */
+bool store_get_tags(struct store *s, const char *uri,
+		    bool (*fn)(const struct store_track_info *t, void *ctx),
+		    void *ctx);
+
+/** One labelled event with its track's tags (NULL when untagged or the
+ *  track is unknown); strings borrowed for the call. */
+struct store_labelled {
+	double time;
+	const char *uri;
+	enum store_kind kind;	/* how the label came: played, liked, ... */
+	int label;		/* 1 like, 0 dislike */
+	const char *artist, *album, *title;
+};
+
+/** Calls fn for every labelled event, oldest first, analysed or not.
+ *  Stops early when fn returns false. Returns false on a database error. */
+bool store_each_labelled(struct store *s,
+			 bool (*fn)(const struct store_labelled *e, void *ctx),
+			 void *ctx);
+
+/** The outcome of a pick that nobody has heard yet. */
+#define STORE_PICK_OPEN (-2)
+
+/** Calls fn for every pick, oldest first, with its outcome: 1 liked, 0
+ *  disliked, -1 heard without a label, STORE_PICK_OPEN not yet heard.
+ *  Fields borrowed for the call. Returns false on a database error. */
+bool store_each_pick(struct store *s,
+		     bool (*fn)(const struct store_pick *p, int outcome,
+				void *ctx),
+		     void *ctx);
+
+/** What a group ban names. */
+enum store_group { STORE_GROUP_ARTIST = 0, STORE_GROUP_ALBUM = 1 };
+
+/** Bans (ban true) or lifts the ban of (ban false) every track whose artist
+ *  (or album) tag is exactly `name`, now and later: store_load_library()
+ *  marks them banned. *changed (may be NULL) receives 1 when it changed
+ *  something, 0 when it was so already. Returns false on error. */
+bool store_ban_group(struct store *s, enum store_group g, const char *name,
+		     bool ban, int *changed);
+
+/** Calls fn for every group ban (name borrowed for the call). Returns
+ *  false on a database error. */
+bool store_each_ban(struct store *s,
+		    bool (*fn)(enum store_group g, const char *name,
+			       void *ctx),
+		    void *ctx);
+
+/** *tracks receives how many known tracks (not gone) have artist (or
+ *  album) `name`. Returns false on error. */
+bool store_count_group(struct store *s, enum store_group g, const char *name,
+		       int *tracks);
+
+/** Lifts the ban of uri and withdraws the dislike its BAN events carried
+ *  (their label becomes none). *changed (may be NULL): 1 when it was
+ *  banned. Returns false on error; then nothing changed. */
+bool store_unban(struct store *s, const char *uri, int *changed);
+
+/** Withdraws every like of uri (played to the end or explicit: the events
+ *  stay, without a label), so the next training forgets them. *changed
+ *  (may be NULL) receives how many. Returns false on error. */
+bool store_unlike(struct store *s, const char *uri, int *changed);
+
 #endif

@@ -6,7 +6,10 @@
 #include "core/store.h"
 #include "daemon/link.h"
 
+#include <mpd/client.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct store *cmd_open_store(const struct conf *c)
 {
@@ -26,4 +29,47 @@ struct mpd_connection *cmd_connect(const struct conf *c)
 	if (!m)
 		fprintf(stderr, "mpdrec: cannot connect to MPD: %s\n", why);
 	return m;
+}
+
+bool cmd_each_queued(const struct conf *c,
+		     bool (*fn)(const char *uri, void *ctx), void *ctx)
+{
+	struct link_params lp;
+	link_params_from_conf(&lp, c);
+	if (lp.timeout_ms == 0 || lp.timeout_ms > 3000)
+		lp.timeout_ms = 3000;
+	char why[300];
+	struct mpd_connection *m = link_open(&lp, NULL, why, sizeof why);
+	if (!m)
+		return false;
+	/* Collect first: fn may not talk to MPD while the list comes. */
+	char **uris = NULL;
+	size_t n = 0, cap = 0;
+	bool ok = mpd_send_list_queue_meta(m);
+	struct mpd_song *song;
+	while (ok && (song = mpd_recv_song(m))) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **u = realloc(uris, cap * sizeof *u);
+			if (!u) {
+				mpd_song_free(song);
+				ok = false;
+				break;
+			}
+			uris = u;
+		}
+		uris[n] = strdup(mpd_song_get_uri(song));
+		if (uris[n])
+			n++;
+		mpd_song_free(song);
+	}
+	ok = ok && mpd_response_finish(m);
+	for (size_t i = 0; ok && i < n; i++)
+		if (!fn(uris[i], ctx))
+			break;
+	for (size_t i = 0; i < n; i++)
+		free(uris[i]);
+	free(uris);
+	mpd_connection_free(m);
+	return ok;
 }

@@ -26,6 +26,12 @@ struct store *cmd_open_store(const struct conf *c);
  *  after printing why on stderr. */
 struct mpd_connection *cmd_connect(const struct conf *c);
 
+/** Calls fn(uri, ctx) for every song in MPD's queue, connecting quietly
+ *  (at most 3 s). Returns false, calling nothing, when MPD cannot be
+ *  reached. For `recommend`, which leaves out what is already queued. */
+bool cmd_each_queued(const struct conf *c,
+		     bool (*fn)(const char *uri, void *ctx), void *ctx);
+
 /** mpdrec eval --csv FILE --label COL [--folds K] [--repeats R] [--seed S]
  *  [--drop a,b]: offline evaluation of the model on a CSV table. */
 int cmd_eval(int argc, char **argv, const struct conf *c);

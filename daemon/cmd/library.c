@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* --- show --------------------------------------------------------------- */
 
@@ -41,6 +43,77 @@ static void print_vector(const float *v)
 	}
 }
 
+static bool print_tags(const struct store_track_info *t, void *ctx)
+{
+	(void)ctx;
+	static const char *const names[] = { "artist", "album", "title",
+					     "genre" };
+	const char *values[] = { t->artist, t->album, t->title, t->genre };
+	for (int k = 0; k < 4; k++)
+		printf("%-9s%s\n", names[k], values[k] ? values[k]
+							 : "(no tag)");
+	if (t->duration > 0)
+		printf("duration %d:%02d\n", (int)t->duration / 60,
+		       (int)t->duration % 60);
+	return true;
+}
+
+/* Turns what the user typed into a URI of MPD's database: a path to a file
+ * under music_directory (absolute, relative to the current directory, or
+ * through a symbolic link to the directory) loses that prefix; anything
+ * that is not an existing file is taken as a URI. Returns false after
+ * printing why when it is a file outside music_directory. */
+static bool to_uri(const char *what, const struct conf *c, char *uri,
+		   size_t size)
+{
+	struct stat st;
+	bool file = stat(what, &st) == 0 && S_ISREG(st.st_mode);
+	if (!file || (what[0] != '/' && !c->music_directory)) {
+		snprintf(uri, size, "%s", what);
+		return true;
+	}
+	const char *dir = c->music_directory;
+	if (dir) {
+		/* As typed: music_directory/...; symlinked files keep the
+		 * name MPD knows them by. */
+		char abs[4096];
+		if (what[0] == '/')
+			snprintf(abs, sizeof abs, "%s", what);
+		else if (getcwd(abs, sizeof abs))
+			snprintf(abs + strlen(abs), sizeof abs - strlen(abs),
+				 "/%s", what);
+		size_t n = strlen(dir);
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		if (!strncmp(abs, dir, n) && abs[n] == '/') {
+			snprintf(uri, size, "%s", abs + n + 1);
+			return true;
+		}
+		/* Resolved: the file's directory against the music
+		 * directory, both without symbolic links. */
+		char real_dir[4096], parent[4096], real_parent[4096];
+		snprintf(parent, sizeof parent, "%s", abs);
+		char *slash = strrchr(parent, '/');
+		if (slash && realpath(dir, real_dir)) {
+			*slash = '\0';
+			n = strlen(real_dir);
+			if (realpath(parent[0] ? parent : "/", real_parent) &&
+			    !strncmp(real_parent, real_dir, n) &&
+			    (real_parent[n] == '/' || !real_parent[n])) {
+				snprintf(uri, size, "%s%s%s",
+					 real_parent[n] ? real_parent + n + 1
+							: "",
+					 real_parent[n] ? "/" : "", slash + 1);
+				return true;
+			}
+		}
+	}
+	fprintf(stderr, "mpdrec show: %s is not under music_directory (%s): "
+		"mpdrec only knows MPD's files; 'mpdrec show --file %s' "
+		"analyses any file\n", what, dir ? dir : "unset", what);
+	return false;
+}
+
 int cmd_show(int argc, char **argv, const struct conf *c)
 {
 	static const struct option opts[] = {
@@ -56,7 +129,8 @@ int cmd_show(int argc, char **argv, const struct conf *c)
 			return 2;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: mpdrec show URI\n"
+		fprintf(stderr, "usage: mpdrec show URI | PATH-UNDER-"
+				"MUSIC-DIRECTORY\n"
 				"       mpdrec show --file PATH  (analyse a "
 				"file now, store nothing)\n");
 		return 2;
@@ -78,6 +152,9 @@ int cmd_show(int argc, char **argv, const struct conf *c)
 		print_vector(v);
 		return 0;
 	}
+	char uri[4096];
+	if (!to_uri(what, c, uri, sizeof uri))
+		return 1;
 	struct store *s = store_open(c->data_directory, err, sizeof err);
 	if (!s) {
 		fprintf(stderr, "mpdrec: %s\n", err);
@@ -86,15 +163,20 @@ int cmd_show(int argc, char **argv, const struct conf *c)
 	enum store_status status;
 	char *error = NULL;
 	int rc = 1;
-	if (!store_get_track(s, what, FEATURES_VERSION, FEAT_COUNT, v, &status,
+	if (!store_get_track(s, uri, FEATURES_VERSION, FEAT_COUNT, v, &status,
 			     &error)) {
-		fprintf(stderr, "mpdrec show: %s: %s\n", what,
-			store_error(s));
+		fprintf(stderr, "mpdrec show: %s is not in mpdrec's library "
+			"(a URI of MPD's database, or a file under "
+			"music_directory, that 'mpdrec analyze' or the daemon "
+			"has seen; 'mpdrec show --file PATH' analyses any "
+			"file)\n", uri);
 		goto out;
 	}
-	printf("%s\nstatus: %s\n", what, status_name(status));
+	printf("%s\n", uri);
+	store_get_tags(s, uri, print_tags, NULL);
+	printf("status   %s\n", status_name(status));
 	if (status == STORE_FAILED)
-		printf("reason: %s\n", error ? error : "(none recorded)");
+		printf("reason   %s\n", error ? error : "(none recorded)");
 	if (status == STORE_ANALYSED) {
 		print_vector(v);
 		rc = 0;

@@ -1,9 +1,8 @@
 /* mpdrec recommend [-n N] [--explain]: the next picks. */
 #include "conf/conf.h"
-#include "core/model.h"
-#include "core/rank.h"
 #include "core/store.h"
 #include "daemon/cmd/cmd.h"
+#include "daemon/explain.h"
 #include "daemon/learn.h"
 #include "features/table.h"
 
@@ -20,54 +19,6 @@ static int by_score(const void *a, const void *b)
 {
 	float x = sort_scores[*(const int *)a], y = sort_scores[*(const int *)b];
 	return (x < y) - (x > y);
-}
-
-struct feature_push {
-	int index;
-	float value;
-};
-
-static int by_push(const void *a, const void *b)
-{
-	float x = fabsf(((const struct feature_push *)a)->value);
-	float y = fabsf(((const struct feature_push *)b)->value);
-	return (x < y) - (x > y);
-}
-
-static void explain(struct learn *l, struct rank *r, int i,
-		    const unsigned char *liked)
-{
-	const struct store_library *lib = learn_library(l);
-	int dim = lib->dim;
-	float *contrib = calloc((size_t)dim, sizeof *contrib);
-	struct feature_push *p = malloc((size_t)dim * sizeof *p);
-	if (contrib && p &&
-	    model_explain(learn_model(l), lib->x + (size_t)i * dim, contrib)) {
-		for (int j = 0; j < dim; j++)
-			p[j] = (struct feature_push){ j, contrib[j] };
-		qsort(p, (size_t)dim, sizeof *p, by_push);
-		printf("     pushed by:");
-		for (int j = 0; j < 3 && j < dim; j++) {
-			const struct feature_info *fi =
-				features_info(p[j].index);
-			printf(" %s %+.3f (%g%s%s)%s", fi->name,
-			       (double)p[j].value,
-			       (double)lib->x[(size_t)i * dim + p[j].index],
-			       fi->unit[0] ? " " : "", fi->unit,
-			       j < 2 ? "," : "");
-		}
-		printf("\n");
-	}
-	int near[3];
-	int k = rank_nearest(r, i, liked, 3, near);
-	if (k > 0) {
-		printf("     near liked:");
-		for (int j = 0; j < k; j++)
-			printf(" %s%s", lib->uri[near[j]], j + 1 < k ? "," : "");
-		printf("\n");
-	}
-	free(contrib);
-	free(p);
 }
 
 struct heard_ctx {
@@ -115,9 +66,9 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 		return 1;
 	char err[512];
 	int rc = 1;
-	struct rank *r = NULL;
+	struct explain *ex = NULL;
 	int *order = NULL;
-	unsigned char *liked = NULL;
+	unsigned char *heard = NULL;
 	struct learn *l = learn_new(s, c, -1, err, sizeof err);
 	if (!l) {
 		fprintf(stderr, "mpdrec: %s\n", err);
@@ -135,31 +86,29 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	if (labelled == 0)
 		printf("# no feedback yet: scores are the untrained model's\n");
 	order = malloc((size_t)lib->n * sizeof *order);
-	liked = calloc((size_t)lib->n, 1);
-	if (!order || !liked)
+	heard = calloc((size_t)lib->n, 1);
+	if (!order || !heard)
 		goto out;
 	int m = 0;
 	/* The same rules as the queue: no bans, nothing too short to judge,
 	 * nothing heard within queue.history_hours. */
-	struct heard_ctx h = { l, liked };
+	struct heard_ctx h = { l, heard };
 	if (!store_each_played_since(s, (double)time(NULL) -
 				     c->queue.history_hours * 3600.0,
 				     mark_heard, &h))
 		fprintf(stderr, "mpdrec: recent plays: %s\n", store_error(s));
+	/* Nor what is already in MPD's queue. */
+	if (!cmd_each_queued(c, mark_heard, &h))
+		printf("# MPD cannot be reached: songs already queued may be "
+		       "listed\n");
 	for (int i = 0; i < lib->n; i++)
-		if (!lib->banned[i] && !liked[i] &&
+		if (!lib->banned[i] && !heard[i] &&
 		    lib->duration[i] >= c->feedback.min_duration)
 			order[m++] = i;
-	memset(liked, 0, (size_t)lib->n);
 	sort_scores = mean;
 	qsort(order, (size_t)m, sizeof *order, by_score);
-	if (want_explain) {
-		r = rank_new(lib->x, lib->n, lib->dim, 1, err, sizeof err);
-		int idx[256], lab[256];
-		int k = learn_recent(l, 256, idx, lab);
-		for (int j = 0; j < k; j++)
-			liked[idx[j]] = lab[j] == 1;
-	}
+	if (want_explain && !(ex = explain_new(lib, s, err, sizeof err)))
+		fprintf(stderr, "mpdrec: %s\n", err);
 	printf("%-5s %-6s %-6s %s\n", "#", "score", "spread", "track");
 	for (int j = 0; j < n && j < m; j++) {
 		int i = order[j];
@@ -167,14 +116,17 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 		       (double)spread[i], lib->uri[i],
 		       lib->artist[i] ? "  — " : "",
 		       lib->artist[i] ? lib->artist[i] : "");
-		if (want_explain && r)
-			explain(l, r, i, liked);
+		if (ex) {
+			char why[1024];
+			printf("      %s\n", explain_pick(ex, i,
+					(double)spread[i], why, sizeof why));
+		}
 	}
 	rc = 0;
 out:
 	free(order);
-	free(liked);
-	rank_free(r);
+	free(heard);
+	explain_free(ex);
 	learn_free(l);
 	store_close(s);
 	return rc;

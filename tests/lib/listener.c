@@ -69,8 +69,20 @@ bool listener_make_library(const char *dir, int per_style, double seconds)
 	return ok;
 }
 
+static bool (*taste)(const char *uri, void *ctx);
+static void *taste_ctx;
+
+void listener_set_taste(bool (*likes)(const char *uri, void *ctx),
+			void *ctx)
+{
+	taste = likes;
+	taste_ctx = ctx;
+}
+
 bool listener_likes(const char *uri)
 {
+	if (taste)
+		return taste(uri, taste_ctx);
 	const char *base = strrchr(uri, '/');
 	base = base ? base + 1 : uri;
 	return strncmp(base, "soft_", 5) == 0;

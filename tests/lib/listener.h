@@ -16,6 +16,11 @@ bool listener_make_library(const char *dir, int per_style, double seconds);
 /** Whether the listener likes the track at uri (its hidden taste). */
 bool listener_likes(const char *uri);
 
+/** Gives the listener another taste (the demo's, on real music): likes(uri,
+ *  ctx) decides instead of listener_likes(); NULL restores it. */
+void listener_set_taste(bool (*likes)(const char *uri, void *ctx),
+			void *ctx);
+
 /** Called for every song the listener hears: its number (from 0), its uri,
  *  and whether the listener liked it. Return false to stop listening. */
 typedef bool (*listener_fn)(int n, const char *uri, bool liked, void *ctx);
