@@ -8,6 +8,12 @@ static const char *const verbs[] = {
 	[CHANNEL_LIKE] = "like",
 	[CHANNEL_DISLIKE] = "dislike",
 	[CHANNEL_BAN] = "ban",
+	[CHANNEL_UNLIKE] = "unlike",
+	[CHANNEL_UNBAN] = "unban",
+	[CHANNEL_BAN_ARTIST] = "ban-artist",
+	[CHANNEL_BAN_ALBUM] = "ban-album",
+	[CHANNEL_UNBAN_ARTIST] = "unban-artist",
+	[CHANNEL_UNBAN_ALBUM] = "unban-album",
 };
 
 const char *channel_verb_name(enum channel_verb v)
@@ -46,7 +52,9 @@ bool channel_parse(const char *text, struct channel_msg *m, char *err,
 			break;
 	if (v == sizeof verbs / sizeof *verbs) {
 		snprintf(err, err_size,
-			 "unknown command '%.*s' (expected like, dislike or ban)",
+			 "unknown command '%.*s' (expected like, dislike, "
+			 "ban, unlike, unban, ban-artist, ban-album, "
+			 "unban-artist or unban-album)",
 			 (int)(wlen > 32 ? 32 : wlen), p);
 		return false;
 	}

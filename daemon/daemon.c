@@ -220,6 +220,77 @@ static bool observe(struct daemon *d)
 	return true;
 }
 
+struct tag_copy {
+	enum store_group g;
+	char *name;
+	size_t size;
+};
+
+static bool copy_group_tag(const struct store_track_info *t, void *ctx)
+{
+	struct tag_copy *c = ctx;
+	const char *v = c->g == STORE_GROUP_ARTIST ? t->artist : t->album;
+	snprintf(c->name, c->size, "%s", v ? v : "");
+	return true;
+}
+
+/* unlike, unban and the artist and album bans: a change of the store (the
+ * CLI may have made it already; each is idempotent), then the library is
+ * read again so the queue follows at once. */
+static void on_undo_or_group(struct daemon *d, const struct channel_msg *m)
+{
+	const char *verb = channel_verb_name(m->verb);
+	bool group = m->verb >= CHANNEL_BAN_ARTIST;
+	enum store_group g = m->verb == CHANNEL_BAN_ARTIST ||
+				     m->verb == CHANNEL_UNBAN_ARTIST
+			     ? STORE_GROUP_ARTIST : STORE_GROUP_ALBUM;
+	char name[CHANNEL_MAX];
+	snprintf(name, sizeof name, "%s", m->uri);
+	if (!name[0] && d->watch.uri) {
+		if (!group) {
+			snprintf(name, sizeof name, "%s", d->watch.uri);
+		} else {
+			struct tag_copy tc = { g, name, sizeof name };
+			store_get_tags(d->store, d->watch.uri, copy_group_tag,
+				       &tc);
+		}
+	}
+	if (!name[0]) {
+		log_warning("channel %s: '%s' but %s", CHANNEL_NAME, verb,
+			    d->watch.uri ? "the song has no such tag"
+					 : "no song is playing");
+		return;
+	}
+	int changed = 0;
+	bool ok;
+	switch (m->verb) {
+	case CHANNEL_UNLIKE:
+		ok = store_unlike(d->store, name, &changed);
+		break;
+	case CHANNEL_UNBAN:
+		ok = store_unban(d->store, name, &changed);
+		break;
+	default:
+		ok = store_ban_group(d->store, g, name,
+				     m->verb == CHANNEL_BAN_ARTIST ||
+					     m->verb == CHANNEL_BAN_ALBUM,
+				     &changed);
+		break;
+	}
+	if (!ok) {
+		log_error("%s %s: %s", verb, name, store_error(d->store));
+		return;
+	}
+	log_info("%s %s", verb, name);
+	char err[256];
+	if (!learn_reload_library(d->learn, err, sizeof err))
+		log_error("reloading the library: %s", err);
+	fill_library_changed(d->fill);
+	if (m->verb == CHANNEL_UNLIKE)
+		learn_retrain_async(d->learn);
+	schedule_fill(d, 0);
+}
+
 static void on_message(struct daemon *d, const char *text)
 {
 	struct channel_msg m;
@@ -227,6 +298,11 @@ static void on_message(struct daemon *d, const char *text)
 	if (!channel_parse(text, &m, err, sizeof err)) {
 		log_warning("channel %s: ignored message: %s", CHANNEL_NAME,
 			    err);
+		return;
+	}
+	if (m.verb != CHANNEL_LIKE && m.verb != CHANNEL_DISLIKE &&
+	    m.verb != CHANNEL_BAN) {
+		on_undo_or_group(d, &m);
 		return;
 	}
 	const char *uri = m.uri[0] ? m.uri : d->watch.uri;

@@ -180,8 +180,20 @@ int cmd_analyze(int argc, char **argv, const struct conf *c)
 			       r.analysed, r.failed);
 		return 1;
 	}
-	printf("%d songs in MPD's database: %d analysed, %d failed, %d gone "
-	       "(%.1f s)\n",
-	       r.listed, r.analysed, r.failed, r.gone, r.seconds);
+	printf("this run: %d analysed, %d failed, %d gone from MPD's "
+	       "database (%.1f s)\n", r.analysed, r.failed, r.gone,
+	       r.seconds);
+	/* The library as a whole, so a second run's zeros are not read as
+	 * totals. */
+	struct store *s = cmd_open_store(c);
+	int counts[4];
+	if (s && store_count_tracks(s, counts))
+		printf("the library: %d songs in MPD's database, %d analysed, "
+		       "%d failed%s, %d waiting\n", r.listed,
+		       counts[STORE_ANALYSED], counts[STORE_FAILED],
+		       counts[STORE_FAILED] ? " ('mpdrec status --failed' "
+					      "says why)" : "",
+		       counts[STORE_PENDING]);
+	store_close(s);
 	return 0;
 }

@@ -31,15 +31,20 @@ struct mpd_connection *cmd_connect(const struct conf *c)
 	return m;
 }
 
-bool cmd_each_queued(const struct conf *c,
-		     bool (*fn)(const char *uri, void *ctx), void *ctx)
+struct mpd_connection *cmd_connect_quiet(const struct conf *c)
 {
 	struct link_params lp;
 	link_params_from_conf(&lp, c);
 	if (lp.timeout_ms == 0 || lp.timeout_ms > 3000)
 		lp.timeout_ms = 3000;
 	char why[300];
-	struct mpd_connection *m = link_open(&lp, NULL, why, sizeof why);
+	return link_open(&lp, NULL, why, sizeof why);
+}
+
+bool cmd_each_queued(const struct conf *c,
+		     bool (*fn)(const char *uri, void *ctx), void *ctx)
+{
+	struct mpd_connection *m = cmd_connect_quiet(c);
 	if (!m)
 		return false;
 	/* Collect first: fn may not talk to MPD while the list comes. */

@@ -26,6 +26,16 @@ struct store *cmd_open_store(const struct conf *c);
  *  after printing why on stderr. */
 struct mpd_connection *cmd_connect(const struct conf *c);
 
+/** As cmd_connect(), waiting at most 3 s and printing nothing: NULL when
+ *  MPD cannot be reached. */
+struct mpd_connection *cmd_connect_quiet(const struct conf *c);
+
+/** mpdrec ban --artist|--album [NAME] (plain `ban [URI]` goes to
+ *  cmd_feedback), unban [URI | --artist|--album NAME], unlike [URI]. */
+int cmd_ban(int argc, char **argv, const struct conf *c);
+int cmd_unban(int argc, char **argv, const struct conf *c);
+int cmd_unlike(int argc, char **argv, const struct conf *c);
+
 /** Calls fn(uri, ctx) for every song in MPD's queue, connecting quietly
  *  (at most 3 s). Returns false, calling nothing, when MPD cannot be
  *  reached. For `recommend`, which leaves out what is already queued. */
