@@ -30,17 +30,13 @@
 static const struct explain_word words[] = {
 	{ "loudness", "loudness", "louder", "quieter" },
 	{ "tempo", "tempo", "faster", "slower" },
-	{ "onset_rate", "energy (notes and hits per second)", "busier",
-	  "calmer" },
+	{ "onset_rate", "energy", "busier", "calmer" },
 	{ "centroid_mean", "brightness", "brighter", "darker" },
-	{ "flatness_mean", "noisiness (against tonal sound)", "noisier",
-	  "more tonal" },
+	{ "flatness_mean", "noisiness", "noisier", "more tonal" },
 	{ "danceability", "danceability", "more danceable", "less danceable" },
 	{ "beat_strength", "beat strength", "more rhythmic", "less rhythmic" },
-	{ "loudness_range", "dynamics (loudness range)", "more dynamic",
-	  "more even" },
-	{ "voiced", "melody (pitched, sung or played lines)", "more melodic",
-	  "less melodic" },
+	{ "loudness_range", "dynamics", "more dynamic", "more even" },
+	{ "voiced", "melody", "more melodic", "less melodic" },
 	{ "duration", "length", "longer", "shorter" },
 };
 #define N_WORDS ((int)(sizeof words / sizeof *words))

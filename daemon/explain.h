@@ -21,7 +21,7 @@ struct store_library;
  *  of it ("louder", "quieter") and what it is ("loudness"). Static. */
 struct explain_word {
 	const char *feature;	/* name in the feature table */
-	const char *what;	/* "loudness", "tempo", ... */
+	const char *what;	/* a noun: "loudness", "energy", ... */
 	const char *more, *less;
 };
 
