@@ -49,6 +49,7 @@ struct piece {
 static struct piece pieces[MAX_PIECES];
 static int n_pieces;
 static double threshold;	/* the taste: quieter than this is liked */
+static double shuffle;		/* % of the library the listener likes */
 
 static void die(const char *fmt, ...)
 {
@@ -177,39 +178,53 @@ static const char *hyperrogue_title(const char *stem)
 	return stem;
 }
 
-static double duration_of(const char *src)
-{
-	char q[4200], cmd[4400];
-	snprintf(cmd, sizeof cmd, "ffprobe -v error -show_entries "
-		 "format=duration -of csv=p=0 %s 2>/dev/null",
-		 sh_quote(src, q, sizeof q));
-	FILE *p = popen(cmd, "r");
-	double d = NAN;
-	if (p) {
-		if (fscanf(p, "%lf", &d) != 1)
-			d = NAN;
-		pclose(p);
-	}
-	return d;
-}
-
 /* A running ffmpeg that cuts one excerpt and measures its loudness. */
 struct job {
 	FILE *p;
 	int piece;
+	int src;	/* index of the source file */
 };
 
-static bool start_job(struct job *j, int k, const char *src, double at,
+#define JOBS (2 * PARTS)
+
+/* The source does not decode: the package's file goes into the library
+ * as it is, for mpdrec to report, in place of the excerpt. */
+static void broken(const char *music, struct piece *p, const char *src)
+{
+	const char *base = strrchr(src, '/') + 1;
+	char *slash = strrchr(p->uri, '/');
+	char dir[512];
+	snprintf(dir, sizeof dir, "%.*s",
+		 slash ? (int)(slash - p->uri) % 100 : 0, p->uri);
+	char out[4700], failed[4700];
+	snprintf(failed, sizeof failed, "%s/%s", music, p->uri);
+	unlink(failed);
+	snprintf(p->uri, sizeof p->uri, "%.100s/%.400s", dir, base);
+	snprintf(p->title, sizeof p->title, "%.200s", base);
+	p->broken = true;
+	p->lufs = NAN;
+	snprintf(out, sizeof out, "%s/%s", music, p->uri);
+	char qs[4200], qo[4800], cmd[9100];
+	snprintf(cmd, sizeof cmd, "cp %s %s", sh_quote(src, qs, sizeof qs),
+		 sh_quote(out, qo, sizeof qo));
+	if (system(cmd) != 0)
+		fprintf(stderr, "demo: cannot copy %s\n", src);
+}
+
+/* Starts ffmpeg on EXCERPT_S seconds of src from `at` seconds (negative:
+ * before its end). */
+static bool start_job(struct job *j, int k, const char *src, int at,
 		      const char *out, const char *title, const char *artist,
 		      const char *album)
 {
 	char qs[4200], qo[4200], qt[600], qa[600], qb[600], cmd[16000];
 	snprintf(cmd, sizeof cmd,
-		 "ffmpeg -nostdin -hide_banner -y -ss %.1f -t %d -i %s "
+		 "ffmpeg -nostdin -hide_banner -y %s %d -t %d -i %s "
 		 "-map 0:a -map_metadata 0:s:0 -metadata title=%s%s%s%s%s "
 		 "-c:a libvorbis -q:a 3 -ar 44100 -ac 2 %s "
 		 "-map 0:a -af ebur128 -f null - 2>&1",
-		 at, EXCERPT_S, sh_quote(src, qs, sizeof qs),
+		 at < 0 ? "-sseof" : "-ss", at, EXCERPT_S,
+		 sh_quote(src, qs, sizeof qs),
 		 sh_quote(title, qt, sizeof qt),
 		 artist ? " -metadata artist=" : "",
 		 artist ? sh_quote(artist, qa, sizeof qa) : "",
@@ -221,7 +236,8 @@ static bool start_job(struct job *j, int k, const char *src, double at,
 	return j->p != NULL;
 }
 
-/* Reads the loudness from ffmpeg's ebur128 summary ("I: -14.2 LUFS"). */
+/* Reads the loudness from ffmpeg's ebur128 summary ("I: -14.2 LUFS");
+ * false when ffmpeg failed (the file does not decode). */
 static bool finish_job(struct job *j)
 {
 	char line[1024];
@@ -289,73 +305,66 @@ static void make_library(const char *music, const char *index)
 		    "'make demo-deps' as root (Debian packages, %s and %s)",
 		    WARZONE, HYPERROGUE);
 	printf("cutting %d-second excerpts of %d pieces with ffmpeg (once; "
-	       "kept for the next run)...\n", EXCERPT_S, n);
+	       "kept for the next run)...", EXCERPT_S, n);
 	fflush(stdout);
-	struct job jobs[2];
+	double t0 = proc_now();
+	struct job jobs[JOBS];
 	int running = 0;
-	for (int i = 0; i < n && n_pieces + PARTS < MAX_PIECES; i++) {
+	for (int i = 0; i <= n; i++) {
+		/* Two pieces (four ffmpeg) at a time: most of each is
+		 * starting up. */
+		if (running + PARTS > JOBS || (i == n && running)) {
+			for (int k = 0; k < running; k++)
+				if (!finish_job(&jobs[k]))
+					broken(music, &pieces[jobs[k].piece],
+					       g.gl_pathv[jobs[k].src]);
+			running = 0;
+		}
+		if (i == n || n_pieces + PARTS >= MAX_PIECES)
+			break;
 		const char *src = g.gl_pathv[i];
 		const char *base = strrchr(src, '/') + 1;
 		bool hr = !strncmp(src, HYPERROGUE, strlen(HYPERROGUE));
-		char dir[64], stem[256];
-		snprintf(dir, sizeof dir, "%s", hr ? "HyperRogue"
-						    : "Warzone 2100");
-		snprintf(stem, sizeof stem, "%.*s",
-			 (int)strcspn(base, "."), base);
-		double d = duration_of(src);
-		char out[4700];
-		if (!(d > 3 * EXCERPT_S)) {
-			/* Does not decode: kept as it is, for mpdrec to
-			 * report. */
-			struct piece *p = &pieces[n_pieces++];
-			snprintf(p->uri, sizeof p->uri, "%s/%.400s", dir,
-				 base);
-			snprintf(p->title, sizeof p->title, "%.200s", base);
-			p->broken = true;
-			snprintf(out, sizeof out, "%s/%s", music, p->uri);
-			mkdirs(music);
-			char qs[4200], qo[4800], cmd[9100];
-			snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname %s)\" "
-				 "&& cp %s %s", sh_quote(out, qo, sizeof qo),
-				 sh_quote(src, qs, sizeof qs), qo);
-			if (system(cmd) != 0)
-				n_pieces--;
-			continue;
-		}
+		const char *dir = hr ? "HyperRogue" : "Warzone 2100";
+		char stem[256];
+		snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."),
+			 base);
 		char title[256], artist[256], album[256];
 		if (!hr)
 			warzone_tags(src, title, artist, album, 256);
+		char where[4200];
+		snprintf(where, sizeof where, "%s/%s", music, dir);
+		mkdirs(where);
 		for (int part = 0; part < PARTS; part++) {
-			double at = d * (0.3 + 0.35 * part);
 			struct piece *p = &pieces[n_pieces];
 			snprintf(p->uri, sizeof p->uri, "%s/%.400s-%d.ogg",
 				 dir, stem, part + 1);
+			snprintf(p->title, sizeof p->title, "%.200s (excerpt "
+				 "%d)", hr ? hyperrogue_title(stem) : title,
+				 part + 1);
+			char out[4700];
 			snprintf(out, sizeof out, "%s/%s", music, p->uri);
-			char where[4200];
-			snprintf(where, sizeof where, "%s/%s", music, dir);
-			mkdirs(where);
-			char shown[256];
-			snprintf(shown, sizeof shown, "%.200s (at %d:%02d)",
-				 hr ? hyperrogue_title(stem) : title,
-				 (int)at / 60, (int)at % 60);
-			snprintf(p->title, sizeof p->title, "%s", shown);
-			if (running == 2) {
-				for (int k = 0; k < 2; k++)
-					if (!finish_job(&jobs[k]))
-						die("ffmpeg failed on %s",
-						    pieces[jobs[k].piece].uri);
-				running = 0;
-			}
-			if (!start_job(&jobs[running++], n_pieces, src, at,
-				       out, shown, hr ? NULL : artist,
-				       hr ? NULL : album))
+			/* 25 s in, and 35 s before the end: every piece is
+			 * longer than a minute. */
+			jobs[running].src = i;
+			if (!start_job(&jobs[running++], n_pieces, src,
+				       part ? -35 : 25, out, p->title,
+				       hr ? NULL : artist, hr ? NULL : album))
 				die("cannot run ffmpeg: %s", strerror(errno));
 			n_pieces++;
 		}
 	}
-	for (int k = 0; k < running; k++)
-		if (!finish_job(&jobs[k]))
-			die("ffmpeg failed on %s", pieces[jobs[k].piece].uri);
+	/* A file that does not decode stays once, as it is. */
+	int kept = 0;
+	for (int i = 0; i < n_pieces; i++) {
+		bool dup = false;
+		for (int k = 0; k < kept && pieces[i].broken; k++)
+			dup |= !strcmp(pieces[k].uri, pieces[i].uri);
+		if (!dup)
+			pieces[kept++] = pieces[i];
+	}
+	n_pieces = kept;
+	printf("  (%.0f s)\n", proc_now() - t0);
 	globfree(&g);
 	f = fopen(index, "w");
 	for (int i = 0; f && i < n_pieces; i++) {
@@ -410,9 +419,9 @@ static bool on_song(int n, const char *uri, bool liked, void *ctx)
 	       p ? p->title : uri, p ? p->lufs : NAN,
 	       liked ? "played to the end" : "skipped");
 	if (s->block_heard == 8) {
-		printf("      songs %d-%d: %d of 8 liked (%.0f%%); shuffle "
+		printf("      songs %d-%d: %d of 8 liked (%.0f%%); a shuffle "
 		       "would give %.0f%%\n", n - 6, n + 1, s->block_liked,
-		       100.0 * s->block_liked / 8, 50.0);
+		       100.0 * s->block_liked / 8, shuffle);
 		s->block_heard = s->block_liked = 0;
 	}
 	fflush(stdout);
@@ -477,7 +486,7 @@ int main(void)
 	int n_liked = 0;
 	for (int i = 0; i < n_pieces; i++)
 		n_liked += likes(pieces[i].uri, NULL);
-	double shuffle = 100.0 * n_liked / n_good;
+	shuffle = 100.0 * n_liked / n_good;
 	printf("The library: %d excerpts (%d s each) of the soundtracks of "
 	       "Warzone 2100 and\nHyperRogue (Debian's warzone2100-music and "
 	       "hyperrogue-music, CC-BY-SA and GPL),\nplus %d files of the "
@@ -510,7 +519,10 @@ int main(void)
 		"data_directory = \"%s\";\n"
 		"# 4-second excerpts: a second is a long listen.\n"
 		"feedback = { min_duration = 1.0; };\n"
-		"queue = { ahead = 2; settle_ms = 50.0; };\n"
+		"# Five artists in all: no spacing between the same "
+		"artist's songs.\n"
+		"queue = { ahead = 2; settle_ms = 50.0; artist_spacing = 0; "
+		"};\n"
 		"# A full retrain every 8 labels (default 200), so a short "
 		"demo has a\n# learning curve.\n"
 		"model = { retrain_every = 8; };\n",

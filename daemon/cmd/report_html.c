@@ -976,17 +976,20 @@ static void picks_over_time(FILE *f, const struct data *d)
 		   "as a whole.</figcaption>\n</figure>\n", win);
 
 	/* its ranking: the score it gave each pick against the outcome */
+	/* Picks made before there was a model (cold start) have no score. */
 	float *sc = malloc((size_t)n * sizeof *sc), *y = malloc((size_t)n *
 								sizeof *y);
 	double auc = NAN;
-	if (sc && y) {
-		for (int i = 0; i < n; i++) {
-			sc[i] = (float)j[i].score;
-			y[i] = (float)j[i].outcome;
-		}
-		if (liked > 0 && liked < n)
-			auc = metrics_auc(sc, y, n);
+	int scored = 0, scored_liked = 0;
+	for (int i = 0; sc && y && i < n; i++) {
+		if (!isfinite(j[i].score))
+			continue;
+		sc[scored] = (float)j[i].score;
+		y[scored++] = (float)j[i].outcome;
+		scored_liked += j[i].outcome;
 	}
+	if (scored_liked > 0 && scored_liked < scored)
+		auc = metrics_auc(sc, y, scored);
 	free(sc);
 	free(y);
 	struct plot q = { 48, 12, W - 68, H - 62, 0.5, n + 0.5, 0, 1 };
@@ -1002,21 +1005,29 @@ static void picks_over_time(FILE *f, const struct data *d)
 		   "score (chance of a like)</text>\n", q.y0 + q.h / 2);
 	for (int i = 0; i < n; i++) {
 		char t[64];
+		if (!isfinite(j[i].score))
+			continue;
 		snprintf(t, sizeof t, "pick %d: score %.2f, %s", i + 1,
 			 j[i].score, j[i].outcome ? "liked" : "skipped");
-		point(f, &q, i + 1, isfinite(j[i].score) ? j[i].score : 0,
+		point(f, &q, i + 1, j[i].score,
 		      j[i].outcome ? COLOR_LIKED : COLOR_DISLIKED, 3.5, t);
 	}
 	fprintf(f, "</svg>\n<figcaption>The chance of a like it gave each "
 		   "pick when it queued it. If its ranking means something, "
 		   "green points sit above red ones. ");
+	if (scored < n)
+		fprintf(f, "The %d picks made before there was a model (a "
+			   "cold start, chosen for variety) have no score. ",
+			n - scored);
 	if (isfinite(auc))
 		fprintf(f, "It scored a liked pick above a skipped one %.0f%% "
 			   "of the time (AUC %.2f: %s; 0.5 is a coin).",
 			100 * auc, auc, auc_words(auc));
+	else if (scored == 0)
+		fprintf(f, "No pick had a score yet.");
 	else
-		fprintf(f, "Its ranking cannot be scored yet: every judged "
-			   "pick was %s.", liked ? "liked" : "skipped");
+		fprintf(f, "Its ranking cannot be scored yet: every scored "
+			   "pick was %s.", scored_liked ? "liked" : "skipped");
 	fprintf(f, "</figcaption>\n</figure>\n</div>\n");
 	free(j);
 }

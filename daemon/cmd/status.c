@@ -141,6 +141,7 @@ struct picks {
 	signed char *outcome;		/* 1 or 0 */
 	int n, cap;
 	int open, unlabelled, explored_judged, explored_liked;
+	int unscored, unscored_liked;	/* judged cold-start picks */
 	bool oom;
 };
 
@@ -158,6 +159,12 @@ static bool on_pick(const struct store_pick *p, int outcome, void *ctx)
 	if (p->explored) {
 		k->explored_judged++;
 		k->explored_liked += outcome == 1;
+	}
+	if (!isfinite(p->score)) {
+		/* a cold-start pick: no model, no score to rank by */
+		k->unscored++;
+		k->unscored_liked += outcome == 1;
+		return true;
 	}
 	if (k->n == k->cap) {
 		int cap = k->cap ? 2 * k->cap : 64;
@@ -240,23 +247,28 @@ static double rate(const struct picks *k, int a, int b)
 
 static void print_picks(const struct picks *k, const struct history *h)
 {
-	if (k->n == 0) {
+	if (k->n + k->unscored == 0) {
 		printf("picks:     none heard yet%s\n",
 		       k->open ? " (some are queued)" : "");
 		return;
 	}
-	int liked = 0;
+	int liked = k->unscored_liked, n = k->n + k->unscored;
 	for (int i = 0; i < k->n; i++)
 		liked += k->outcome[i] == 1;
 	double base = h->liked + h->skipped
 			      ? (double)h->liked / (h->liked + h->skipped)
 			      : NAN;
 	printf("picks:     %d of %d of mpdrec's picks liked (%.0f%%), against "
-	       "%.0f%% of everything you played or skipped\n", liked, k->n,
-	       100.0 * liked / k->n, 100 * base);
+	       "%.0f%% of everything you played or skipped\n", liked, n,
+	       100.0 * liked / n, 100 * base);
+	if (k->unscored)
+		printf("           %d of them cold-start picks (before there "
+		       "was a model, for variety): %d liked\n", k->unscored,
+		       k->unscored_liked);
 	if (k->n >= 20) {
 		int w = k->n / 4 < 10 ? 10 : k->n / 4;
-		printf("           first %d picks %.0f%%, last %d picks %.0f%%\n",
+		printf("           first %d scored picks %.0f%% liked, last %d "
+		       "%.0f%%\n",
 		       w, 100 * rate(k, 0, w), w, 100 * rate(k, k->n - w, k->n));
 	}
 	if (k->explored_judged)
@@ -286,15 +298,15 @@ static void print_model(struct store *s, const struct conf *c,
 	/* From the picks: the model's own ranking against what happened. */
 	double auc = k->n >= MIN_JUDGED ? pick_auc(k) : NAN;
 	if (isfinite(auc))
-		printf("model:     of its %d judged picks, it scored the liked "
+		printf("model:     of its %d scored picks, it scored the liked "
 		       "ones higher %.0f%% of the time (AUC %.2f: %s; 0.5 is "
 		       "chance)\n", k->n, 100 * auc, auc, auc_words(auc));
 	else if (k->n >= MIN_JUDGED)
-		printf("model:     its %d judged picks were all %s: nothing to "
+		printf("model:     its %d scored picks were all %s: nothing to "
 		       "rank yet\n", k->n,
 		       k->outcome[0] == 1 ? "liked" : "skipped");
 	else
-		printf("model:     %d judged pick%s: too few to tell how well it "
+		printf("model:     %d scored pick%s: too few to tell how well it "
 		       "ranks (it takes %d)\n", k->n, k->n == 1 ? "" : "s",
 		       MIN_JUDGED);
 	struct last_training x = { 0 };
