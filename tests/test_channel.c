@@ -51,9 +51,41 @@ static void test_refusals(void)
 	CHECK_INT(strlen(m.uri), CHANNEL_MAX - 5);
 }
 
+/* The undo and group verbs: the rest of the text is the URI or the name,
+ * spaces and all. */
+static void test_undo_and_group_verbs(void)
+{
+	struct channel_msg m;
+	char err[160];
+	static const struct {
+		const char *text;
+		enum channel_verb verb;
+		const char *arg;
+	} cases[] = {
+		{ "unlike", CHANNEL_UNLIKE, "" },
+		{ "unban a/b.flac", CHANNEL_UNBAN, "a/b.flac" },
+		{ "ban-artist The Cure", CHANNEL_BAN_ARTIST, "The Cure" },
+		{ "ban-album  Disintegration ", CHANNEL_BAN_ALBUM,
+		  "Disintegration" },
+		{ "unban-artist The Cure", CHANNEL_UNBAN_ARTIST, "The Cure" },
+		{ "unban-album X", CHANNEL_UNBAN_ALBUM, "X" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		CHECK_MSG(channel_parse(cases[k].text, &m, err, sizeof err),
+			  "%s: %s", cases[k].text, err);
+		CHECK_INT(m.verb, cases[k].verb);
+		CHECK_STR(m.uri, cases[k].arg);
+		const char *word = channel_verb_name(m.verb);
+		CHECK(!strncmp(cases[k].text, word, strlen(word)));
+	}
+	CHECK(!channel_parse("ban-genre x", &m, err, sizeof err));
+	CHECK(strstr(err, "unban-album") != NULL);
+}
+
 int main(void)
 {
 	RUN(test_verbs_for_current_song);
+	RUN(test_undo_and_group_verbs);
 	RUN(test_uri_with_spaces);
 	RUN(test_refusals);
 	return harness_finish();

@@ -4,7 +4,10 @@
  * check-config shows every option and its source, refuses a bad file with
  * file:line and its own message per fault, warns about unknown keys, and
  * never shows a password; status, recommend and like on an empty data
- * directory or without MPD fail (or not) plainly.
+ * directory or without MPD fail (or not) plainly. On a filled store: the
+ * global options after the command, check-config's checks beyond the
+ * syntax, export feeding eval, show by path, status in words, recommend's
+ * explanations, the artist bans and their undo, and where --daemon logs.
  *
  * Every run gets a private environment: XDG_CONFIG_HOME, XDG_DATA_HOME and
  * HOME point into the test's directory and MPD_HOST/MPD_PORT are unset, so
@@ -23,8 +26,13 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "core/store.h"
+#include "features/table.h"
 #include "tests/lib/harness.h"
+#include "tests/lib/mpdtest.h"
 #include "tests/lib/proc.h"
+
+#include <math.h>
 
 #define MAX_ARGS 16
 #define RUN_TIMEOUT_S 30.0
@@ -629,6 +637,503 @@ static void test_like_without_mpd(void)
 	res_free(&r);
 }
 
+
+/* --- a filled store ------------------------------------------------------ */
+
+/* tmp() and write_file() return one of a few rotating buffers, which
+ * run() uses too: a path kept across runs is copied (freed at exit). */
+static char *kept[64];
+static int n_kept;
+
+static void free_kept(void)
+{
+	for (int i = 0; i < n_kept; i++)
+		free(kept[i]);
+}
+
+static const char *keep(const char *path)
+{
+	if (n_kept == 0)
+		atexit(free_kept);
+	if (n_kept == 64)
+		return path;
+	return kept[n_kept++] = strdup(path);
+}
+
+#define SONGS 48
+#define LABELLED 32
+
+static uint64_t seed = 88172645463325252ull;
+
+static double uniform01(void)
+{
+	seed ^= seed << 13;
+	seed ^= seed >> 7;
+	seed ^= seed << 17;
+	return (double)(seed >> 11) / 9007199254740992.0;
+}
+
+/* SONGS analysed tracks by 4 artists, the louder half liked: the first
+ * LABELLED were played to the end or skipped, the rest never heard; 5
+ * files failed; picks with scores; one retrain without validation. The
+ * caller's config points data_directory at data. */
+static void fill(const char *data)
+{
+	char err[512];
+	struct store *s = store_open(data, err, sizeof err);
+	if (!CHECK_MSG(s != NULL, "%s", err))
+		return;
+	int dim = features_count();
+	float v[FEAT_COUNT];
+	char uri[128], title[64], artist[64];
+	CHECK(store_sync_begin(s));
+	for (int i = 0; i < SONGS + 5; i++) {
+		snprintf(uri, sizeof uri, "Artist %d/Album %d/song%02d.ogg",
+			 i % 4, i % 4, i);
+		snprintf(title, sizeof title, "Song Number %d", i);
+		snprintf(artist, sizeof artist, "Artist %d", i % 4);
+		struct store_track_info t = { uri, 1600000000 + i, artist,
+					      "Album", title, "Test", 200 };
+		CHECK(store_sync_track(s, &t));
+	}
+	CHECK(store_sync_end(s, NULL));
+	for (int i = 0; i < SONGS + 5; i++) {
+		snprintf(uri, sizeof uri, "Artist %d/Album %d/song%02d.ogg",
+			 i % 4, i % 4, i);
+		if (i >= SONGS) {
+			char why[64];
+			snprintf(why, sizeof why, "not audio (test %d)", i);
+			CHECK(store_set_failed(s, uri, why));
+			continue;
+		}
+		for (int j = 0; j < dim; j++)
+			v[j] = (float)(j + uniform01());
+		double loud = -20 + 12 * uniform01();
+		v[FEAT_LOUDNESS] = (float)loud;
+		v[FEAT_TEMPO] = (float)(90 + 60 * uniform01());
+		CHECK(store_set_features(s, uri, FEATURES_VERSION, v, dim,
+					 200));
+		if (i >= LABELLED)
+			continue;
+		bool like = loud > -14;
+		struct store_event e = {
+			.time = 1700000000 + 60 * i, .uri = uri,
+			.kind = like ? STORE_KIND_PLAYED : STORE_KIND_SKIPPED,
+			.played = like ? 200 : 10, .duration = 200,
+			.label = like, .weight = 1, .source = "watch",
+		};
+		CHECK(store_add_event(s, &e));
+		struct store_pick pk = { .time = e.time - 1, .uri = uri,
+					 .score = like ? 0.7 : 0.4,
+					 .uncertainty = 0.1,
+					 .reason = "test" };
+		CHECK(store_add_pick(s, &pk, NULL));
+		CHECK(store_set_pick_outcome(s, uri, like));
+	}
+	CHECK(store_add_training(s, 1700002000, 20, 0.95, NAN, NAN, NAN));
+	store_close(s);
+}
+
+static const char *filled_config(const char *name, const char *data,
+				 const char *music)
+{
+	char text[9000];
+	snprintf(text, sizeof text,
+		 "data_directory = \"%s\";\n"
+		 "%s%s%s"
+		 "mpd = { host = \"127.0.0.1\"; port = %u;\n"
+		 "\ttimeout_ms = 3000; };\n",
+		 data, music ? "music_directory = \"" : "", music ? music : "",
+		 music ? "\";\n" : "", closed_port());
+	return write_file(name, text);
+}
+
+static void test_global_options_after_command(void)
+{
+	const char *conf = keep(empty_config("global.conf",
+					     tmp("global-data")));
+	struct res r;
+	run(&r, NULL, "status", "-v", "--config", conf, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, err, "debug");
+	CHECK_HAS(r, out, tmp("global-data"));
+	res_free(&r);
+	run(&r, NULL, "recommend", "--config", conf, NULL);
+	CHECK_EXIT(r, 1);	/* nothing analysed, not a usage error */
+	CHECK_HAS(r, err, "analy");
+	CHECK_LACKS(r, err, "unrecognized");
+	res_free(&r);
+	char eq[4300];
+	snprintf(eq, sizeof eq, "--config=%s", conf);
+	run(&r, NULL, "status", eq, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, tmp("global-data"));
+	res_free(&r);
+	run(&r, NULL, "status", "--config", NULL);
+	CHECK_EXIT(r, 2);
+	res_free(&r);
+}
+
+/* Counts the lines of text that contain word, and the times it appears:
+ * each warning says "warning" once. */
+static void check_once_per_line(const struct res *r, const char *text,
+				const char *word)
+{
+	for (const char *p = text; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char line[2048];
+		snprintf(line, sizeof line, "%.*s", (int)len, p);
+		const char *a = strstr(line, word);
+		CHECK_MSG(!a || !strstr(a + 1, word), "%s: twice: %s", r->cmd,
+			  line);
+		p = eol ? eol + 1 : NULL;
+	}
+}
+
+static void test_check_config_checks(void)
+{
+	struct res r;
+	/* The music directory must exist and be readable. */
+	const char *missing = keep(write_file("nomusic.conf",
+		"music_directory = \"/nonexistent/music\";\n"));
+	run(&r, NULL, "check-config", missing, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, out, "ERROR    music_directory \"/nonexistent/music\"");
+	CHECK_HAS(r, out, "No such file");
+	CHECK_HAS(r, err, "1 error");
+	res_free(&r);
+	/* host:port in the host says where the port goes. */
+	const char *hostport = keep(write_file("hostport.conf",
+		"mpd = { host = \"localhost:6600\"; };\n"));
+	run(&r, NULL, "check-config", hostport, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, out, "holds a port");
+	CHECK_HAS(r, out, "host = \"localhost\"; port = 6600;");
+	res_free(&r);
+	/* A misspelt music_directory is an error naming the right one. */
+	const char *typo = keep(write_file("typo.conf",
+				      "music_dir = \"/srv/music\";\n"));
+	run(&r, NULL, "check-config", typo, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, err, "did you mean music_directory?");
+	res_free(&r);
+	/* yes is not a boolean. */
+	const char *yes = keep(write_file("yes.conf",
+				     "feedback = { stickers = yes; };\n"));
+	run(&r, NULL, "check-config", yes, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, err, "booleans are true or false");
+	CHECK_HAS(r, err, "stickers = true;");
+	res_free(&r);
+	/* Warnings say "warning" once. */
+	const char *inner = keep(write_file("inner.conf",
+				       "queue = { ahaed = 4; };\n"));
+	run(&r, NULL, "check-config", inner, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, err, "warning");
+	CHECK_HAS(r, err, "did you mean queue.ahead?");
+	check_once_per_line(&r, r.err, "warning");
+	res_free(&r);
+	/* A readable directory and an MPD that is not running: fine, with a
+	 * warning; then a real MPD answers. */
+	mkdir(tmp("cc-music"), 0755);
+	write_file("cc-music/a.ogg", "x");
+	char text[9000];
+	snprintf(text, sizeof text,
+		 "music_directory = \"%s\";\ndata_directory = \"%s\";\n"
+		 "mpd = { host = \"127.0.0.1\"; port = %u; };\n",
+		 tmp("cc-music"), tmp("cc-data"), closed_port());
+	const char *down = keep(write_file("down.conf", text));
+	run(&r, NULL, "check-config", down, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "ok       music_directory");
+	CHECK_HAS(r, out, "does not answer");
+	CHECK_MSG(r.err[0] == '\0', "stderr: %s", r.err);
+	res_free(&r);
+	struct mpdtest mpd;
+	if (!CHECK(mpdtest_start(&mpd, tmp("cc-mpd"))))
+		return;
+	snprintf(text, sizeof text,
+		 "music_directory = \"%s\";\ndata_directory = \"%s\";\n"
+		 "mpd = { host = \"127.0.0.1\"; port = %u; };\n",
+		 tmp("cc-music"), tmp("cc-data"), mpd.port);
+	const char *up = keep(write_file("up.conf", text));
+	run(&r, NULL, "check-config", up, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "answers (protocol");
+	res_free(&r);
+	mpdtest_stop(&mpd);
+}
+
+/* Lines of a file. */
+static int lines_of(const char *path, int *empty_label)
+{
+	char *text = slurp(path);
+	int n = 0;
+	*empty_label = 0;
+	for (char *p = text; *p;) {
+		char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > 0) {
+			n++;
+			/* the label is the last field: "," then CR or end */
+			*empty_label += len >= 2 && p[len - 1] == '\r' &&
+					p[len - 2] == ',';
+		}
+		p = eol ? eol + 1 : p + len;
+	}
+	free(text);
+	return n;
+}
+
+static void test_export_feeds_eval(void)
+{
+	const char *data = keep(tmp("filled-export"));
+	fill(data);
+	const char *conf = keep(filled_config("export.conf", data, NULL));
+	const char *csv = keep(tmp("lib.csv"));
+	struct res r;
+	run(&r, NULL, "--config", conf, "export", "--csv", csv, NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+	int empty;
+	CHECK_INT(lines_of(csv, &empty), 1 + LABELLED);
+	CHECK_INT(empty, 0);
+	run(&r, NULL, "--config", conf, "eval", "--csv", csv, "--label",
+	    "label", "--folds", "3", NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "accuracy");
+	res_free(&r);
+	/* --all: every analysed track, unheard ones without a label. */
+	const char *all = keep(tmp("all.csv"));
+	run(&r, NULL, "--config", conf, "export", "--csv", "--all", all,
+	    NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+	CHECK_INT(lines_of(all, &empty), 1 + SONGS);
+	CHECK_INT(empty, SONGS - LABELLED);
+}
+
+static void test_show_by_path(void)
+{
+	const char *data = keep(tmp("filled-show"));
+	fill(data);
+	const char *music = keep(tmp("show-music"));
+	char dir[4300], file[4400];
+	snprintf(dir, sizeof dir, "%s/Artist 1/Album 1", music);
+	mkdir(music, 0755);
+	snprintf(file, sizeof file, "%s/Artist 1", music);
+	mkdir(file, 0755);
+	mkdir(dir, 0755);
+	snprintf(file, sizeof file, "%s/song05.ogg", dir);
+	FILE *f = fopen(file, "w");
+	if (f)
+		fclose(f);
+	const char *conf = keep(filled_config("show.conf", data, music));
+	struct res r;
+	run(&r, NULL, "--config", conf, "show", file, NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "Artist 1/Album 1/song05.ogg");
+	CHECK_HAS(r, out, "title    Song Number 5");
+	CHECK_HAS(r, out, "artist   Artist 1");
+	CHECK_HAS(r, out, "loudness");
+	res_free(&r);
+	/* the same track by its URI */
+	run(&r, NULL, "--config", conf, "show", "Artist 1/Album 1/song05.ogg",
+	    NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "title    Song Number 5");
+	res_free(&r);
+	/* a file elsewhere: pointed to --file */
+	const char *outside = keep(write_file("outside.ogg", "x"));
+	run(&r, NULL, "--config", conf, "show", outside, NULL);
+	CHECK_EXIT(r, 1);
+	CHECK_HAS(r, err, "not under music_directory");
+	CHECK_HAS(r, err, "--file");
+	res_free(&r);
+}
+
+static void test_status_in_words(void)
+{
+	const char *data = keep(tmp("filled-status"));
+	fill(data);
+	const char *conf = keep(filled_config("status.conf", data, NULL));
+	struct res r;
+	run(&r, NULL, "--config", conf, "status", NULL);
+	CHECK_EXIT(r, 0);
+	char want[128];
+	snprintf(want, sizeof want, "%d analysed, 5 failed, 0 waiting",
+		 SONGS);
+	CHECK_HAS(r, out, want);
+	CHECK_HAS(r, out, "failed:    5 files mpdrec cannot analyse");
+	CHECK_HAS(r, out, "not audio (test 48)");
+	CHECK_HAS(r, out, "taste:     You play to the end music that is "
+			  "louder");
+	CHECK_HAS(r, out, "by artist");
+	CHECK_HAS(r, out, "Artist 1 ");
+	CHECK_HAS(r, out, "scored the liked ones higher 100% of the time");
+	CHECK_HAS(r, out, "too few for a validation split");
+	CHECK_LACKS(r, out, "nan");
+	CHECK_LACKS(r, out, "not retrained yet");
+	res_free(&r);
+	run(&r, NULL, "--config", conf, "status", "--failed", NULL);
+	CHECK_EXIT(r, 0);
+	for (int i = SONGS; i < SONGS + 5; i++) {
+		snprintf(want, sizeof want, "song%02d.ogg: not audio (test %d)",
+			 i, i);
+		CHECK_HAS(r, out, want);
+	}
+	res_free(&r);
+}
+
+/* The evidence named by recommend --explain: the quoted titles of each
+ * explanation line, in order. */
+static int explanations(const char *out, char lines[][512], int max)
+{
+	int n = 0;
+	for (const char *p = out; p && *p && n < max;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > 6 && !strncmp(p, "      ", 6))
+			snprintf(lines[n++], 512, "%.*s", (int)len - 6, p + 6);
+		p = eol ? eol + 1 : NULL;
+	}
+	return n;
+}
+
+static void test_recommend_explains_in_words(void)
+{
+	const char *data = keep(tmp("filled-explain"));
+	fill(data);
+	const char *conf = keep(filled_config("explain.conf", data, NULL));
+	struct res r;
+	run(&r, NULL, "--config", conf, "recommend", "-n", "6", "--explain",
+	    NULL);
+	CHECK_EXIT(r, 0);
+	char lines[8][512];
+	int n = explanations(r.out, lines, 8);
+	CHECK_INT(n, 6);
+	int distinct = 0;
+	for (int i = 0; i < n; i++) {
+		static const char like[] = "Like \xe2\x80\x9cSong Number ";
+		CHECK_MSG(!strncmp(lines[i], like, strlen(like)) ||
+			  !strncmp(lines[i], "Unlike anything", 15),
+			  "not a sentence: %s", lines[i]);
+		CHECK_MSG(strstr(lines[i], "than what you skip") ||
+			  strstr(lines[i], "Unlike"), "no contrast: %s",
+			  lines[i]);
+		/* the first track named differs from the previous pick's */
+		distinct += i == 0 || strncmp(lines[i], lines[i - 1], 30);
+	}
+	CHECK_MSG(distinct >= 4, "the same evidence again and again:\n%s",
+		  r.out);
+	/* words, not feature names and coefficients */
+	CHECK_LACKS(r, out, "mfcc");
+	CHECK_LACKS(r, out, "pushed by");
+	res_free(&r);
+}
+
+static void test_ban_artist_and_undo(void)
+{
+	const char *data = keep(tmp("filled-ban"));
+	fill(data);
+	const char *conf = keep(filled_config("ban.conf", data, NULL));
+	struct res r;
+	run(&r, NULL, "--config", conf, "ban", "--artist", "Artist 2", NULL);
+	CHECK_EXIT(r, 0);
+	char want[128];
+	snprintf(want, sizeof want, "banned the artist \"Artist 2\" (%d "
+		 "tracks known)", (SONGS + 5 + 1) / 4);
+	CHECK_HAS(r, out, want);
+	CHECK_HAS(r, out, "no mpdrec daemon was reached");
+	res_free(&r);
+	run(&r, NULL, "--config", conf, "recommend", "-n", "100", NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_LACKS(r, out, "Artist 2/");
+	CHECK_HAS(r, out, "Artist 1/");
+	res_free(&r);
+	run(&r, NULL, "--config", conf, "unban", "--artist", "Artist 2",
+	    NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_HAS(r, out, "lifted the ban of the artist \"Artist 2\"");
+	res_free(&r);
+	run(&r, NULL, "--config", conf, "recommend", "-n", "100", NULL);
+	CHECK_HAS(r, out, "Artist 2/");
+	res_free(&r);
+	/* unlike: a like withdrawn, the event kept */
+	char err[256];
+	struct store *s = store_open(data, err, sizeof err);
+	int64_t all0 = 0, lab0 = 0, all1 = 0, lab1 = 0;
+	CHECK(s && store_count_events(s, &all0, &lab0));
+	store_close(s);
+	const char *liked = NULL;
+	static char uri[128];
+	for (int i = 0; i < LABELLED && !liked; i++) {
+		snprintf(uri, sizeof uri, "Artist %d/Album %d/song%02d.ogg",
+			 i % 4, i % 4, i);
+		run(&r, NULL, "--config", conf, "unlike", uri, NULL);
+		if (strstr(r.out, "withdrew 1 like"))
+			liked = uri;
+		res_free(&r);
+	}
+	CHECK(liked != NULL);
+	s = store_open(data, err, sizeof err);
+	CHECK(s && store_count_events(s, &all1, &lab1));
+	store_close(s);
+	CHECK_INT(all1, all0);
+	CHECK_INT(lab1, lab0 - 1);
+}
+
+static void test_daemon_logs_to_state_dir(void)
+{
+	const char *conf = keep(empty_config("bg.conf", tmp("bg-data")));
+	const char *pidfile = keep(tmp("bg.pid"));
+	char state[4300], env_state[4400];
+	snprintf(state, sizeof state, "%s", tmp("state"));
+	snprintf(env_state, sizeof env_state, "XDG_STATE_HOME=%s", state);
+	const char *env[] = { env_state, NULL };
+	struct res r;
+	run(&r, env, "--config", conf, "run", "--daemon", "--pidfile", pidfile,
+	    NULL);
+	CHECK_EXIT(r, 0);
+	char log[4500], dir[4400];
+	snprintf(dir, sizeof dir, "%s/mpdrec", state);
+	snprintf(log, sizeof log, "%s/mpdrec.log", dir);
+	CHECK_HAS(r, err, log);
+	res_free(&r);
+	CHECK_MSG(proc_wait_for(log, "mpdrec", 0, 10), "nothing in %s", log);
+	struct stat st;
+	if (CHECK(stat(log, &st) == 0))
+		CHECK_MSG((st.st_mode & 0777) == 0600, "log is %o",
+			  (unsigned)(st.st_mode & 0777));
+	if (CHECK(stat(dir, &st) == 0))
+		CHECK_MSG((st.st_mode & 0777) == 0700, "dir is %o",
+			  (unsigned)(st.st_mode & 0777));
+	/* Stop the daemon it started, by its pid. */
+	double end = proc_now() + 5;
+	char *pid_text = NULL;
+	while (proc_now() < end) {
+		pid_text = slurp(pidfile);
+		if (atoi(pid_text) > 0)
+			break;
+		free(pid_text);
+		pid_text = NULL;
+		proc_sleep(0.05);
+	}
+	pid_t pid = pid_text ? (pid_t)atoi(pid_text) : 0;
+	free(pid_text);
+	if (!CHECK_MSG(pid > 0, "no pid in %s", pidfile))
+		return;
+	kill(pid, SIGTERM);
+	end = proc_now() + 10;
+	while (kill(pid, 0) == 0 && proc_now() < end)
+		proc_sleep(0.05);
+	CHECK_MSG(kill(pid, 0) != 0, "daemon %d still running", (int)pid);
+	if (kill(pid, 0) == 0)
+		kill(pid, SIGKILL);
+}
+
 int main(void)
 {
 	/* Absolute: the runs do not depend on the current directory. */
@@ -651,5 +1156,13 @@ int main(void)
 	RUN(test_status_on_empty_data);
 	RUN(test_recommend_before_analysis);
 	RUN(test_like_without_mpd);
+	RUN(test_global_options_after_command);
+	RUN(test_check_config_checks);
+	RUN(test_export_feeds_eval);
+	RUN(test_show_by_path);
+	RUN(test_status_in_words);
+	RUN(test_recommend_explains_in_words);
+	RUN(test_ban_artist_and_undo);
+	RUN(test_daemon_logs_to_state_dir);
 	return harness_finish();
 }

@@ -443,38 +443,34 @@ static void test_unknown_keys(void)
 	const char *text = "queue = {\n"
 			   "\tahed = 3;\n"
 			   "};\n"
-			   "ahead = 4;\n"
-			   "qeueu = { ahead = 5; };\n"
 			   "zzzzzz = 1;\n"
 			   "model = { hiden = [8]; nested = { x = 1; }; };\n";
 	if (!CHECK_MSG(load_text(&c, text, err, sizeof err), "%s", err))
 		return;
 	const char *w = c.warnings ? c.warnings : "";
-	char want[5][256];
+	char want[3][256];
 	const char *t = harness_tmpdir();
-	snprintf(want[0], 256, "%s/t.conf:2: warning: unknown option "
-		 "'queue.ahed' (did you mean queue.ahead?)", t);
-	snprintf(want[1], 256, "%s/t.conf:4: warning: unknown option 'ahead' "
+	/* The reader adds "warning": the text does not say it twice. */
+	snprintf(want[0], 256, "%s/t.conf:2: unknown option 'queue.ahed' "
 		 "(did you mean queue.ahead?)", t);
-	snprintf(want[2], 256, "%s/t.conf:5: warning: unknown group 'qeueu' "
-		 "(did you mean queue?)", t);
-	snprintf(want[3], 256, "%s/t.conf:7: warning: unknown option "
-		 "'model.hiden' (did you mean model.hidden?)", t);
-	snprintf(want[4], 256, "%s/t.conf:7: warning: unknown group "
-		 "'model.nested'", t);
-	for (int k = 0; k < 5; k++)
+	snprintf(want[1], 256, "%s/t.conf:5: unknown option 'model.hiden' "
+		 "(did you mean model.hidden?)", t);
+	snprintf(want[2], 256, "%s/t.conf:5: unknown group 'model.nested'",
+		 t);
+	for (int k = 0; k < 3; k++)
 		CHECK_MSG(strstr(w, want[k]), "warnings lack \"%s\":\n%s",
 			  want[k], w);
-	CHECK(strlen(w) >= strlen(want[4]) &&
-	      strcmp(w + strlen(w) - strlen(want[4]), want[4]) == 0);
+	CHECK(!strstr(w, "warning"));
+	CHECK(strlen(w) >= strlen(want[2]) &&
+	      strcmp(w + strlen(w) - strlen(want[2]), want[2]) == 0);
 	/* A name far from every option gets no suggestion. */
 	const char *z = strstr(w, "'zzzzzz'");
 	CHECK(z && strncmp(z, "'zzzzzz'\n", 9) == 0);
-	CHECK(strstr(w, ":6: warning: unknown option 'zzzzzz'"));
+	CHECK(strstr(w, ":4: unknown option 'zzzzzz'"));
 	int lines = 1;
 	for (const char *p = w; *p; p++)
 		lines += *p == '\n';
-	CHECK_INT(lines, 6);
+	CHECK_INT(lines, 4);
 	CHECK(w[strlen(w) - 1] != '\n');
 	/* Unknown keys change nothing. */
 	CHECK_INT(c.queue.ahead, 2);
@@ -483,6 +479,59 @@ static void test_unknown_keys(void)
 
 	CHECK(load_text(&c, "queue = { ahead = 3; };\n", err, sizeof err));
 	CHECK(c.warnings == NULL);
+	conf_free(&c);
+}
+
+/* Where an unknown name would leave a feature silently off, it is an
+ * error: a misspelt group, a misspelt or misplaced top-level option; the
+ * error suggests the name meant. */
+static void test_unknown_that_disables_is_error(void)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "music_dir = \"/srv/music\";\n",
+		  "t.conf:1: music_dir: unknown option (did you mean "
+		  "music_directory?)" },
+		{ "# a comment\nmusicdirectory = \"/srv/music\";\n",
+		  "t.conf:2: musicdirectory: unknown option (did you mean "
+		  "music_directory?)" },
+		{ "ahead = 4;\n",
+		  "t.conf:1: ahead: unknown option (did you mean "
+		  "queue.ahead?)" },
+		{ "qeueu = { ahead = 5; };\n",
+		  "t.conf:1: qeueu: unknown group (did you mean queue?); its "
+		  "settings would be ignored" },
+		{ "extras = { x = 1; };\n",
+		  "t.conf:1: extras: unknown group; its settings would be "
+		  "ignored" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		struct conf c;
+		char err[CONF_ERR_SIZE];
+		CHECK_MSG(!load_text(&c, cases[k].text, err, sizeof err),
+			  "accepted: %s", cases[k].text);
+		CHECK_MSG(strstr(err, cases[k].want), "%s: got \"%s\"",
+			  cases[k].want, err);
+		conf_free(&c);
+	}
+}
+
+/* yes/no/on/off are not libconfig values: the error says true/false. */
+static void test_yes_is_not_a_boolean(void)
+{
+	struct conf c;
+	char err[CONF_ERR_SIZE];
+	CHECK(!load_text(&c, "feedback = {\n\tstickers = yes;\n};\n", err,
+			 sizeof err));
+	CHECK_MSG(strstr(err, "t.conf:2: stickers: 'yes' is not a value "
+			 "(booleans are true or false: stickers = true;)"),
+		  "%s", err);
+	conf_free(&c);
+	CHECK(!load_text(&c, "feedback = { stickers = Off; };\n", err,
+			 sizeof err));
+	CHECK_MSG(strstr(err, "stickers = false;"), "%s", err);
 	conf_free(&c);
 }
 
@@ -845,6 +894,8 @@ int main(void)
 	RUN(test_missing_file);
 	RUN(test_include);
 	RUN(test_unknown_keys);
+	RUN(test_unknown_that_disables_is_error);
+	RUN(test_yes_is_not_a_boolean);
 	RUN(test_env);
 	RUN(test_tilde);
 	RUN(test_search_order);
