@@ -1559,8 +1559,9 @@ static void rows_free(struct rows *r)
 
 /* Runs sql with text parameters (params[0] is ?1 ...; NULL binds NULL) and
  * copies every row. Returns false with the error set. */
-static bool query_rows(struct store *s, const char *sql, const char *const *params,
-		       int n_params, struct rows *out, const char *what)
+static bool query_rows(struct store *s, const char *sql,
+		       const char *const *params, int n_params,
+		       struct rows *out, const char *what)
 {
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st;
@@ -1762,7 +1763,8 @@ static bool change(struct store *s, const char *sql, const char *const *params,
 bool store_ban_group(struct store *s, enum store_group g, const char *name,
 		     bool ban, int *changed)
 {
-	assert(s && name && (g == STORE_GROUP_ARTIST || g == STORE_GROUP_ALBUM));
+	assert(s && name &&
+	       (g == STORE_GROUP_ARTIST || g == STORE_GROUP_ALBUM));
 	char kind[8], now[64];
 	snprintf(kind, sizeof kind, "%d", (int)g);
 	snprintf(now, sizeof now, "%.6f", now_seconds());

@@ -281,7 +281,7 @@ bool store_get_tags(struct store *s, const char *uri,
 struct store_labelled {
 	double time;
 	const char *uri;
-	enum store_kind kind;	/* how the label came: played, liked, ... */
+	enum store_kind kind;	/* how it came: played, liked, ... */
 	int label;		/* 1 like, 0 dislike */
 	const char *artist, *album, *title;
 };

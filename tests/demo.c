@@ -43,7 +43,7 @@ struct piece {
 	char uri[512];		/* below the music directory */
 	char title[256];
 	double lufs;		/* ffmpeg's EBU R128 integrated loudness */
-	bool broken;		/* a file of the package that does not decode */
+	bool broken;		/* a file of the package that won't decode */
 };
 
 static struct piece pieces[MAX_PIECES];
@@ -51,6 +51,7 @@ static int n_pieces;
 static double threshold;	/* the taste: quieter than this is liked */
 static double shuffle;		/* % of the library the listener likes */
 
+__attribute__((format(printf, 1, 2), noreturn))
 static void die(const char *fmt, ...)
 {
 	va_list ap;

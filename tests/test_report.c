@@ -759,7 +759,8 @@ static const char check_js[] =
 	"var svgs=document.querySelectorAll('svg.plot');"
 	"out.push('plots '+svgs.length);"
 	"svgs.forEach(function(svg,i){"
-	"var name=svg.getAttribute('aria-label'),sb=svg.getBoundingClientRect();"
+	"var name=svg.getAttribute('aria-label'),"
+	"sb=svg.getBoundingClientRect();"
 	"var frames=[].map.call(svg.querySelectorAll('.frame'),"
 	"function(f){return f.getBoundingClientRect();});"
 	"var pts=svg.querySelectorAll('circle.pt'),outs=0;"
@@ -790,7 +791,8 @@ static const char check_js[] =
 	"' points squashed into '+Math.round(100*sx)+'% of the width, '+"
 	"Math.round(100*sy)+'% of the height');});"
 	"if(sb.right>de.clientWidth)bad(name+': ends at '+sb.right);"
-	"out.push('plot '+name+': '+pts.length+' points, '+outs+' on the edge');"
+	"out.push('plot '+name+': '+pts.length+' points, '+outs+"
+	"' on the edge');"
 	"});"
 	"document.querySelectorAll('.legend').forEach(function(l){"
 	"var b=l.getBoundingClientRect();svgs.forEach(function(svg){"
@@ -825,7 +827,8 @@ static char *layout_findings(const char *html, const char *name)
 		free(page);
 		return NULL;
 	}
-	char *csp = strstr(page, "<meta http-equiv=\"Content-Security-Policy\"");
+	char *csp = strstr(page,
+			   "<meta http-equiv=\"Content-Security-Policy\"");
 	char *csp_end = csp ? strchr(csp, '>') : NULL;
 	char *body_end = strstr(page, "</body>");
 	if (!CHECK(csp_end && body_end)) {

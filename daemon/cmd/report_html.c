@@ -125,7 +125,7 @@ struct data {
 	int n_picks, cap_picks;
 	struct failed_row failed[FAILED_SHOWN];
 	int n_failed;
-	float *mean, *spread;	/* lib->n model scores; NULL without model */
+	float *mean, *spread;	/* lib->n scores; NULL without a model */
 	struct explain *ex;
 	struct event_copy recent[RECENT_EVENTS];
 	int n_recent;
@@ -1163,7 +1163,8 @@ static bool library_map(FILE *f, const struct data *d)
 		   "tried.", lib->dim);
 	if (outside)
 		fprintf(f, " %d unusual track%s lie%s beyond the plotted "
-			   "range (which leaves out rare extremes) and %s drawn "
+			   "range (which leaves out rare extremes) and %s "
+			   "drawn "
 			   "hollow on its edge.", outside,
 			outside == 1 ? "" : "s", outside == 1 ? "s" : "",
 			outside == 1 ? "is" : "are");
@@ -1263,7 +1264,8 @@ static void learning_curve(FILE *f, const struct data *d)
 static const float *sort_spread;
 static int by_spread(const void *a, const void *b)
 {
-	float x = sort_spread[*(const int *)a], y = sort_spread[*(const int *)b];
+	float x = sort_spread[*(const int *)a];
+	float y = sort_spread[*(const int *)b];
 	return (x < y) - (x > y);
 }
 
@@ -1323,7 +1325,8 @@ static void failed_files(FILE *f, const struct data *d)
 	fprintf(f, "<h2>Files it cannot analyse</h2>\n<p>%d file%s could not "
 		   "be analysed; each is tried again when it changes.%s</p>\n"
 		   "<table>\n<tr><th>file</th><th>why</th></tr>\n",
-		d->tracks[STORE_FAILED], d->tracks[STORE_FAILED] == 1 ? "" : "s",
+		d->tracks[STORE_FAILED],
+		d->tracks[STORE_FAILED] == 1 ? "" : "s",
 		d->tracks[STORE_FAILED] > d->n_failed
 			? " The first are listed; <code>mpdrec status "
 			  "--failed</code> lists all."

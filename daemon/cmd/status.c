@@ -122,7 +122,7 @@ static bool on_labelled(const struct store_labelled *e, void *ctx)
 static void print_groups(const char *what, struct groups *gs)
 {
 	if (gs->n < 2)
-		return;		/* one artist (or none): nothing to compare */
+		return;	/* one artist (or none): nothing to compare */
 	qsort(gs->g, (size_t)gs->n, sizeof *gs->g, by_labelled);
 	printf("  by %-7s", what);
 	for (int i = 0; i < gs->n && i < GROUPS_SHOWN; i++)
@@ -269,7 +269,8 @@ static void print_picks(const struct picks *k, const struct history *h)
 		int w = k->n / 4 < 10 ? 10 : k->n / 4;
 		printf("           first %d scored picks %.0f%% liked, last %d "
 		       "%.0f%%\n",
-		       w, 100 * rate(k, 0, w), w, 100 * rate(k, k->n - w, k->n));
+		       w, 100 * rate(k, 0, w), w,
+		       100 * rate(k, k->n - w, k->n));
 	}
 	if (k->explored_judged)
 		printf("           exploratory picks (tries outside what you "
@@ -306,8 +307,8 @@ static void print_model(struct store *s, const struct conf *c,
 		       "rank yet\n", k->n,
 		       k->outcome[0] == 1 ? "liked" : "skipped");
 	else
-		printf("model:     %d scored pick%s: too few to tell how well it "
-		       "ranks (it takes %d)\n", k->n, k->n == 1 ? "" : "s",
+		printf("model:     %d scored pick%s: too few to tell how well "
+		       "it ranks (it takes %d)\n", k->n, k->n == 1 ? "" : "s",
 		       MIN_JUDGED);
 	struct last_training x = { 0 };
 	store_each_training(s, on_training, &x);
@@ -417,7 +418,7 @@ static void print_taste(struct store *s)
 	store_library_free(lib);
 }
 
-/* --- last events ----------------------------------------------------------- */
+/* --- last events --------------------------------------------------------- */
 
 static bool print_event(const struct store_event *e, void *ctx)
 {
