@@ -1396,6 +1396,138 @@ static void test_concurrent_writers(void)
 	store_close(s);
 }
 
+/* --- for the commands --------------------------------------------------- */
+
+struct seen_labelled {
+	int n, likes;
+	char artist[8][32];
+};
+
+static bool collect_labelled(const struct store_labelled *e, void *ctx)
+{
+	struct seen_labelled *x = ctx;
+	if (x->n < 8)
+		snprintf(x->artist[x->n], 32, "%s", e->artist ? e->artist : "-");
+	x->n++;
+	x->likes += e->label == 1;
+	return true;
+}
+
+static bool count_open(const struct store_pick *p, int outcome, void *ctx)
+{
+	(void)p;
+	*(int *)ctx += outcome == STORE_PICK_OPEN;
+	return true;
+}
+
+static bool copy_tags(const struct store_track_info *t, void *ctx)
+{
+	snprintf(ctx, 64, "%s|%s|%s", t->artist ? t->artist : "-",
+		 t->album ? t->album : "-", t->title ? t->title : "-");
+	return true;
+}
+
+static bool failed_pair(const char *uri, const char *error, void *ctx)
+{
+	snprintf(ctx, 128, "%s: %s", uri, error);
+	return true;
+}
+
+/* Artist and album bans cover tracks synced later too, and lift; unban
+ * withdraws the ban's dislike; unlike withdraws likes, keeping events. */
+static void test_group_bans_and_undo(void)
+{
+	const char *dir = dir_for("groups");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	sync_tracks(s, lib3, 3, NULL);
+	float v[2] = { 1, 2 };
+	for (int i = 0; i < 3; i++)
+		CHECK(store_set_features(s, lib3[i].uri, 1, v, 2, 100));
+	int changed = -1, tracks = -1;
+	CHECK(store_ban_group(s, STORE_GROUP_ARTIST, "Artist A", true,
+			      &changed));
+	CHECK_INT(changed, 1);
+	CHECK(store_ban_group(s, STORE_GROUP_ARTIST, "Artist A", true,
+			      &changed));
+	CHECK_INT(changed, 0);
+	CHECK(store_count_group(s, STORE_GROUP_ARTIST, "Artist A", &tracks));
+	CHECK_INT(tracks, 1);
+	struct store_library *lib = store_load_library(s, 1, 2);
+	if (CHECK(lib && lib->n == 3)) {
+		CHECK(lib->banned[0] && !lib->banned[1] && !lib->banned[2]);
+	}
+	store_library_free(lib);
+	/* a track of that artist synced later is banned too */
+	struct store_track_info more[4] = { lib3[0], lib3[1], lib3[2],
+		{ "d/four.flac", 4000, "Artist A", "Other", "Four", NULL, 90 } };
+	sync_tracks(s, more, 4, NULL);
+	CHECK(store_set_features(s, "d/four.flac", 1, v, 2, 90));
+	CHECK(store_ban_group(s, STORE_GROUP_ALBUM, "Other", true, NULL));
+	lib = store_load_library(s, 1, 2);
+	if (CHECK(lib && lib->n == 4))
+		CHECK(lib->banned[0] && lib->banned[3] && !lib->banned[1]);
+	store_library_free(lib);
+	CHECK(store_ban_group(s, STORE_GROUP_ARTIST, "Artist A", false,
+			      &changed));
+	CHECK_INT(changed, 1);
+	lib = store_load_library(s, 1, 2);
+	if (CHECK(lib && lib->n == 4))	/* the album ban still holds */
+		CHECK(!lib->banned[0] && lib->banned[3]);
+	store_library_free(lib);
+
+	/* unban: the track's ban and its dislike go */
+	struct store_event ban = { .time = 10, .uri = "b/two.mp3",
+				   .kind = STORE_KIND_BAN, .label = 0,
+				   .weight = 3, .source = "cli" };
+	struct store_event like = { .time = 11, .uri = "c/three.ogg",
+				    .kind = STORE_KIND_PLAYED, .label = 1,
+				    .weight = 1, .source = "watch" };
+	struct store_event like2 = like;
+	like2.time = 12;
+	like2.kind = STORE_KIND_LIKE;
+	CHECK(store_add_event(s, &ban) && store_add_event(s, &like) &&
+	      store_add_event(s, &like2));
+	bool banned = false;
+	CHECK(store_is_banned(s, "b/two.mp3", &banned) && banned);
+	CHECK(store_unban(s, "b/two.mp3", &changed));
+	CHECK_INT(changed, 1);
+	CHECK(store_is_banned(s, "b/two.mp3", &banned) && !banned);
+	CHECK(store_unlike(s, "c/three.ogg", &changed));
+	CHECK_INT(changed, 2);
+	int64_t all = 0, labelled = -1;
+	CHECK(store_count_events(s, &all, &labelled));
+	CHECK_INT(all, 3);
+	CHECK_INT(labelled, 0);
+
+	/* the labelled events with their tags, the open picks, tags and
+	 * failures */
+	struct store_event again = like;
+	again.time = 13;
+	CHECK(store_add_event(s, &again));
+	struct seen_labelled x = { 0 };
+	CHECK(store_each_labelled(s, collect_labelled, &x));
+	CHECK_INT(x.n, 1);
+	CHECK_INT(x.likes, 1);
+	CHECK_STR(x.artist[0], "Artist C");
+	struct store_pick pk = { .time = 1, .uri = "a/one.flac", .score = 0.5,
+				 .reason = "r" };
+	CHECK(store_add_pick(s, &pk, NULL));
+	int open = 0;
+	CHECK(store_each_pick(s, count_open, &open));
+	CHECK_INT(open, 1);
+	char tags[64] = "", failed[128] = "";
+	CHECK(store_get_tags(s, "a/one.flac", copy_tags, tags));
+	CHECK_STR(tags, "Artist A|Album|One");
+	CHECK(!store_get_tags(s, "no/such.flac", copy_tags, tags));
+	CHECK(contains(store_error(s), "unknown track"));
+	CHECK(store_set_failed(s, "b/two.mp3", "truncated"));
+	CHECK(store_each_failed(s, 0, failed_pair, failed));
+	CHECK_STR(failed, "b/two.mp3: truncated");
+	store_close(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1404,6 +1536,7 @@ int main(void)
 	RUN(test_sync_gone_and_mtime);
 	RUN(test_events_round_trip);
 	RUN(test_picks);
+	RUN(test_group_bans_and_undo);
 	RUN(test_model_and_training);
 	RUN(test_corrupt_model_refused);
 	RUN(test_reopen_and_two_connections);
