@@ -302,10 +302,10 @@ static const char *how_liked(enum store_kind k)
 /* The nameable features on which track i sits on the liked side of the
  * skipped tracks (or of the library's middle when nothing was skipped),
  * strongest first: up to `max` indices into words[]. */
-static int contrasts(const struct explain *e, int i, int *out, int max)
+static int contrasts(const struct explain *e, int i, int *best, int max)
 {
 	double score[N_WORDS];
-	int n = 0;
+	int out[N_WORDS], n = 0;
 	for (int k = 0; k < N_WORDS; k++) {
 		int j = e->word_index[k];
 		if (j < 0 || !e->n_liked)
@@ -329,7 +329,10 @@ static int contrasts(const struct explain *e, int i, int *out, int max)
 			out[b] = out[b - 1];
 			out[b - 1] = t;
 		}
-	return n < max ? n : max;
+	if (n > max)
+		n = max;
+	memcpy(best, out, (size_t)n * sizeof *best);
+	return n;
 }
 
 /* The comparative for track i on words[k]: more or less than the skipped
