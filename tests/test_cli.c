@@ -31,6 +31,9 @@
 #include "tests/lib/harness.h"
 #include "tests/lib/mpdtest.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/rig.h"
+
+#include <mpd/client.h>
 
 #include <math.h>
 
@@ -935,15 +938,15 @@ static void test_show_by_path(void)
 	run(&r, NULL, "--config", conf, "show", file, NULL);
 	CHECK_EXIT(r, 0);
 	CHECK_HAS(r, out, "Artist 1/Album 1/song05.ogg");
-	CHECK_HAS(r, out, "title    Song Number 5");
-	CHECK_HAS(r, out, "artist   Artist 1");
+	CHECK_HAS(r, out, "title: Song Number 5");
+	CHECK_HAS(r, out, "artist: Artist 1");
 	CHECK_HAS(r, out, "loudness");
 	res_free(&r);
 	/* the same track by its URI */
 	run(&r, NULL, "--config", conf, "show", "Artist 1/Album 1/song05.ogg",
 	    NULL);
 	CHECK_EXIT(r, 0);
-	CHECK_HAS(r, out, "title    Song Number 5");
+	CHECK_HAS(r, out, "title: Song Number 5");
 	res_free(&r);
 	/* a file elsewhere: pointed to --file */
 	const char *outside = keep(write_file("outside.ogg", "x"));
@@ -1134,6 +1137,59 @@ static void test_daemon_logs_to_state_dir(void)
 		kill(pid, SIGKILL);
 }
 
+/* A running daemon hears the bans and their undo at once: from the
+ * command line and from any client on the channel. */
+static void test_daemon_applies_bans(void)
+{
+	struct rig rig = { .pid = -1 };
+	const char *root = keep(tmp("ban-rig"));
+	mkdir(root, 0700);
+	if (!CHECK(rig_start_mpd(&rig, root)))
+		return;
+	float x[44100];
+	for (int i = 0; i < 44100; i++)
+		x[i] = (float)(0.3 * sin(i * 0.05));
+	char path[4400];
+	snprintf(path, sizeof path, "%s/one.wav", rig.mpd.music);
+	CHECK(harness_write_track(path, x, 44100, 44100));
+	if (!CHECK(mpdtest_update(&rig.mpd)) ||
+	    !CHECK(rig_write_conf(&rig, NULL)) ||
+	    !CHECK(rig_start_daemon(&rig, 20))) {
+		rig_stop_daemon(&rig, SIGTERM, 5);
+		mpdtest_stop(&rig.mpd);
+		return;
+	}
+	struct res r;
+	long from = proc_file_size(rig.log);
+	run(&r, NULL, "--config", rig.conf, "ban", "--artist", "Some Band",
+	    NULL);
+	CHECK_EXIT(r, 0);
+	CHECK_LACKS(r, out, "no mpdrec daemon was reached");
+	res_free(&r);
+	CHECK_MSG(proc_wait_for(rig.log, "ban-artist Some Band", from, 10),
+		  "the daemon did not hear it: see %s", rig.log);
+	/* any client: the daemon writes the ban itself */
+	struct mpd_connection *c = mpdtest_connect(&rig.mpd);
+	CHECK(c && mpd_run_send_message(c, "mpdrec", "ban-album Long Album"));
+	if (c)
+		mpd_connection_free(c);
+	CHECK(proc_wait_for(rig.log, "ban-album Long Album", from, 10));
+	rig_stop_daemon(&rig, SIGTERM, 10);
+	mpdtest_stop(&rig.mpd);
+	char err[256];
+	struct store *s = store_open(rig.data, err, sizeof err);
+	int tracks = -1, changed = -1;
+	if (CHECK(s != NULL)) {
+		CHECK(store_count_group(s, STORE_GROUP_ALBUM, "Long Album",
+					&tracks));
+		/* banned already: nothing changes */
+		CHECK(store_ban_group(s, STORE_GROUP_ALBUM, "Long Album", true,
+				      &changed));
+		CHECK_INT(changed, 0);
+	}
+	store_close(s);
+}
+
 int main(void)
 {
 	/* Absolute: the runs do not depend on the current directory. */
@@ -1164,5 +1220,6 @@ int main(void)
 	RUN(test_recommend_explains_in_words);
 	RUN(test_ban_artist_and_undo);
 	RUN(test_daemon_logs_to_state_dir);
+	RUN(test_daemon_applies_bans);
 	return harness_finish();
 }

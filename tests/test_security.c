@@ -147,7 +147,9 @@ static void test_password_never_shown(void)
 	/* A password MPD refuses, from MPD_HOST. */
 	setenv("MPD_HOST", WRONG "@127.0.0.1", 1);
 	CHECK(cli(conf3, "like soft_01.wav", out) != 0);
-	CHECK_INT(cli(conf3, "check-config", out), 0);
+	/* check-config tries MPD: a refused password is an error there. */
+	CHECK_INT(cli(conf3, "check-config", out), 2);
+	CHECK(file_has(out, "password refused"));
 	CHECK_INT(proc_stop(pid, SIGTERM, 10, NULL), 0);
 	unsetenv("MPD_HOST");
 	unsetenv("MPD_PORT");

@@ -188,11 +188,11 @@ int cmd_analyze(int argc, char **argv, const struct conf *c)
 	struct store *s = cmd_open_store(c);
 	int counts[4];
 	if (s && store_count_tracks(s, counts))
-		printf("the library: %d songs in MPD's database, %d analysed, "
-		       "%d failed%s, %d waiting\n", r.listed,
+		printf("the library: %d songs in MPD's database; in all %d "
+		       "analysed (%d failed%s, %d waiting)\n", r.listed,
 		       counts[STORE_ANALYSED], counts[STORE_FAILED],
-		       counts[STORE_FAILED] ? " ('mpdrec status --failed' "
-					      "says why)" : "",
+		       counts[STORE_FAILED] ? ": 'mpdrec status --failed' "
+					      "says why" : "",
 		       counts[STORE_PENDING]);
 	store_close(s);
 	return 0;

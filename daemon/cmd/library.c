@@ -50,10 +50,10 @@ static bool print_tags(const struct store_track_info *t, void *ctx)
 					     "genre" };
 	const char *values[] = { t->artist, t->album, t->title, t->genre };
 	for (int k = 0; k < 4; k++)
-		printf("%-9s%s\n", names[k], values[k] ? values[k]
-							 : "(no tag)");
+		printf("%s: %s\n", names[k], values[k] ? values[k]
+							: "(no tag)");
 	if (t->duration > 0)
-		printf("duration %d:%02d\n", (int)t->duration / 60,
+		printf("duration: %d:%02d\n", (int)t->duration / 60,
 		       (int)t->duration % 60);
 	return true;
 }
@@ -174,9 +174,9 @@ int cmd_show(int argc, char **argv, const struct conf *c)
 	}
 	printf("%s\n", uri);
 	store_get_tags(s, uri, print_tags, NULL);
-	printf("status   %s\n", status_name(status));
+	printf("status: %s\n", status_name(status));
 	if (status == STORE_FAILED)
-		printf("reason   %s\n", error ? error : "(none recorded)");
+		printf("reason: %s\n", error ? error : "(none recorded)");
 	if (status == STORE_ANALYSED) {
 		print_vector(v);
 		rc = 0;

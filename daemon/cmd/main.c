@@ -65,7 +65,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-44s %s\n", commands[i].usage, commands[i].help);
 	fprintf(f,
 		"\n"
-		"options:\n"
+		"options (before or after the command):\n"
 		"  -c, --config FILE   configuration file (default: "
 		"$XDG_CONFIG_HOME/mpdrec/mpdrec.conf,\n"
 		"                      then /etc/mpdrec.conf)\n"
