@@ -6,7 +6,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 PKGS := libmpdclient libconfig openblas libavformat libavcodec libavutil \
-	libswresample aubio libebur128 sqlite3
+	libswresample aubio sqlite3
 # Debian package for each pkg-config name, and the programs the tests run.
 DEB_libmpdclient  := libmpdclient-dev
 DEB_libconfig     := libconfig-dev
@@ -16,7 +16,6 @@ DEB_libavcodec    := libavcodec-dev
 DEB_libavutil     := libavutil-dev
 DEB_libswresample := libswresample-dev
 DEB_aubio         := libaubio-dev
-DEB_libebur128    := libebur128-dev
 DEB_sqlite3       := libsqlite3-dev
 # gcc is Debian's default compiler: without it clang (for make fuzz) would
 # become cc on a machine that had none.

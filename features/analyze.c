@@ -28,6 +28,7 @@ struct analyze {
 	int base;
 	int fill;
 	long frame;
+	double seconds;		/* analysed by the last run */
 	float block[BLOCK];
 };
 
@@ -42,12 +43,12 @@ struct analyze *analyze_new(char *err, size_t err_size)
 		return NULL;
 	}
 	a->spectral = spectral_new(DECODE_RATE);
-	a->rhythm = rhythm_new(SPECTRAL_WIN, HOP, DECODE_RATE);
+	a->rhythm = rhythm_new(SPECTRAL_BINS, HOP, DECODE_RATE);
 	a->tonal = tonal_new(DECODE_RATE, SPECTRAL_WIN);
-	a->loudness = loudness_new(DECODE_RATE);
+	a->loudness = loudness_new(DECODE_RATE, SPECTRAL_WIN, HOP);
 	if (!a->spectral || !a->rhythm || !a->tonal || !a->loudness) {
 		snprintf(err, err_size, "cannot set up the analysis (aubio, "
-					"libebur128 or memory)");
+					"libavutil's FFT or memory)");
 		analyze_free(a);
 		return NULL;
 	}
@@ -71,14 +72,15 @@ static bool frame(struct analyze *a, int real, int excerpt)
 {
 	const float *hist = a->buf + a->base;
 	const float *hop = hist + TONAL_WIN - HOP;
-	float rms = loudness_hop(a->loudness, hop, (size_t)real);
+	const struct spectrum *sp = spectral_do(
+		a->spectral, hist + TONAL_WIN - SPECTRAL_WIN, a->frame);
+	float rms = loudness_frame(a->loudness, sp->power, sp->mean_square,
+				   hop, (size_t)real);
 	if (rms < 0)
 		return false;
-	const cvec_t *grain = spectral_do(
-		a->spectral, hist + TONAL_WIN - SPECTRAL_WIN, a->frame);
-	if (!rhythm_do(a->rhythm, grain, rms, excerpt))
+	if (!rhythm_do(a->rhythm, sp->mag, rms, excerpt))
 		return false;
-	tonal_do(a->tonal, hist, a->frame, rms);
+	tonal_do(a->tonal, hist, sp->power, a->frame, rms);
 	a->frame++;
 	return true;
 }
@@ -121,9 +123,11 @@ bool analyze_run(struct analyze *a, const char *path,
 
 	memset(out, 0, (size_t)nf * sizeof *out);
 	*duration = 0;
+	a->seconds = 0;
 	spectral_reset(a->spectral);
 	tonal_reset(a->tonal);
-	if (!rhythm_reset(a->rhythm) || !loudness_reset(a->loudness)) {
+	loudness_reset(a->loudness);
+	if (!rhythm_reset(a->rhythm)) {
 		snprintf(err, err_size, "out of memory");
 		return false;
 	}
@@ -143,10 +147,6 @@ bool analyze_run(struct analyze *a, const char *path,
 		return false;
 	while ((n = decode_read(d, a->block, BLOCK)) > 0) {
 		excerpt = decode_excerpt(d);
-		if (!loudness_add(a->loudness, a->block, (size_t)n)) {
-			snprintf(err, err_size, "libebur128 failed");
-			goto fail;
-		}
 		if (!feed(a, a->block, n, excerpt))
 			goto oom;
 	}
@@ -170,6 +170,7 @@ bool analyze_run(struct analyze *a, const char *path,
 	spectral_result(a->spectral, out);
 	rhythm_result(a->rhythm, out);
 	tonal_result(a->tonal, out);
+	a->seconds = (double)decode_delivered(d) / DECODE_RATE;
 	*duration = decode_duration(d);
 	if (!(*duration > 0))
 		*duration = (double)decode_delivered(d) / DECODE_RATE;
@@ -186,6 +187,11 @@ fail:
 	decode_close(d);
 	memset(out, 0, (size_t)nf * sizeof *out);
 	return false;
+}
+
+double analyze_seconds(const struct analyze *a)
+{
+	return a->seconds;
 }
 
 bool analyze_file(const char *path, const struct analyze_opts *o, float *out,

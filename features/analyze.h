@@ -1,7 +1,7 @@
 /* Analysis: one file in, one feature vector out (layout in table.h). Decodes
  * with decode.h and runs every descriptor over the same frames: one FFT per
- * frame shared by the spectral and rhythm descriptors, a long FFT now and
- * then for chroma, libebur128 on every sample.
+ * frame shared by the spectral, rhythm, loudness and pitch descriptors, a
+ * long FFT now and then for chroma.
  *
  * Thread-safe: no global state (FFmpeg's log is silenced once per process).
  * For many files, keep one `struct analyze` per worker thread; it holds the
@@ -29,7 +29,7 @@ struct analyze_opts {
 
 struct analyze;
 
-/** Allocates an analyser (FFT plans, mel filter bank, R128 meter). Returns
+/** Allocates an analyser (FFTs, mel filter bank, K-weighting). Returns
  *  NULL with the reason in err. Free with analyze_free(). */
 struct analyze *analyze_new(char *err, size_t err_size);
 
@@ -40,6 +40,10 @@ struct analyze *analyze_new(char *err, size_t err_size);
 bool analyze_run(struct analyze *a, const char *path,
 		 const struct analyze_opts *o, float *out, double *duration,
 		 char *err, size_t err_size);
+
+/** Seconds of audio the last analyze_run() analysed (what was decoded:
+ *  at most max_seconds of a long track, all of a short one). */
+double analyze_seconds(const struct analyze *a);
 
 /** Frees a. Accepts NULL. */
 void analyze_free(struct analyze *a);

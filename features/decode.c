@@ -1,6 +1,9 @@
 #include "features/decode.h"
+#include "features/vectorize.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -16,14 +19,24 @@
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
+#include "features/resample.h"
+
 /* Corrupt packets are skipped, as players do, until they outnumber the good
  * ones by this much: then the file is "not audio". */
 #define DECODE_BAD_PACKETS 50
 
+/* Bytes read from the file without a packet of audio coming out, before
+ * the file is given up (or, after some audio, taken as ending there).
+ * FFmpeg's MPEG audio parser keeps every byte it cannot sync on: a
+ * zero-filled or preallocated .mp3 of 2 GB took 2.1 GB of memory in one
+ * call. probesize does not bound it (the parser runs below the probe);
+ * this does, at about twice the figure. Probing reads at most 5 MB
+ * (probesize) before the first packet comes out. */
+#define DECODE_BARREN_BYTES (8 << 20)
+
 struct decode {
 	AVFormatContext *fmt;
 	AVCodecContext *dec;
-	SwrContext *swr;
 	AVPacket *pkt;
 	AVFrame *frame;
 	int stream;
@@ -34,10 +47,23 @@ struct decode {
 	double timeout_s;
 	double duration;	/* container, seconds; 0 unknown */
 
-	/* The parameters swr was built for; rebuilt when a frame differs. */
+	/* Conversion to mono float at `rate`: the frames' parameters it was
+	 * built for (rebuilt when a frame differs), a libswresample downmix
+	 * for more than two channels, the rate reduction after it. */
+	bool native;		/* no conversion: count the file's samples */
+	int rate;		/* of what decode_read() delivers */
 	int in_format;
 	int in_rate;
 	AVChannelLayout in_layout;
+	SwrContext *downmix;
+	struct resample *resample;
+	float *mono;		/* one frame, mono, at in_rate */
+	int mono_cap;
+	bool loud;		/* a sample over DECODE_MAX_LEVEL / 4 came */
+
+	/* Bytes the file had given when the last packet came out. */
+	int64_t read_mark;
+	bool barren;		/* stopped: DECODE_BARREN_BYTES without audio */
 
 	/* Excerpt plan: n excerpts of len samples each (len < 0: no limit). */
 	int n_excerpts;
@@ -91,11 +117,22 @@ static bool cancelled(const struct decode *d)
 	return d->cancel && atomic_load(d->cancel);
 }
 
-/* libavformat's AVIOInterruptCB: a blocked or slow read gives up once the
- * deadline has passed or the caller cancelled. */
+/* Bytes the file has given so far. */
+static int64_t bytes_read(const struct decode *d)
+{
+	return d->fmt && d->fmt->pb ? d->fmt->pb->bytes_read : 0;
+}
+
+/* libavformat's AVIOInterruptCB, asked before every read from the file: a
+ * blocked or slow read gives up once the deadline has passed or the caller
+ * cancelled, and reading stops when DECODE_BARREN_BYTES went by without a
+ * packet of audio. */
 static int interrupt_cb(void *opaque)
 {
-	return past_deadline(opaque) || cancelled(opaque) ? 1 : 0;
+	struct decode *d = opaque;
+	if (bytes_read(d) - d->read_mark > DECODE_BARREN_BYTES)
+		d->barren = true;
+	return d->barren || past_deadline(d) || cancelled(d) ? 1 : 0;
 }
 
 /* Formats "what: FFmpeg's text" into d->err and marks the decoder failed. */
@@ -107,6 +144,10 @@ static void fail_av(struct decode *d, const char *what, int averr)
 	} else if (averr == AVERROR_EXIT && past_deadline(d)) {
 		snprintf(d->err, sizeof d->err, "%s: timed out after %g s",
 			 what, d->timeout_s);
+	} else if (averr == AVERROR_EXIT && d->barren) {
+		snprintf(d->err, sizeof d->err, "%s: no audio in %d MB (a "
+			 "zero-filled or partly downloaded file?)", what,
+			 DECODE_BARREN_BYTES >> 20);
 	} else {
 		av_strerror(averr, text, sizeof text);
 		snprintf(d->err, sizeof d->err, "%s: %s", what, text);
@@ -134,13 +175,13 @@ static void plan_excerpts(struct decode *d, double max_seconds)
 	if (max_seconds <= 0)
 		return;
 	if (d->duration <= max_seconds + 1.0) {
-		d->excerpt_len = (long long)(max_seconds * DECODE_RATE);
+		d->excerpt_len = (long long)(max_seconds * d->rate);
 		return;
 	}
 	int n = (int)ceil(max_seconds / DECODE_EXCERPT_SECONDS);
 	d->n_excerpts = n < 1 ? 1 : n;
 	d->excerpt_seconds = max_seconds / d->n_excerpts;
-	d->excerpt_len = (long long)(d->excerpt_seconds * DECODE_RATE);
+	d->excerpt_len = (long long)(d->excerpt_seconds * d->rate);
 }
 
 static double excerpt_start(const struct decode *d, int i)
@@ -167,7 +208,10 @@ static void seek_excerpt(struct decode *d)
 		return;
 	}
 	avcodec_flush_buffers(d->dec);
-	swr_free(&d->swr);
+	if (d->resample)
+		resample_reset(d->resample);
+	d->read_mark = bytes_read(d);
+	d->barren = false;
 	d->demux_eof = false;
 	d->dec_eof = false;
 	d->seek_target = t;
@@ -178,41 +222,54 @@ static void replan_from_start(struct decode *d)
 	d->replanned = true;
 	d->n_excerpts = 1;
 	d->excerpt = 0;
-	d->excerpt_len = (long long)(d->max_seconds * DECODE_RATE);
+	d->excerpt_len = (long long)(d->max_seconds * d->rate);
 	d->duration = 0;	/* it was wrong */
 	d->excerpt_seconds = 0;
 	seek_excerpt(d);	/* excerpt 0 of 1 starts at 0 */
 }
 
-static bool build_swr(struct decode *d, const AVFrame *f)
+/* Rebuilds the conversion for frames like f: a downmix through
+ * libswresample when there are more than two channels (FFmpeg's matrix for
+ * the layout), and the rate reduction from f's rate to DECODE_RATE. */
+static bool build_conversion(struct decode *d, const AVFrame *f)
 {
 	AVChannelLayout in = { 0 };
 	AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-	int ret;
+	char text[200];
+	int ret = 0;
 
-	swr_free(&d->swr);
+	swr_free(&d->downmix);
+	resample_free(d->resample);
+	d->resample = NULL;
 	av_channel_layout_uninit(&d->in_layout);
-	if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC ||
-	    f->ch_layout.nb_channels <= 0)
-		av_channel_layout_default(&in, f->ch_layout.nb_channels);
-	else if ((ret = av_channel_layout_copy(&in, &f->ch_layout)) < 0)
-		goto fail;
-	if (in.nb_channels <= 0 || f->sample_rate <= 0) {
+	if (f->ch_layout.nb_channels <= 0 || f->sample_rate <= 0) {
 		fail_text(d, "decoder returned audio without channels or rate");
 		return false;
 	}
-	ret = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_FLT,
-				  DECODE_RATE, &in, f->format, f->sample_rate,
-				  0, NULL);
-	if (ret < 0)
-		goto fail;
-	if ((ret = swr_init(d->swr)) < 0)
-		goto fail;
 	if ((ret = av_channel_layout_copy(&d->in_layout, &f->ch_layout)) < 0)
 		goto fail;
 	d->in_format = f->format;
 	d->in_rate = f->sample_rate;
-	av_channel_layout_uninit(&in);
+	if (f->ch_layout.nb_channels > 2) {
+		if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+			av_channel_layout_default(&in, f->ch_layout.nb_channels);
+		else if ((ret = av_channel_layout_copy(&in, &f->ch_layout)) < 0)
+			goto fail;
+		ret = swr_alloc_set_opts2(&d->downmix, &mono, AV_SAMPLE_FMT_FLT,
+					  f->sample_rate, &in, f->format,
+					  f->sample_rate, 0, NULL);
+		if (ret >= 0)
+			ret = swr_init(d->downmix);
+		av_channel_layout_uninit(&in);
+		if (ret < 0)
+			goto fail;
+	}
+	d->resample = resample_new(f->sample_rate, DECODE_RATE, text,
+				   sizeof text);
+	if (!d->resample) {
+		fail_text(d, text);
+		return false;
+	}
 	return true;
 fail:
 	av_channel_layout_uninit(&in);
@@ -221,7 +278,7 @@ fail:
 }
 
 /* Makes room for n more samples in d->out (keeping the unread ones). */
-static bool reserve_out(struct decode *d, int n)
+static bool reserve_out(struct decode *d, long n)
 {
 	if (d->out_pos > 0) {
 		memmove(d->out, d->out + d->out_pos,
@@ -231,54 +288,220 @@ static bool reserve_out(struct decode *d, int n)
 	}
 	if (d->out_len + n <= d->out_cap)
 		return true;
-	int cap = d->out_len + n + 4096;
-	float *p = realloc(d->out, (size_t)cap * sizeof *p);
+	long cap = d->out_len + n + 4096;
+	float *p = cap < INT_MAX ? realloc(d->out, (size_t)cap * sizeof *p)
+				 : NULL;
 	if (!p) {
 		fail_text(d, "out of memory");
 		return false;
 	}
 	d->out = p;
-	d->out_cap = cap;
+	d->out_cap = (int)cap;
 	return true;
 }
 
-/* Resamples frame f (NULL: flush the resampler) into d->out. Returns the
- * samples added, or -1 on failure. */
-static int convert(struct decode *d, const AVFrame *f)
+/* Float PCM carries whatever the file holds: NaN, infinities, absurd
+ * levels. Nothing but sane numbers goes on: NaN and infinities become 0
+ * (a spike of full level would ring through the filters), other numbers
+ * are clamped to +-DECODE_MAX_LEVEL. */
+static float sane(float x)
 {
-	if (f && (!d->swr || f->format != d->in_format ||
+	if (x >= -DECODE_MAX_LEVEL && x <= DECODE_MAX_LEVEL)
+		return x;
+	if (!isfinite(x))
+		return 0.0f;
+	return x > 0 ? DECODE_MAX_LEVEL : -DECODE_MAX_LEVEL;
+}
+
+/* Loops over blocks of a fixed count compile to vector code at -O2. */
+#define BLOCK 64
+
+/* Whether BLOCK floats are all within +-level: their magnitude bits,
+ * compared as integers (NaN and infinity compare above any number), so
+ * that the loop has no branch. */
+static bool block_within(const float *x, float level)
+{
+	uint32_t max_bits, bad = 0;
+	memcpy(&max_bits, &level, sizeof max_bits);
+	for (int j = 0; j < BLOCK; j++) {
+		uint32_t u;
+		memcpy(&u, &x[j], sizeof u);
+		bad |= (u & 0x7fffffffu) > max_bits;
+	}
+	return !bad;
+}
+
+/* Makes x (n) sane. Returns whether any sample was louder than
+ * DECODE_MAX_LEVEL / 4: only then can the filters after it (gain well
+ * below 4) overshoot the level. Real audio stays far below. */
+static bool sanitize(float *x, long n)
+{
+	const float quarter = DECODE_MAX_LEVEL / 4;
+	bool loud = false;
+	long i = 0;
+	for (; i + BLOCK <= n; i += BLOCK)
+		if (!block_within(x + i, quarter)) {
+			loud = true;
+			for (int j = 0; j < BLOCK; j++)
+				x[i + j] = sane(x[i + j]);
+		}
+	for (; i < n; i++) {
+		loud |= !(fabsf(x[i]) <= quarter);
+		x[i] = sane(x[i]);
+	}
+	return loud;
+}
+
+/* Channel c of frame f (n samples), as floats, into y. */
+static void load_channel(const AVFrame *f, int c, float *restrict y)
+{
+	int n = f->nb_samples, ch = f->ch_layout.nb_channels;
+	bool planar = av_sample_fmt_is_planar(f->format);
+	const void *p = f->extended_data[planar ? c : 0];
+	size_t step = planar ? 1 : (size_t)ch, at = planar ? 0 : (size_t)c;
+#define LOAD(type, expr)                                                      \
+	do {                                                                  \
+		const type *q = (const type *)p + at;                          \
+		for (int i = 0; i < n; i++) {                                 \
+			type x = q[(size_t)i * step];                          \
+			y[i] = (expr);                                        \
+		}                                                             \
+	} while (0)
+	switch (av_get_packed_sample_fmt(f->format)) {
+	case AV_SAMPLE_FMT_U8:
+		LOAD(uint8_t, (float)((int)x - 128) * (1.0f / 128));
+		break;
+	case AV_SAMPLE_FMT_S16:
+		LOAD(int16_t, (float)x * (1.0f / 32768));
+		break;
+	case AV_SAMPLE_FMT_S32:
+		LOAD(int32_t, (float)((double)x * (1.0 / 2147483648.0)));
+		break;
+	case AV_SAMPLE_FMT_S64:
+		LOAD(int64_t, (float)((double)x * (1.0 / 9223372036854775808.0)));
+		break;
+	case AV_SAMPLE_FMT_FLT:
+		LOAD(float, x);
+		break;
+	case AV_SAMPLE_FMT_DBL:
+		LOAD(double, (float)x);
+		break;
+	default:
+		memset(y, 0, (size_t)n * sizeof *y);
+	}
+#undef LOAD
+}
+
+static bool mix_stereo(float *restrict y, const float *restrict l,
+		       const float *restrict r, int n)
+{
+	const float g = (float)M_SQRT1_2;
+	int i = 0;
+	for (; i + BLOCK <= n; i += BLOCK)
+		for (int j = 0; j < BLOCK; j++)
+			y[i + j] = (l[i + j] + r[i + j]) * g;
+	for (; i < n; i++)
+		y[i] = (l[i] + r[i]) * g;
+	return sanitize(y, n);
+}
+
+/* Mixes one or two channels of f down to d->mono: mono as it is, (L + R)
+ * / sqrt(2) of stereo (libswresample's matrix); sane values only. Planar
+ * float, what most decoders give, is read in place. Returns what
+ * sanitize() says. */
+static bool mix(struct decode *d, const AVFrame *f)
+{
+	int ch = f->ch_layout.nb_channels, n = f->nb_samples;
+	float *y = d->mono;
+	if (f->format == AV_SAMPLE_FMT_FLTP) {
+		const float *l = (const float *)f->extended_data[0];
+		if (ch > 1)
+			return mix_stereo(y, l,
+					  (const float *)f->extended_data[1],
+					  n);
+		memcpy(y, l, (size_t)n * sizeof *y);
+		return sanitize(y, n);
+	}
+	if (ch == 1) {
+		load_channel(f, 0, y);
+		return sanitize(y, n);
+	}
+	float *l = d->mono + d->mono_cap / 3, *r = l + d->mono_cap / 3;
+	load_channel(f, 0, l);
+	load_channel(f, 1, r);
+	return mix_stereo(y, l, r, n);
+}
+
+/* Frame f (NULL: the end of the stream) to mono at its own rate in
+ * d->mono. Returns the samples, or -1 on failure. */
+static long to_mono(struct decode *d, const AVFrame *f)
+{
+	if (!f)
+		return 0;
+	/* Room for the mix and two channels read apart. */
+	if (f->nb_samples > d->mono_cap / 3) {
+		size_t cap = 3 * (size_t)f->nb_samples;
+		float *p = realloc(d->mono, cap * sizeof *p);
+		if (!p) {
+			fail_text(d, "out of memory");
+			return -1;
+		}
+		d->mono = p;
+		d->mono_cap = (int)cap;
+	}
+	if (!d->downmix) {
+		d->loud |= mix(d, f);
+	} else {
+		uint8_t *dst = (uint8_t *)d->mono;
+		int got = swr_convert(d->downmix, &dst, d->mono_cap,
+				      (const uint8_t **)f->extended_data,
+				      f->nb_samples);
+		if (got < 0) {
+			fail_av(d, "resampler", got);
+			return -1;
+		}
+		d->loud |= sanitize(d->mono, got);
+		return got;
+	}
+	return f->nb_samples;
+}
+
+/* Converts frame f (NULL: drain the filters) into d->out. In native mode
+ * the samples are only counted. Returns the samples added, or -1. */
+static long convert(struct decode *d, const AVFrame *f)
+{
+	if (d->native) {
+		long n = f ? f->nb_samples : 0;
+		if (d->out_pos == d->out_len)
+			d->out_pos = d->out_len = 0;
+		d->out_len += (int)n;	/* counted, never read */
+		return n;
+	}
+	if (f && (!d->resample || f->format != d->in_format ||
 		  f->sample_rate != d->in_rate ||
 		  av_channel_layout_compare(&f->ch_layout, &d->in_layout)))
-		if (!build_swr(d, f))
+		if (!build_conversion(d, f))
 			return -1;
-	if (!d->swr)
+	if (!d->resample)
 		return 0;
-	int n = swr_get_out_samples(d->swr, f ? f->nb_samples : 0);
-	if (n < 0) {
-		fail_av(d, "resampler", n);
+	long n = to_mono(d, f);
+	if (n < 0)
 		return -1;
-	}
-	if (n == 0)
-		return 0;
-	if (!reserve_out(d, n))
+	long room = resample_room(d->resample, n);
+	if (!reserve_out(d, room))
 		return -1;
-	uint8_t *dst = (uint8_t *)(d->out + d->out_len);
-	int got = swr_convert(d->swr, &dst, n,
-			      f ? (const uint8_t **)f->extended_data : NULL,
-			      f ? f->nb_samples : 0);
-	if (got < 0) {
-		fail_av(d, "resampler", got);
-		return -1;
-	}
-	/* Float PCM carries whatever the file holds: NaN, infinities,
-	 * absurd levels. Nothing but sane numbers goes on. */
 	float *o = d->out + d->out_len;
-	for (int i = 0; i < got; i++)
-		if (!(o[i] >= -DECODE_MAX_LEVEL && o[i] <= DECODE_MAX_LEVEL))
-			o[i] = o[i] > 0    ? DECODE_MAX_LEVEL
-			       : o[i] < 0 ? -DECODE_MAX_LEVEL
-					   : 0.0f;
-	d->out_len += got;
+	long got = f ? resample_do(d->resample, d->mono, n, o, room)
+		     : resample_flush(d->resample, o, room);
+	if (got < 0) {
+		fail_text(d, "resampler failed");
+		return -1;
+	}
+	/* Once a file had a sample louder than a quarter of the level,
+	 * what the filters make of it is clamped too. */
+	if (d->loud)
+		sanitize(o, got);
+	d->out_len += (int)got;
 	return got;
 }
 
@@ -293,7 +516,7 @@ static void compute_skip(struct decode *d, const AVFrame *f)
 		double t = (double)pts * d->time_base - d->start_time;
 		if (t < d->seek_target)
 			d->skip = (long long)((d->seek_target - t) *
-					       DECODE_RATE);
+					       d->rate);
 	}
 	d->seek_target = -1;
 }
@@ -313,7 +536,7 @@ static int fill(struct decode *d)
 		ret = avcodec_receive_frame(d->dec, d->frame);
 		if (ret == 0) {
 			compute_skip(d, d->frame);
-			int got = convert(d, d->frame);
+			long got = convert(d, d->frame);
 			av_frame_unref(d->frame);
 			if (got < 0)
 				return -1;
@@ -322,7 +545,7 @@ static int fill(struct decode *d)
 			continue;
 		}
 		if (ret == AVERROR_EOF) {
-			int got = convert(d, NULL);
+			long got = convert(d, NULL);
 			d->dec_eof = true;
 			if (got < 0)
 				return -1;
@@ -346,7 +569,10 @@ static int fill(struct decode *d)
 		}
 		ret = av_read_frame(d->fmt, d->pkt);
 		if (ret < 0) {
-			if (ret == AVERROR_EXIT) {
+			/* Nothing but zeros after some audio: a file partly
+			 * written ends there. */
+			if (ret == AVERROR_EXIT && !(d->barren &&
+						     d->good_packets > 0)) {
 				fail_av(d, "reading", ret);
 				return -1;
 			}
@@ -364,6 +590,7 @@ static int fill(struct decode *d)
 			}
 			continue;
 		}
+		d->read_mark = bytes_read(d);
 		if (d->pkt->stream_index != d->stream) {
 			av_packet_unref(d->pkt);
 			continue;
@@ -382,27 +609,14 @@ static int fill(struct decode *d)
 	}
 }
 
-struct decode *decode_open(const char *path, const struct decode_opts *o,
-			   char *err, size_t err_size)
+/* FFmpeg would block forever opening a FIFO, and reads a directory as an
+ * error only after trying: refuse both, and empty files, before opening. */
+static bool check_path(const char *path, char *err, size_t err_size)
 {
-	struct decode *d = NULL;
-	AVDictionary *opts = NULL;
-	char *url = NULL;
-	const AVCodec *codec = NULL;
-	const char *what = "not readable as audio";
 	struct stat st;
-	int ret = 0;
-
-	if (!path || !o) {
-		snprintf(err, err_size, "no file given");
-		return NULL;
-	}
-	pthread_once(&quiet_once, quiet_ffmpeg);
-	/* FFmpeg would block forever opening a FIFO, and reads a directory
-	 * as an error only after trying: refuse both before opening. */
 	if (stat(path, &st) != 0) {
 		snprintf(err, err_size, "%s", strerror(errno));
-		return NULL;
+		return false;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, err_size, "not a regular file (%s)",
@@ -410,16 +624,21 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 			 : S_ISFIFO(st.st_mode) ? "a FIFO"
 			 : S_ISSOCK(st.st_mode) ? "a socket"
 						: "a device");
-		return NULL;
+		return false;
 	}
 	if (st.st_size == 0) {
 		snprintf(err, err_size, "empty file (0 bytes)");
-		return NULL;
+		return false;
 	}
+	return true;
+}
 
-	d = calloc(1, sizeof *d);
+static struct decode *alloc_decode(const struct decode_opts *o, bool native)
+{
+	struct decode *d = calloc(1, sizeof *d);
 	if (!d)
-		goto oom;
+		return NULL;
+	d->native = native;
 	d->stream = -1;
 	d->seek_target = -1;
 	d->timeout_s = o->timeout_s;
@@ -429,44 +648,78 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 	d->pkt = av_packet_alloc();
 	d->frame = av_frame_alloc();
 	d->fmt = avformat_alloc_context();
-	size_t url_size = strlen(path) + sizeof "file:";
-	url = malloc(url_size);
-	if (!d->pkt || !d->frame || !d->fmt || !url)
-		goto oom;
-	snprintf(url, url_size, "file:%s", path);
+	if (!d->pkt || !d->frame || !d->fmt) {
+		decode_close(d);
+		return NULL;
+	}
 	d->fmt->interrupt_callback.callback = interrupt_cb;
 	d->fmt->interrupt_callback.opaque = d;
+	return d;
+}
+
+/* Says in d->err why probing stopped early (cancelled, deadline, no audio
+ * in DECODE_BARREN_BYTES); false when it did not. */
+static bool stopped_early(struct decode *d, const char *what)
+{
+	if (!cancelled(d) && !past_deadline(d) && !d->barren)
+		return false;
+	fail_av(d, what, AVERROR_EXIT);
+	return true;
+}
+
+/* Opens the container and reads its stream information. */
+static bool open_input(struct decode *d, const char *path)
+{
+	AVDictionary *opts = NULL;
+	size_t url_size = strlen(path) + sizeof "file:";
+	char *url = malloc(url_size);
+	int ret = AVERROR(ENOMEM);
+	if (!url)
+		goto fail;
+	snprintf(url, url_size, "file:%s", path);
 	/* A playlist-like format must not reach for URLs or other files. */
 	if ((ret = av_dict_set(&opts, "protocol_whitelist", "file", 0)) < 0)
 		goto fail;
 	ret = avformat_open_input(&d->fmt, url, NULL, &opts);
 	if (ret < 0)
 		goto fail;	/* d->fmt is freed and NULL */
-	what = "reading stream info";
-	if ((ret = avformat_find_stream_info(d->fmt, NULL)) < 0)
-		goto fail;
-	what = "finding audio";
-	ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec,
-				  0);
+	/* The budget of barren bytes starts after the header: an ID3 tag
+	 * may hold a large picture. */
+	d->read_mark = bytes_read(d);
+	av_dict_free(&opts);
+	free(url);
+	if ((ret = avformat_find_stream_info(d->fmt, NULL)) < 0) {
+		fail_av(d, "reading stream info", ret);
+		return false;
+	}
+	return true;
+fail:
+	av_dict_free(&opts);
+	free(url);
+	if (!stopped_early(d, "not readable as audio"))
+		fail_av(d, "not readable as audio", ret);
+	return false;
+}
+
+/* Picks the audio stream, discards the others, and reads its timing. */
+static bool open_stream(struct decode *d, const AVCodec **codec)
+{
+	int ret = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1,
+				      codec, 0);
+	if (ret < 0 && stopped_early(d, "finding audio"))
+		return false;
 	if (ret == AVERROR_STREAM_NOT_FOUND) {
-		/* Probing stopped by the deadline finds no stream either:
-		 * say which it was. */
-		if (cancelled(d))
-			snprintf(d->err, sizeof d->err, "%s: cancelled", what);
-		else if (past_deadline(d))
-			snprintf(d->err, sizeof d->err,
-				 "%s: timed out after %g s", what,
-				 d->timeout_s);
-		else
-			snprintf(d->err, sizeof d->err, "no audio stream");
-		goto fail_text;
+		fail_text(d, "no audio stream");
+		return false;
 	}
 	if (ret == AVERROR_DECODER_NOT_FOUND) {
-		snprintf(d->err, sizeof d->err, "no decoder for the audio");
-		goto fail_text;
+		fail_text(d, "no decoder for the audio");
+		return false;
 	}
-	if (ret < 0)
-		goto fail;
+	if (ret < 0) {
+		fail_av(d, "finding audio", ret);
+		return false;
+	}
 	d->stream = ret;
 	AVStream *s = d->fmt->streams[d->stream];
 	for (unsigned i = 0; i < d->fmt->nb_streams; i++)
@@ -474,9 +727,10 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 			d->fmt->streams[i]->discard = AVDISCARD_ALL;
 	if (s->codecpar->ch_layout.nb_channels <= 0 ||
 	    s->codecpar->sample_rate <= 0) {
-		snprintf(d->err, sizeof d->err,
-			 "audio stream without channels or sample rate");
-		goto fail_text;
+		if (!stopped_early(d, "finding audio"))
+			fail_text(d, "audio stream without channels or "
+				     "sample rate");
+		return false;
 	}
 	d->time_base = av_q2d(s->time_base);
 	if (!(d->time_base > 0))
@@ -488,48 +742,66 @@ struct decode *decode_open(const char *path, const struct decode_opts *o,
 		d->duration = (double)d->fmt->duration / AV_TIME_BASE;
 	else if (s->duration != AV_NOPTS_VALUE && s->duration > 0)
 		d->duration = (double)s->duration * d->time_base;
+	d->rate = d->native ? s->codecpar->sample_rate : DECODE_RATE;
+	return true;
+}
 
-	what = "opening the decoder";
+static bool open_decoder(struct decode *d, const AVCodec *codec)
+{
+	const AVStream *s = d->fmt->streams[d->stream];
+	int ret = AVERROR(ENOMEM);
 	d->dec = avcodec_alloc_context3(codec);
-	if (!d->dec)
-		goto oom;
-	if ((ret = avcodec_parameters_to_context(d->dec, s->codecpar)) < 0)
+	if (!d->dec ||
+	    (ret = avcodec_parameters_to_context(d->dec, s->codecpar)) < 0)
 		goto fail;
 	d->dec->pkt_timebase = s->time_base;
 	/* Parallelism is one file per worker thread. */
 	d->dec->thread_count = 1;
 	if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0)
 		goto fail;
+	return true;
+fail:
+	fail_av(d, "opening the decoder", ret);
+	return false;
+}
 
+/* decode_open(), and in native mode decoding without conversion. */
+static struct decode *open_mode(const char *path, const struct decode_opts *o,
+				bool native, char *err, size_t err_size)
+{
+	const AVCodec *codec = NULL;
+	if (!path || !o) {
+		snprintf(err, err_size, "no file given");
+		return NULL;
+	}
+	pthread_once(&quiet_once, quiet_ffmpeg);
+	if (!check_path(path, err, err_size))
+		return NULL;
+	struct decode *d = alloc_decode(o, native);
+	if (!d) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	if (!open_input(d, path) || !open_stream(d, &codec) ||
+	    !open_decoder(d, codec)) {
+		snprintf(err, err_size, "%s", d->err);
+		decode_close(d);
+		return NULL;
+	}
 	plan_excerpts(d, o->max_seconds);
 	if (d->n_excerpts > 1)
 		seek_excerpt(d);
-	av_dict_free(&opts);
-	free(url);
 	return d;
-
-oom:
-	ret = AVERROR(ENOMEM);
-fail:
-	if (d) {
-		fail_av(d, what, ret);
-		snprintf(err, err_size, "%s", d->err);
-	} else {
-		snprintf(err, err_size, "out of memory");
-	}
-	av_dict_free(&opts);
-	free(url);
-	decode_close(d);
-	return NULL;
-fail_text:
-	snprintf(err, err_size, "%s", d->err);
-	av_dict_free(&opts);
-	free(url);
-	decode_close(d);
-	return NULL;
 }
 
-long decode_read(struct decode *d, float *buf, size_t n)
+struct decode *decode_open(const char *path, const struct decode_opts *o,
+			   char *err, size_t err_size)
+{
+	return open_mode(path, o, false, err, err_size);
+}
+
+/* decode_read(); buf NULL (native mode) consumes without copying. */
+static long read_some(struct decode *d, float *buf, size_t n)
 {
 	for (;;) {
 		if (!d->done && cancelled(d))
@@ -558,8 +830,9 @@ long decode_read(struct decode *d, float *buf, size_t n)
 			if (d->excerpt_len >= 0 &&
 			    d->excerpt_len - d->excerpt_done < k)
 				k = d->excerpt_len - d->excerpt_done;
-			memcpy(buf, d->out + d->out_pos,
-			       (size_t)k * sizeof *buf);
+			if (buf)
+				memcpy(buf, d->out + d->out_pos,
+				       (size_t)k * sizeof *buf);
 			d->out_pos += (int)k;
 			d->excerpt_done += k;
 			d->delivered += k;
@@ -587,6 +860,12 @@ long decode_read(struct decode *d, float *buf, size_t n)
 			d->done = true;
 		}
 	}
+}
+
+long decode_read(struct decode *d, float *buf, size_t n)
+{
+	assert(!d->native && buf);
+	return read_some(d, buf, n);
 }
 
 int decode_excerpt(const struct decode *d)
@@ -618,32 +897,35 @@ void decode_close(struct decode *d)
 {
 	if (!d)
 		return;
-	swr_free(&d->swr);
+	swr_free(&d->downmix);
+	resample_free(d->resample);
 	av_channel_layout_uninit(&d->in_layout);
 	avcodec_free_context(&d->dec);
 	avformat_close_input(&d->fmt);
 	av_packet_free(&d->pkt);
 	av_frame_free(&d->frame);
+	free(d->mono);
 	free(d->out);
 	free(d);
 }
 
-bool decode_file(const char *path, const struct decode_opts *o,
+bool decode_file(const char *path, const struct decode_opts *o, bool convert,
 		 double *seconds, double *duration, char *err, size_t err_size)
 {
 	float buf[4096];
 	long n;
-	struct decode *d = decode_open(path, o, err, err_size);
+	struct decode *d = open_mode(path, o, !convert, err, err_size);
 	*seconds = 0;
 	*duration = 0;
 	if (!d)
 		return false;
-	while ((n = decode_read(d, buf, sizeof buf / sizeof *buf)) > 0)
+	while ((n = read_some(d, convert ? buf : NULL,
+			      sizeof buf / sizeof *buf)) > 0)
 		;
 	bool ok = n == 0;
 	if (!ok)
 		snprintf(err, err_size, "%s", decode_error(d));
-	*seconds = (double)d->delivered / DECODE_RATE;
+	*seconds = (double)d->delivered / d->rate;
 	*duration = d->duration > 0 ? d->duration : *seconds;
 	decode_close(d);
 	return ok;

@@ -1,7 +1,10 @@
 /* Decoding: any audio file FFmpeg reads, streamed as mono float samples at
- * one rate (libavformat + libavcodec + libswresample). Memory does not grow
- * with the length of the file. When a file is longer than max_seconds, only
- * max_seconds are delivered, as evenly spaced excerpts found by seeking.
+ * one rate (libavformat + libavcodec; mono and stereo are mixed here, more
+ * channels by libswresample; the rate is reduced by features/resample).
+ * Memory does not grow with the length of the file, and a file that gives
+ * no audio (a zero-filled .mp3) is abandoned after a few megabytes. When a
+ * file is longer than max_seconds, only max_seconds are delivered, as
+ * evenly spaced excerpts found by seeking.
  *
  *	struct decode *d = decode_open(path, &o, err, sizeof err);
  *	while ((n = decode_read(d, buf, len)) > 0)
@@ -23,7 +26,7 @@
 #define DECODE_RATE 22050
 
 /** Samples are clamped to +-DECODE_MAX_LEVEL (24 dB over full scale); NaN
- *  becomes 0: float PCM files can hold anything. */
+ *  and infinities become 0: float PCM files can hold anything. */
 #define DECODE_MAX_LEVEL 16.0f
 
 /** Longest excerpt, in seconds, when a file is cut into excerpts. */
@@ -70,12 +73,14 @@ const char *decode_error(const struct decode *d);
 /** Frees the decoder. Accepts NULL. */
 void decode_close(struct decode *d);
 
-/** Decodes path exactly as analysis would (same excerpts, same resampling)
- *  and throws the samples away: the baseline of the benchmark. Sets
- *  *seconds to the audio delivered and *duration to the file's duration (the
- *  delivered length when the container does not say). Returns false with the
- *  reason in err. */
-bool decode_file(const char *path, const struct decode_opts *o,
+/** Decodes path as analysis would (same excerpts, same seeks) and throws
+ *  the samples away: the baselines of the benchmark. With convert, the
+ *  samples are mixed to mono and brought to DECODE_RATE as decode_read()
+ *  delivers them; without, they stay as the decoder gives them (the file's
+ *  rate and channels) and are only counted. Sets *seconds to the audio
+ *  decoded and *duration to the file's duration (the decoded length when
+ *  the container does not say). Returns false with the reason in err. */
+bool decode_file(const char *path, const struct decode_opts *o, bool convert,
 		 double *seconds, double *duration, char *err, size_t err_size);
 
 #endif

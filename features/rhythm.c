@@ -1,4 +1,5 @@
 #include "features/rhythm.h"
+#include "features/vectorize.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,10 +8,12 @@
 /* aubio's beat tracker and peak picker without the phase vocoder that
  * aubio_tempo would add: exported by libaubio 0.4 but only declared under
  * AUBIO_UNSTABLE, hence the direct includes. */
+#include <aubio/aubio.h>
 #include <aubio/onset/peakpicker.h>
 #include <aubio/tempo/beattracking.h>
 
 #include "features/acc.h"
+#include "features/spectral.h"
 #include "features/table.h"
 
 /* aubio_tempo's settings: peak-picking threshold, and a beat in silence
@@ -34,8 +37,8 @@
 #define OCTAVE_RATIO 0.8
 
 struct rhythm {
-	int win, hop, rate;
-	aubio_specdesc_t *od;
+	int bins, hop, rate;
+	float *last_mag;	/* the previous frame's magnitude spectrum */
 	aubio_peakpicker_t *pp;
 	aubio_beattracking_t *bt;
 	fvec_t *of;
@@ -72,12 +75,12 @@ static unsigned next_pow2(double x)
 	return p;
 }
 
-struct rhythm *rhythm_new(int win, int hop, int rate)
+struct rhythm *rhythm_new(int bins, int hop, int rate)
 {
 	struct rhythm *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
-	r->win = win;
+	r->bins = bins;
 	r->hop = hop;
 	r->rate = rate;
 	/* aubio_tempo: about 6 s of onset function, re-tracked every
@@ -90,7 +93,8 @@ struct rhythm *rhythm_new(int win, int hop, int rate)
 	r->onset = new_fvec(1);
 	r->dfframe = new_fvec(r->winlen);
 	r->out = new_fvec(r->step);
-	if (!r->of || !r->onset || !r->dfframe || !r->out ||
+	r->last_mag = malloc((size_t)bins * sizeof *r->last_mag);
+	if (!r->of || !r->onset || !r->dfframe || !r->out || !r->last_mag ||
 	    !rhythm_reset(r)) {
 		rhythm_free(r);
 		return NULL;
@@ -101,18 +105,16 @@ struct rhythm *rhythm_new(int win, int hop, int rate)
 bool rhythm_reset(struct rhythm *r)
 {
 	/* aubio has no reset for these; they are small and plan no FFT. */
-	if (r->od)
-		del_aubio_specdesc(r->od);
 	if (r->pp)
 		del_aubio_peakpicker(r->pp);
 	if (r->bt)
 		del_aubio_beattracking(r->bt);
-	r->od = new_aubio_specdesc("specflux", (uint_t)r->win);
 	r->pp = new_aubio_peakpicker();
 	r->bt = new_aubio_beattracking(r->winlen, (uint_t)r->hop,
 				       (uint_t)r->rate);
-	if (!r->od || !r->pp || !r->bt)
+	if (!r->pp || !r->bt)
 		return false;
+	memset(r->last_mag, 0, (size_t)r->bins * sizeof *r->last_mag);
 	aubio_peakpicker_set_threshold(r->pp, TEMPO_THRESHOLD);
 	fvec_zeros(r->dfframe);
 	fvec_zeros(r->out);
@@ -163,10 +165,35 @@ static bool push_frame(struct rhythm *r, float odf, float rms)
 	return true;
 }
 
+/* aubio's "specflux" onset function: the rise of the magnitude spectrum
+ * since the last frame, summed over the bins. The rises of a block go to
+ * an array first, so that the loop compiles to vector code. */
+static float specflux(float *restrict last, const float *restrict mag,
+		      int n)
+{
+	float rise[32];
+	float s = 0;
+	int k = 0;
+	for (; k + 32 <= n; k += 32) {
+		for (int j = 0; j < 32; j++) {
+			/* max(d, 0), written without a branch */
+			float d = mag[k + j] - last[k + j];
+			rise[j] = (d + fabsf(d)) * 0.5f;
+			last[k + j] = mag[k + j];
+		}
+		s += spectral_sum(rise, 32);
+	}
+	for (; k < n; k++) {
+		float d = mag[k] - last[k];
+		s += d > 0 ? d : 0;
+		last[k] = mag[k];
+	}
+	return s;
+}
+
 /* The glue of aubio_tempo_do(), fed with the spectrum the other
  * descriptors share instead of a phase vocoder of its own. */
-bool rhythm_do(struct rhythm *r, const cvec_t *grain, float rms,
-	       int excerpt)
+bool rhythm_do(struct rhythm *r, const float *mag, float rms, int excerpt)
 {
 	uint_t winlen = r->winlen, step = r->step;
 	r->level[r->frame % BEAT_FRAMES] = rms;
@@ -178,7 +205,7 @@ bool rhythm_do(struct rhythm *r, const cvec_t *grain, float rms,
 		float l = r->level[f % BEAT_FRAMES];
 		onset_level = l > onset_level ? l : onset_level;
 	}
-	aubio_specdesc_do(r->od, grain, r->of);
+	r->of->data[0] = specflux(r->last_mag, mag, r->bins);
 	if (r->blockpos == (int)step - 1) {
 		aubio_beattracking_do(r->bt, r->dfframe, r->out);
 		r->conf_sum += aubio_beattracking_get_confidence(r->bt);
@@ -375,12 +402,11 @@ void rhythm_free(struct rhythm *r)
 {
 	if (!r)
 		return;
-	if (r->od)
-		del_aubio_specdesc(r->od);
 	if (r->pp)
 		del_aubio_peakpicker(r->pp);
 	if (r->bt)
 		del_aubio_beattracking(r->bt);
+	free(r->last_mag);
 	if (r->of)
 		del_fvec(r->of);
 	if (r->onset)

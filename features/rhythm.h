@@ -1,31 +1,29 @@
-/* Rhythm: tempo and its confidence (aubio's beat tracker on the shared
- * spectrum), onsets (aubio's peak picker), beat strength (autocorrelation of
- * the onset envelope), danceability (detrended fluctuation analysis of the
- * frame RMS, after Streich & Herrera 2005 as in Essentia) and the 4 Hz
- * modulation of the envelope (speech).
+/* Rhythm: tempo and its confidence (aubio's beat tracker on the spectral
+ * flux of the shared spectrum), onsets (aubio's peak picker), beat strength
+ * (autocorrelation of the onset envelope), danceability (detrended
+ * fluctuation analysis of the frame RMS, after Streich & Herrera 2005 as in
+ * Essentia) and the 4 Hz modulation of the envelope (speech).
  */
 #ifndef MPDREC_RHYTHM_H
 #define MPDREC_RHYTHM_H
 
 #include <stdbool.h>
 
-#include <aubio/aubio.h>
-
 struct rhythm;
 
-/** Allocates a rhythm analyser for frames of `win` samples every `hop` at
- *  `rate` Hz. Returns NULL when out of memory. Free with rhythm_free(). */
-struct rhythm *rhythm_new(int win, int hop, int rate);
+/** Allocates a rhythm analyser for magnitude spectra of `bins` bins every
+ *  `hop` samples at `rate` Hz. Returns NULL when out of memory. Free with
+ *  rhythm_free(). */
+struct rhythm *rhythm_new(int bins, int hop, int rate);
 
 /** Forgets the previous track (aubio's tracker, onset state, series).
  *  Returns false when out of memory. */
 bool rhythm_reset(struct rhythm *r);
 
-/** Feeds one frame: its magnitude spectrum, the RMS of its newest hop, and
- *  the excerpt it belongs to (beat periods never span two excerpts).
- *  Returns false when out of memory. */
-bool rhythm_do(struct rhythm *r, const cvec_t *grain, float rms,
-	       int excerpt);
+/** Feeds one frame: its magnitude spectrum, its RMS, and the excerpt it
+ *  belongs to (beat periods never span two excerpts). Returns false when
+ *  out of memory. */
+bool rhythm_do(struct rhythm *r, const float *mag, float rms, int excerpt);
 
 /** Writes the rhythm entries of the vector into v. */
 void rhythm_result(struct rhythm *r, float *v);

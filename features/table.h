@@ -9,14 +9,17 @@
 #ifndef MPDREC_TABLE_H
 #define MPDREC_TABLE_H
 
-#include <stdbool.h>
-#include <stddef.h>
 
-/** Version of the vector layout and of the analysis behind it. */
-#define FEATURES_VERSION 1
+/** Version of the vector layout and of the analysis behind it. 2: key,
+ *  mode, key strength, crest, low-energy share and the means of MFCC 7-12
+ *  dropped (no permutation importance on real music), the bass share
+ *  added; loudness from the analysis frames' spectra. */
+#define FEATURES_VERSION 2
 
-/** Number of MFCC coefficients kept (means and standard deviations). */
+/** Number of MFCC coefficients whose spread is kept, and of those whose
+ *  mean is (the first ones). */
 #define FEATURES_MFCC 13
+#define FEATURES_MFCC_MEANS 7
 
 /** Index of each entry in the vector. */
 enum feature_index {
@@ -36,18 +39,13 @@ enum feature_index {
 	FEAT_ROLLOFF_STD,
 	FEAT_CENTROID_MEAN,
 	FEAT_CENTROID_STD,
-	FEAT_CREST,
+	FEAT_BASS,
 	FEAT_MOD4HZ,
-	FEAT_LOW_ENERGY,
 	FEAT_ZCR,
 	FEAT_VOICED,
-	FEAT_KEY_SIN,
-	FEAT_KEY_COS,
-	FEAT_MODE,
-	FEAT_KEY_STRENGTH,
 	FEAT_CHROMA,		/* 12 entries, rotated to the tonic */
 	FEAT_MFCC_MEAN = FEAT_CHROMA + 12,
-	FEAT_MFCC_STD = FEAT_MFCC_MEAN + FEATURES_MFCC,
+	FEAT_MFCC_STD = FEAT_MFCC_MEAN + FEATURES_MFCC_MEANS,
 	FEAT_DURATION = FEAT_MFCC_STD + FEATURES_MFCC,
 	FEAT_COUNT
 };
@@ -67,13 +65,5 @@ const struct feature_info *features_info(int i);
 
 /** Returns the index of the entry called name, or -1. */
 int features_find(const char *name);
-
-/** Reads the key back from a vector: *tonic 0 (C) .. 11 (B) and *major.
- *  Returns false when the vector carries no key (silence, no tonality). */
-bool features_key(const float *v, int *tonic, bool *major);
-
-/** Writes the key of v as text ("A minor", or "none") into buf; returns buf.
- */
-const char *features_key_name(const float *v, char *buf, size_t size);
 
 #endif

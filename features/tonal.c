@@ -1,16 +1,16 @@
 #include "features/tonal.h"
+#include "features/vectorize.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <aubio/aubio.h>
-
 #include "features/acc.h"
+#include "features/fft.h"
 #include "features/table.h"
 
 #define CHROMA_EVERY 32
-#define PITCH_EVERY 4
+#define PITCH_EVERY 16
 #define CHROMA_FMIN 80.0
 #define CHROMA_FMAX 5000.0
 #define SOUNDING 1e-3f		/* -60 dBFS: quieter frames have no pitch */
@@ -21,15 +21,12 @@
 struct tonal {
 	int rate;
 	int win;
-	aubio_fft_t *fft;
-	fvec_t *window;
-	fvec_t *in;
-	fvec_t *compspec;
-	cvec_t *grain;
-	aubio_pitch_t *pitch;
-	fvec_t *pitch_in;	/* borrows its data pointer per call */
-	smpl_t *pitch_own;	/* the pointer new_fvec gave, restored */
-	fvec_t *pitch_out;
+	struct fft *fft;	/* TONAL_WIN, for chroma */
+	float window[TONAL_WIN];
+	float power[TONAL_WIN / 2 + 1];
+	struct fft *ifft;	/* win, for the pitch's autocorrelation */
+	float *acf;		/* win */
+	float *yin;		/* win / 2 + 1 */
 	double chroma[12];
 	long chroma_frames;
 	long sounding;
@@ -49,31 +46,16 @@ struct tonal *tonal_new(int rate, int win)
 		return NULL;
 	t->rate = rate;
 	t->win = win;
-	t->fft = new_aubio_fft(TONAL_WIN);
-	t->window = new_aubio_window("hanningz", TONAL_WIN);
-	t->in = new_fvec(TONAL_WIN);
-	t->compspec = new_fvec(TONAL_WIN);
-	t->grain = new_cvec(TONAL_WIN);
-	/* hop = window: every call is a fresh frame, so frames can be
-	 * skipped. */
-	t->pitch = new_aubio_pitch("yinfft", (uint_t)win, (uint_t)win,
-				   (uint_t)rate);
-	t->pitch_in = new_fvec((uint_t)win);
-	t->pitch_out = new_fvec(1);
-	if (!t->fft || !t->window || !t->in || !t->compspec || !t->grain ||
-	    !t->pitch || !t->pitch_in || !t->pitch_out) {
+	for (int i = 0; i < TONAL_WIN; i++)
+		t->window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / TONAL_WIN));
+	t->fft = fft_new(TONAL_WIN);
+	t->ifft = fft_new(win);
+	t->acf = malloc((size_t)win * sizeof *t->acf);
+	t->yin = malloc((size_t)(win / 2 + 1) * sizeof *t->yin);
+	if (!t->fft || !t->ifft || !t->acf || !t->yin) {
 		tonal_free(t);
 		return NULL;
 	}
-	t->pitch_own = t->pitch_in->data;
-	aubio_pitch_set_unit(t->pitch, "Hz");
-	/* yinfft answers 0 Hz unless the best period's YIN value is below
-	 * the tolerance: with tolerance 1 - VOICED_CONFIDENCE, an answer is a
-	 * confident pitch. aubio_pitch_get_confidence() cannot be used: in
-	 * aubio 0.4.9 yinfft reports 0 for every pitch below about 1300 Hz
-	 * (its peak position is only recorded for short periods). */
-	aubio_pitch_set_tolerance(t->pitch, 1 - VOICED_CONFIDENCE);
-	aubio_pitch_set_silence(t->pitch, -60);
 	return t;
 }
 
@@ -87,16 +69,15 @@ void tonal_reset(struct tonal *t)
 
 /* Adds the chroma of one long frame: spectral peaks between CHROMA_FMIN
  * and CHROMA_FMAX, their frequency refined by a parabola through the log
- * magnitudes, their energy given to the nearest pitch class. Each frame is
+ * power, their energy given to the nearest pitch class. Each frame is
  * normalised to its strongest class, as HPCP does. */
 static void chroma_frame(struct tonal *t, const float *hist)
 {
-	const float *w = t->window->data;
+	float *in = fft_input(t->fft);
 	for (int i = 0; i < TONAL_WIN; i++)
-		t->in->data[i] = hist[i] * w[i];
-	aubio_fft_do_complex(t->fft, t->in, t->compspec);
-	aubio_fft_get_norm(t->compspec, t->grain);
-	const float *m = t->grain->norm;
+		in[i] = hist[i] * t->window[i];
+	fft_power(t->fft, t->power);
+	const float *p = t->power;
 	double hz = (double)t->rate / TONAL_WIN;
 	int lo = (int)(CHROMA_FMIN / hz), hi = (int)(CHROMA_FMAX / hz);
 	if (lo < 1)
@@ -105,26 +86,27 @@ static void chroma_frame(struct tonal *t, const float *hist)
 		hi = TONAL_WIN / 2 - 1;
 	float peak = 0;
 	for (int k = lo; k <= hi; k++)
-		if (m[k] > peak)
-			peak = m[k];
+		if (p[k] > peak)
+			peak = p[k];
 	/* One-sided power of a frame at -60 dBFS is about 0.19 N² 1e-6;
-	 * its strongest bin is far above 1e-3 N: quieter frames add
-	 * nothing. */
-	if (peak < 1e-3f * TONAL_WIN / 4 * 0.1f)
+	 * its strongest bin's magnitude is far above 1e-4 N: quieter frames
+	 * add nothing. */
+	float quiet = 1e-3f * TONAL_WIN / 4 * 0.1f;
+	if (peak < quiet * quiet)
 		return;
 	double c[12] = { 0 };
-	float floor_mag = peak * 1e-2f;
+	float floor_power = peak * 1e-4f;
 	for (int k = lo; k <= hi; k++) {
-		if (m[k] < floor_mag || m[k] <= m[k - 1] || m[k] < m[k + 1])
+		if (p[k] < floor_power || p[k] <= p[k - 1] || p[k] < p[k + 1])
 			continue;
-		double a = log(m[k - 1] + 1e-12), b = log(m[k] + 1e-12),
-		       g = log(m[k + 1] + 1e-12);
+		double a = log(p[k - 1] + 1e-24), b = log(p[k] + 1e-24),
+		       g = log(p[k + 1] + 1e-24);
 		double den = a - 2 * b + g;
 		double d = den < 0 ? 0.5 * (a - g) / den : 0;
 		double f = (k + d) * hz;
 		double midi = 69 + 12 * log2(f / 440.0);
 		int pc = ((int)lround(midi) % 12 + 12) % 12;
-		c[pc] += (double)m[k] * m[k];
+		c[pc] += p[k];
 	}
 	double mx = 0;
 	for (int i = 0; i < 12; i++)
@@ -137,24 +119,74 @@ static void chroma_frame(struct tonal *t, const float *hist)
 	t->chroma_frames++;
 }
 
-static void pitch_frame(struct tonal *t, const float *frame)
+/* fvec_quadratic_peak_pos(): the extremum of a parabola through x[i - 1],
+ * x[i], x[i + 1]. */
+static double parabola(const float *x, int n, int i)
 {
-	/* aubio only reads the input. */
-	t->pitch_in->data = (smpl_t *)frame;
-	aubio_pitch_do(t->pitch, t->pitch_in, t->pitch_out);
-	t->pitch_in->data = t->pitch_own;
-	double f0 = t->pitch_out->data[0];
-	t->sounding++;
-	if (f0 >= VOICE_FMIN && f0 <= VOICE_FMAX)
-		t->voiced++;
+	if (i <= 0 || i >= n - 1)
+		return i;
+	double a = x[i - 1], b = x[i], c = x[i + 1], den = a - 2 * b + c;
+	return den != 0 ? i + 0.5 * (a - c) / den : i;
 }
 
-void tonal_do(struct tonal *t, const float *hist, long index, float rms)
+/* aubio_pitchyinfft_do() without the psychoacoustic weighting, from the
+ * power spectrum the frame already has: the difference function from the
+ * autocorrelation, its cumulative mean normalisation, the lowest period
+ * roughly as good as the best, refined around it. */
+double tonal_pitch(struct tonal *t, const float *power, double tolerance)
+{
+	int n = t->win / 2 + 1;
+	double sum = 0;
+	for (int l = 0; l < n; l++)
+		sum += power[l];
+	sum *= 2;
+	fft_inverse_real(t->ifft, power, t->acf);
+	float *yin = t->yin;
+	double cum = 0, min = 1;
+	yin[0] = 1;
+	for (int tau = 1; tau < n; tau++) {
+		double y = sum - t->acf[tau];
+		cum += y;
+		yin[tau] = cum != 0 ? (float)(y * tau / cum) : 1.0f;
+		if (yin[tau] < min)
+			min = yin[tau];
+	}
+	if (min > tolerance)
+		return 0;
+	int tau = 0;
+	for (int l = 1; l < n; l++)
+		if (fabs(yin[l] - min) < 0.1) {
+			tau = l;
+			break;
+		}
+	int before = 2, after = 5;
+	if (tau > n / 2) {
+		before = 1;
+		after = 20;
+	}
+	int start = tau > before ? tau - before : 0;
+	int end = tau < n - 1 - after ? tau + after : n - 1;
+	float best = yin[tau];
+	for (int l = start; l < end; l++)
+		if (yin[l] < best) {
+			best = yin[l];
+			tau = l;
+		}
+	double period = parabola(yin, n, tau);
+	return period > 0 ? t->rate / period : 0;
+}
+
+void tonal_do(struct tonal *t, const float *hist, const float *power,
+	      long index, float rms)
 {
 	if (index % CHROMA_EVERY == CHROMA_EVERY - 1)
 		chroma_frame(t, hist);
-	if (index % PITCH_EVERY == PITCH_EVERY / 2 && rms >= SOUNDING)
-		pitch_frame(t, hist + TONAL_WIN - t->win);
+	if (index % PITCH_EVERY == PITCH_EVERY / 2 && rms >= SOUNDING) {
+		double f0 = tonal_pitch(t, power, 1 - VOICED_CONFIDENCE);
+		t->sounding++;
+		if (f0 >= VOICE_FMIN && f0 <= VOICE_FMAX)
+			t->voiced++;
+	}
 }
 
 static double correlate(const double *x, const double *profile, int shift)
@@ -215,21 +247,11 @@ void tonal_result(const struct tonal *t, float *v)
 	double strength;
 	for (int i = 0; i < 12; i++)
 		v[FEAT_CHROMA + i] = 0;
-	v[FEAT_KEY_SIN] = v[FEAT_KEY_COS] = v[FEAT_MODE] = 0;
-	v[FEAT_KEY_STRENGTH] = 0;
 	v[FEAT_VOICED] = acc_finite(
 		t->sounding ? (double)t->voiced / (double)t->sounding : 0);
 	if (t->chroma_frames == 0 ||
 	    !tonal_key(t->chroma, &tonic, &major, &strength))
 		return;
-	/* A minor key sits where its relative major does on the circle. */
-	int rel = major ? tonic : (tonic + 3) % 12;
-	int pos = rel * 7 % 12;
-	double ang = 2 * M_PI * pos / 12;
-	v[FEAT_KEY_SIN] = acc_finite(sin(ang));
-	v[FEAT_KEY_COS] = acc_finite(cos(ang));
-	v[FEAT_MODE] = major ? 1.0f : 0.0f;
-	v[FEAT_KEY_STRENGTH] = acc_finite(strength);
 	double sum = 0;
 	for (int i = 0; i < 12; i++)
 		sum += t->chroma[i];
@@ -243,24 +265,9 @@ void tonal_free(struct tonal *t)
 {
 	if (!t)
 		return;
-	if (t->fft)
-		del_aubio_fft(t->fft);
-	if (t->window)
-		del_fvec(t->window);
-	if (t->in)
-		del_fvec(t->in);
-	if (t->compspec)
-		del_fvec(t->compspec);
-	if (t->grain)
-		del_cvec(t->grain);
-	if (t->pitch)
-		del_aubio_pitch(t->pitch);
-	if (t->pitch_in) {
-		if (t->pitch_own)
-			t->pitch_in->data = t->pitch_own;
-		del_fvec(t->pitch_in);
-	}
-	if (t->pitch_out)
-		del_fvec(t->pitch_out);
+	fft_free(t->fft);
+	fft_free(t->ifft);
+	free(t->acf);
+	free(t->yin);
 	free(t);
 }

@@ -3,6 +3,7 @@
  * evenly spaced excerpts by seeking; hostile files fail with a reason and
  * never hang. Fixtures are made with the ffmpeg program. */
 #include "features/decode.h"
+#include "features/resample.h"
 
 #include <errno.h>
 #include <math.h>
@@ -295,7 +296,8 @@ static void check_fails(const char *path, const char *want, const char *why)
 	double s, dur;
 	char err[256] = "";
 	struct decode_opts o = { .timeout_s = 10 };
-	CHECK_MSG(!decode_file(path, &o, &s, &dur, err, sizeof err) && *err,
+	CHECK_MSG(!decode_file(path, &o, true, &s, &dur, err, sizeof err) &&
+			  *err,
 		  "%s: decode_file", why);
 }
 
@@ -380,9 +382,116 @@ static void test_timeout(void)
 	decode_close(d);
 }
 
+/* Runs n samples of x through a converter from `rate` in chunks of
+ * `chunk` (varied by one now and then) and flushes; returns the count
+ * written to y. */
+static long convert_all(int rate, const float *x, long n, long chunk,
+			float *y, long cap)
+{
+	char err[200];
+	struct resample *r = resample_new(rate, DECODE_RATE, err, sizeof err);
+	if (!CHECK_MSG(r, "%d Hz: %s", rate, err))
+		return -1;
+	long got = 0;
+	for (long i = 0, k = 0; i < n; i += chunk + k % 2, k++) {
+		long len = chunk + k % 2 < n - i ? chunk + k % 2 : n - i;
+		if (!CHECK(resample_room(r, len) <= cap - got))
+			break;
+		long m = resample_do(r, x + i, len, y + got, cap - got);
+		if (!CHECK(m >= 0))
+			break;
+		got += m;
+	}
+	long m = resample_flush(r, y + got, cap - got);
+	CHECK(m >= 0);
+	resample_free(r);
+	return got + (m > 0 ? m : 0);
+}
+
+static double rms_of(const float *y, long from, long to)
+{
+	double ss = 0;
+	for (long i = from; i < to; i++)
+		ss += (double)y[i] * y[i];
+	return to > from ? sqrt(ss / (double)(to - from)) : 0;
+}
+
+/* The rate reduction: half-band stages for 22,050 Hz times a power of two,
+ * libswresample after a halving for the rest; a tone in the band keeps its
+ * level and pitch, one above the new Nyquist frequency is gone (not folded
+ * back), output i is input i * in / out (no delay), and the chunks the
+ * decoder happens to give change nothing. */
+static void test_resample(void)
+{
+	struct {
+		int rate, halvings, swr;
+	} cases[] = { { 22050, 0, 0 },	{ 44100, 1, 0 }, { 88200, 2, 0 },
+		      { 48000, 1, 1 },	{ 96000, 2, 1 }, { 32000, 0, 1 },
+		      { 11025, 0, 1 } };
+	char err[200];
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct resample *r = resample_new(cases[c].rate, DECODE_RATE,
+						  err, sizeof err);
+		if (!CHECK_MSG(r, "%d Hz: %s", cases[c].rate, err))
+			continue;
+		CHECK_INT(resample_halvings(r), cases[c].halvings);
+		CHECK_INT(resample_uses_swr(r), cases[c].swr);
+		resample_free(r);
+	}
+	CHECK(!resample_new(0, DECODE_RATE, err, sizeof err) && *err);
+
+	enum { SECONDS = 2, MAX_IN = 96000 * SECONDS };
+	static float x[MAX_IN], y[DECODE_RATE * SECONDS + 4096];
+	static float one[DECODE_RATE * SECONDS + 4096];
+	const int rates[] = { 44100, 48000, 96000, 32000 };
+	for (size_t k = 0; k < sizeof rates / sizeof *rates; k++) {
+		int rate = rates[k];
+		long n = (long)rate * SECONDS;
+		long want = (long)((double)n * DECODE_RATE / rate);
+		/* 1 kHz at 0.5: level and zero crossings kept. */
+		for (long i = 0; i < n; i++)
+			x[i] = (float)(0.5 * sin(2 * M_PI * 1000 * i / rate));
+		long got = convert_all(rate, x, n, 997, y, sizeof y / sizeof *y);
+		CHECK_MSG(labs(got - want) <= 2, "%d Hz: %ld samples, want %ld",
+			  rate, got, want);
+		long a = DECODE_RATE / 10, b = got - DECODE_RATE / 10;
+		CHECK_NEAR(rms_of(y, a, b), 0.5 / sqrt(2), 0.01);
+		long zc = 0;
+		for (long i = a + 1; i < b; i++)
+			zc += (y[i] < 0) != (y[i - 1] < 0);
+		CHECK_NEAR(zc / ((double)(b - a) / DECODE_RATE), 2000, 10);
+		/* No delay: the sine's phase at output i is that of input
+		 * i * rate / DECODE_RATE. */
+		long i = DECODE_RATE / 2;
+		double t = (double)i / DECODE_RATE;
+		CHECK_MSG(fabs(y[i] - 0.5 * sin(2 * M_PI * 1000 * t)) < 0.02,
+			  "%d Hz: sample %ld is %g, want %g", rate, i, y[i],
+			  0.5 * sin(2 * M_PI * 1000 * t));
+		/* Other chunk sizes, one sample or all at once: the same. */
+		long got1 = convert_all(rate, x, n, n, one,
+					sizeof one / sizeof *one);
+		long same = 0;
+		for (long j = 0; j < got && j < got1; j++)
+			same += y[j] == one[j];
+		CHECK_MSG(got1 == got && same == got,
+			  "%d Hz: %ld of %ld samples alike in one chunk", rate,
+			  same, got);
+		/* 14 kHz, above the new Nyquist frequency (11,025 Hz): it
+		 * would fold back to 8 kHz; it must be 30 dB down at least. */
+		for (long j = 0; j < n; j++)
+			x[j] = (float)(0.5 * sin(2 * M_PI * 14000 * j / rate));
+		got = convert_all(rate, x, n, 4096, y, sizeof y / sizeof *y);
+		double level = rms_of(y, a, got - DECODE_RATE / 10);
+		CHECK_MSG(level < 0.5 / sqrt(2) * 0.0316,
+			  "%d Hz: 14 kHz comes through at %.1f dB", rate,
+			  20 * log10(level / (0.5 / sqrt(2)) + 1e-12));
+	}
+}
+
 int main(void)
 {
 	dir = harness_tmpdir();
+	RUN(test_resample);
 	RUN(test_formats);
 	RUN(test_odd_streams);
 	RUN(test_float_garbage);
