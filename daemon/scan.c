@@ -74,14 +74,11 @@ static void end_batch(struct pass *p)
 	p->batch_open = false;
 }
 
-/* Stores one result and reports progress. */
+/* Stores one result and reports progress: `analysed` seconds of the
+ * track's `duration` were decoded and analysed. */
 static void record(struct pass *p, const char *uri, const float *v,
-		   double duration, const char *error)
+		   double duration, double analysed, const char *error)
 {
-	double analysed = p->c->analysis.max_seconds > 0 &&
-					  duration > p->c->analysis.max_seconds
-				  ? p->c->analysis.max_seconds
-				  : duration;
 	pthread_mutex_lock(&p->lock);
 	if (!atomic_load(&p->store_broken)) {
 		if (!p->batch_open) {
@@ -117,6 +114,24 @@ static void record(struct pass *p, const char *uri, const float *v,
 	pthread_mutex_unlock(&p->lock);
 }
 
+struct scan_speed scan_progress_speed(const struct scan_progress *p)
+{
+	struct scan_speed s = { .eta_s = -1 };
+	if (!(p->elapsed > 0))
+		return s;
+	s.tracks_per_s = p->done / p->elapsed;
+	s.realtime = p->audio_s / p->elapsed;
+	s.library_realtime = p->track_s / p->elapsed;
+	/* Reckoned in audio to analyse, not in tracks: a library of sound
+	 * effects and long mixes would fool a count. */
+	double left = p->audio_total_s - p->audio_s;
+	if (p->done >= p->total)
+		s.eta_s = 0;
+	else if (s.realtime > 0)
+		s.eta_s = (left > 0 ? left : 0) / s.realtime;
+	return s;
+}
+
 static void lower_priority(void)
 {
 	/* On Linux a thread id names one thread: only this worker slows. */
@@ -148,17 +163,17 @@ static void *worker(void *arg)
 		if (!features_resolve_uri(p->c->music_directory, uri, path,
 					  sizeof path, err, sizeof err)) {
 			log_warning("not analysing %s: %s", uri, err);
-			record(p, uri, NULL, 0, err);
+			record(p, uri, NULL, 0, 0, err);
 			continue;
 		}
 		if (analyze_run(a, path, &opts, v, &duration, err,
 				sizeof err)) {
-			record(p, uri, v, duration, NULL);
+			record(p, uri, v, duration, analyze_seconds(a), NULL);
 		} else if (stopping(p)) {
 			break;	/* cancelled: the track stays pending */
 		} else {
 			log_info("cannot analyse %s: %s", uri, err);
-			record(p, uri, NULL, 0, err);
+			record(p, uri, NULL, 0, 0, err);
 		}
 	}
 	analyze_free(a);

@@ -62,15 +62,31 @@ struct scan_progress {
 	int total;		/* tracks to analyse in this pass */
 	int done;		/* of those, finished (analysed or failed) */
 	int failed;		/* of those, failed */
-	double audio_s;		/* audio analysed so far (excerpts) */
+	double audio_s;		/* audio analysed so far: what was decoded
+				 * (at most analysis.max_seconds a track) */
 	double audio_total_s;	/* audio the pass plans to analyse (from
 				 * MPD's durations): audio_s / audio_total_s
 				 * is the share of the work done */
-	double track_s;		/* length of the tracks analysed so far */
+	double track_s;		/* whole length of the tracks analysed so
+				 * far: the library's length */
 	double elapsed;		/* wall seconds since the analysis began */
 	const char *uri;	/* the track just finished, NULL if none */
 	const char *error;	/* why it failed, NULL if it did not */
 };
+
+/** The figures a progress line shows. */
+struct scan_speed {
+	double tracks_per_s;
+	double realtime;	/* audio analysed per second of wall time */
+	double library_realtime; /* the same in whole-track length: what a
+				  * library of that length takes, not what
+				  * the machine did */
+	double eta_s;		/* seconds left; 0 when done, < 0 unknown */
+};
+
+/** Computes them from p (the ETA from the audio still to analyse at the
+ *  speed so far). */
+struct scan_speed scan_progress_speed(const struct scan_progress *p);
 
 /** Called while listing (every 1,000 songs) and after every track. Calls
  *  are serialised (never two at once) but come from worker threads; the

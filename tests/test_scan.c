@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,14 @@ static char data_dir[4096];
 static char seen[64][256];
 static int n_seen, n_reports;
 static double audio_total;
+static struct scan_progress last;	/* the last report */
 
 static void on_progress(const struct scan_progress *p, void *ctx)
 {
 	(void)ctx;
 	n_reports++;
 	audio_total = p->audio_total_s;
+	last = *p;
 	if (p->uri && n_seen < 64)
 		snprintf(seen[n_seen++], sizeof seen[0], "%s", p->uri);
 	CHECK(p->done <= p->total || p->listing);
@@ -308,6 +311,109 @@ static void test_unreachable_mpd(void)
 	CHECK(strstr(r.error, "music_directory") != NULL);
 }
 
+/* The progress line's figures: real time on the audio analysed, the
+ * library's length beside it, the ETA from the audio left. */
+static void test_progress_speed(void)
+{
+	struct scan_progress p = { .total = 8, .done = 4, .audio_s = 60,
+				   .audio_total_s = 120, .track_s = 180,
+				   .elapsed = 2 };
+	struct scan_speed s = scan_progress_speed(&p);
+	CHECK_NEAR(s.tracks_per_s, 2, 1e-9);
+	CHECK_NEAR(s.realtime, 30, 1e-9);
+	CHECK_NEAR(s.library_realtime, 90, 1e-9);
+	CHECK_NEAR(s.eta_s, 2, 1e-9);
+	p.done = 8;
+	CHECK_NEAR(scan_progress_speed(&p).eta_s, 0, 1e-9);
+	p = (struct scan_progress){ .total = 3 };
+	s = scan_progress_speed(&p);
+	CHECK(s.eta_s < 0 && s.realtime == 0 && s.tracks_per_s == 0);
+}
+
+static char *slurp(const char *path);
+static int run_cmd(int (*cmd)(int, char **, const struct conf *),
+		   const char *out, int argc, char **argv);
+
+/* With analysis.max_seconds 5, a 12 s track counts 5 s of audio analysed
+ * and 12 s of library length: `mpdrec analyze` shows real time on the 8 s
+ * analysed, the library's 15 s beside it (it once showed the 15 s as real
+ * time), and a pass reports exactly those seconds. */
+static void test_progress_counts_audio_analysed(void)
+{
+	enum { LONG = 12 * RATE, SHORT = 3 * RATE };
+	static float x[LONG];
+	fixture_sine(x, LONG, RATE, 330, 0.4);
+	CHECK(harness_write_wav(music("long12.wav"), x, LONG, 1, RATE));
+	CHECK(harness_write_wav(music("short3.wav"), x, SHORT, 1, RATE));
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	double saved = conf.analysis.max_seconds;
+	conf.analysis.max_seconds = 5;
+	char out[4200];
+	snprintf(out, sizeof out, "%s/analyze.txt", harness_tmpdir());
+	char *argv[] = { "analyze", NULL };
+	CHECK_INT(run_cmd(cmd_analyze, out, 1, argv), 0);
+	char *text = slurp(out);
+	const char *line = text ? strstr(text, "analysed 2/2") : NULL;
+	double rt = 0, lib = 0;
+	const char *p = line ? strstr(line, "tracks/s  ") : NULL;
+	CHECK_MSG(p && sscanf(p, "tracks/s  %lfx real time (library length "
+				 "%lfx)", &rt, &lib) == 2,
+		  "progress line: %s", text ? text : "(none)");
+	if (rt > 0)
+		CHECK_MSG(fabs(lib / rt - 15.0 / 8) < 0.05 * 15 / 8,
+			  "%gx real time, library length %gx", rt, lib);
+	free(text);
+
+	/* The same two files again, through a pass that reports. */
+	time_t later = time(NULL) + 120;
+	set_mtime(music("long12.wav"), later);
+	set_mtime(music("short3.wav"), later);
+	struct scan_result r;
+	bool ok = CHECK(mpdtest_update(&mpd)) && pass(&r);
+	conf.analysis.max_seconds = saved;
+	if (!ok)
+		return;
+	CHECK_INT(r.analysed, 2);
+	CHECK_NEAR(last.audio_s, 5 + 3, 0.05);
+	CHECK_NEAR(last.track_s, 12 + 3, 0.05);
+	struct scan_speed sp = scan_progress_speed(&last);
+	CHECK_NEAR(sp.library_realtime / sp.realtime, 15.0 / 8, 0.02);
+}
+
+/* A vector of another FEATURES_VERSION is pending: the next pass analyses
+ * the track again and stores the current version. */
+static void test_old_vectors_are_analysed_again(void)
+{
+	struct scan_result r;
+	if (!pass(&r))
+		return;
+	CHECK_INT(r.analysed, 0);
+	char err[256];
+	struct store *s = store_open(data_dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err))
+		return;
+	float old[FEAT_COUNT] = { 0 };
+	CHECK(store_set_features(s, "a.wav", FEATURES_VERSION - 1, old,
+				 FEAT_COUNT, 3));
+	store_close(s);
+	float v[FEAT_COUNT];
+	enum store_status st;
+	s = store_open(data_dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err))
+		return;
+	/* Asked for the current version, the old vector is no vector. */
+	CHECK(store_get_track(s, "a.wav", FEATURES_VERSION, FEAT_COUNT, v,
+			      &st, NULL));
+	CHECK(st != STORE_ANALYSED);
+	store_close(s);
+	if (!pass(&r))
+		return;
+	CHECK_INT(r.analysed, 1);
+	CHECK(was_seen("a.wav"));
+	CHECK_INT(status_of("a.wav", NULL), STORE_ANALYSED);
+}
+
 /* A stop request ends the pass early, with what was done stored. */
 static void test_stop(void)
 {
@@ -389,7 +495,10 @@ int main(void)
 	conf.mpd.host = strdup("127.0.0.1");
 	conf.mpd.port = mpd.port;
 	conf.analysis.max_seconds = 30;
+	RUN(test_progress_speed);
 	RUN(test_library_pass);
+	RUN(test_old_vectors_are_analysed_again);
+	RUN(test_progress_counts_audio_analysed);
 	RUN(test_show_and_export);
 	RUN(test_background);
 	RUN(test_unreachable_mpd);

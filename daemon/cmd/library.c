@@ -34,8 +34,6 @@ static const char *status_name(enum store_status s)
 
 static void print_vector(const float *v)
 {
-	char key[32];
-	printf("key: %s\n", features_key_name(v, key, sizeof key));
 	for (int i = 0; i < features_count(); i++) {
 		const struct feature_info *f = features_info(i);
 		printf("%-18s %12.6g %-5s %s\n", f->name, v[i], f->unit,
