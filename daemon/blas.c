@@ -7,6 +7,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define HAVE_CPUID 1
+#endif
+
 /* Set beside OPENBLAS_CORETYPE when mpdrec chose the kernel: what
  * OpenBLAS had picked by itself. */
 #define PICKED_ENV "MPDREC_BLAS_PICKED"
@@ -18,31 +23,74 @@ static const char *const weaker[] = {
 	"Piledriver", "Steamroller", "Excavator",
 };
 
-const char *blas_better_core(const char *corename, bool avx2_fma,
+/* Its cores that use AVX-512 already. */
+static const char *const avx512_cores[] = {
+	"SkylakeX", "Cooperlake", "SapphireRapids",
+};
+
+static bool listed(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(name, list[i]))
+			return true;
+	return false;
+}
+
+const char *blas_better_core(const char *corename, struct blas_cpu cpu,
 			     const char *env_coretype)
 {
-	if ((env_coretype && *env_coretype) || !avx2_fma || !corename)
+	if ((env_coretype && *env_coretype) || !corename)
 		return NULL;
-	for (size_t i = 0; i < sizeof weaker / sizeof *weaker; i++)
-		if (!strcasecmp(corename, weaker[i]))
-			return "Haswell";
+	if (cpu.avx512 && !listed(corename, avx512_cores,
+				  sizeof avx512_cores / sizeof *avx512_cores))
+		return "SkylakeX";
+	if (cpu.avx2_fma &&
+	    listed(corename, weaker, sizeof weaker / sizeof *weaker))
+		return "Haswell";
 	return NULL;
 }
 
-static bool cpu_has_avx2_fma(void)
+struct blas_cpu blas_cpu(void)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-	return false;
+	struct blas_cpu c = { false, false };
+#ifdef HAVE_CPUID
+	unsigned a, b, cx, d;
+	if (!__get_cpuid(1, &a, &b, &cx, &d))
+		return c;
+	bool fma = cx & (1u << 12), osxsave = cx & (1u << 27),
+	     avx = cx & (1u << 28);
+	if (!osxsave || !avx)
+		return c;
+	/* The OS saves the registers on a switch: XMM and YMM (bits 1, 2),
+	 * and for AVX-512 the mask and ZMM registers (bits 5, 6, 7). */
+	unsigned lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	(void)hi;
+	if ((lo & 0x06) != 0x06 || __get_cpuid_max(0, NULL) < 7)
+		return c;
+	__cpuid_count(7, 0, a, b, cx, d);
+	c.avx2_fma = fma && (b & (1u << 5));
+	unsigned f = 1u << 16, dq = 1u << 17, bw = 1u << 30, vl = 1u << 31;
+	c.avx512 = c.avx2_fma && (lo & 0xe0) == 0xe0 &&
+		   (b & (f | dq | bw | vl)) == (f | dq | bw | vl);
 #endif
+	return c;
 }
 
-void blas_tune(char **argv)
+bool blas_needed(const char *command)
 {
+	static const char *const algebra[] = { "run", "recommend", "train",
+					       "eval", "report" };
+	return command &&
+	       listed(command, algebra, sizeof algebra / sizeof *algebra);
+}
+
+void blas_tune(char **argv, const char *command)
+{
+	if (!blas_needed(command))
+		return;
 	const char *core = openblas_get_corename();
-	const char *better = blas_better_core(core, cpu_has_avx2_fma(),
+	const char *better = blas_better_core(core, blas_cpu(),
 					      getenv("OPENBLAS_CORETYPE"));
 	if (!better)
 		return;
@@ -60,8 +108,11 @@ const char *blas_describe(void)
 	static char buf[128];
 	const char *picked = getenv(PICKED_ENV);
 	const char *env = getenv("OPENBLAS_CORETYPE");
+	const char *chosen = picked && *picked
+				     ? blas_better_core(picked, blas_cpu(), NULL)
+				     : NULL;
 	/* Inherited from an mpdrec that chose: only while its choice holds. */
-	if (picked && *picked && env && !strcmp(env, "Haswell"))
+	if (chosen && env && !strcasecmp(env, chosen))
 		snprintf(buf, sizeof buf, "%s (chosen by mpdrec; OpenBLAS "
 			 "picked %s)", openblas_get_corename(), picked);
 	else

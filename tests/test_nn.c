@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 {
 	(void)argc;
 	/* On the OpenBLAS kernel the daemon runs (daemon/blas.h). */
-	blas_tune(argv);
+	blas_tune(argv, "train");
 	RUN(test_layout);
 	RUN(test_blas_forward_equals_naive);
 	RUN(test_matmul_backward_adds);

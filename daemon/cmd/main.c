@@ -138,7 +138,6 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	blas_tune(argv);
 	const char *config_path = NULL;
 	bool verbose = false;
 	int opt;
@@ -195,6 +194,7 @@ int main(int argc, char **argv)
 			printf("mpdrec %s\n", MPDREC_VERSION);
 			return 0;
 		}
+	blas_tune(argv, cmd->name);
 
 	struct conf c = { 0 };
 	/* `check-config FILE` checks that file alone: a broken installed one
