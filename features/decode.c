@@ -34,6 +34,10 @@
  * (probesize) before the first packet comes out. */
 #define DECODE_BARREN_BYTES (8 << 20)
 
+/* Above this a sample rate is a broken header, not audio: four times the
+ * highest rate in use (DXD's 352.8 and 384 kHz). */
+#define DECODE_MAX_RATE 1536000
+
 struct decode {
 	AVFormatContext *fmt;
 	AVCodecContext *dec;
@@ -244,6 +248,12 @@ static bool build_conversion(struct decode *d, const AVFrame *f)
 	av_channel_layout_uninit(&d->in_layout);
 	if (f->ch_layout.nb_channels <= 0 || f->sample_rate <= 0) {
 		fail_text(d, "decoder returned audio without channels or rate");
+		return false;
+	}
+	if (f->sample_rate > DECODE_MAX_RATE) {
+		snprintf(text, sizeof text, "a sample rate of %d Hz is not "
+			 "audio", f->sample_rate);
+		fail_text(d, text);
 		return false;
 	}
 	if ((ret = av_channel_layout_copy(&d->in_layout, &f->ch_layout)) < 0)
@@ -569,16 +579,18 @@ static int fill(struct decode *d)
 		}
 		ret = av_read_frame(d->fmt, d->pkt);
 		if (ret < 0) {
-			/* Nothing but zeros after some audio: a file partly
-			 * written ends there. */
-			if (ret == AVERROR_EXIT && !(d->barren &&
-						     d->good_packets > 0)) {
+			/* No audio for DECODE_BARREN_BYTES: the end of what a
+			 * partly written file holds (an excerpt planned
+			 * beyond it reads from the start again). */
+			bool barren = ret == AVERROR_EXIT && d->barren;
+			if (ret == AVERROR_EXIT && !barren) {
 				fail_av(d, "reading", ret);
 				return -1;
 			}
 			/* End of file, or a read error in a truncated or
 			 * damaged file: decode what came before it. */
-			if (ret != AVERROR_EOF && d->good_packets == 0) {
+			if (ret != AVERROR_EOF && !barren &&
+			    d->good_packets == 0) {
 				fail_av(d, "reading", ret);
 				return -1;
 			}
@@ -854,7 +866,11 @@ static long read_some(struct decode *d, float *buf, size_t n)
 				continue;
 			}
 			if (d->good_packets == 0 && d->delivered == 0) {
-				fail_text(d, "no audio could be decoded");
+				if (d->barren)
+					fail_av(d, "reading", AVERROR_EXIT);
+				else
+					fail_text(d, "no audio could be "
+						     "decoded");
 				return -1;
 			}
 			d->done = true;

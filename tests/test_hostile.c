@@ -4,10 +4,13 @@
  * MPD is updated; then, as happens when files change behind MPD's back,
  * most of them are replaced by something hostile: zero bytes, a cut
  * header, random bytes, absurd WAV headers, a directory, a FIFO, links to
- * devices and a link loop, a file that vanished, 300 MB of zeros. A few
- * hostile files are also there before the update (if MPD lists them, they
- * count too). Every good file must be ANALYSED, every bad one FAILED with
- * a reason; nothing crashes, nothing hangs (a bound on the whole pass). */
+ * devices and a link loop, a file that vanished, 512 MB of zeros as .mp3,
+ * .flac and .ogg (a preallocated, partly downloaded file: FFmpeg's MPEG
+ * audio parser once kept all of it in memory). A few hostile files are
+ * also there before the update (if MPD lists them, they count too). Every
+ * good file must be ANALYSED, every bad one FAILED with a reason; nothing
+ * crashes, nothing hangs (a bound on the whole pass), and the memory of
+ * `mpdrec analyze` and of the daemon stays bounded (their peak RSS). */
 #include "core/store.h"
 #include "features/table.h"
 #include "tests/lib/fixture.h"
@@ -22,12 +25,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define RATE 22050
 #define ANALYZE_BOUND_S 60.0
-#define ZEROS_BYTES (300L << 20)
+#define ZEROS_BYTES (512L << 20)
+/* Peak RSS of the analysing process, two workers: about 45 MB; a zero-
+ * filled .mp3 took 1.09 GB before its reads were bounded. */
+#define PEAK_RSS_BOUND_MB 150.0
 
 static struct rig rig;
 static const char *const formats[] = { "mp3", "flac", "ogg", "opus" };
@@ -52,7 +60,7 @@ enum how {
 	LINK_ZERO,	/* symbolic link to /dev/zero */
 	LINK_RANDOM,	/* to /dev/urandom */
 	LINK_LOOP,	/* to itself */
-	ZEROS,		/* 300 MB of zero bytes (sparse) */
+	ZEROS,		/* 512 MB of zero bytes (sparse) */
 };
 
 struct item {
@@ -210,6 +218,8 @@ static void plan(void)
 	add("dev-urandom.flac", LINK_RANDOM, false);
 	add("loop.opus", LINK_LOOP, false);
 	add("zeros.mp3", ZEROS, false);
+	add("zeros.flac", ZEROS, false);
+	add("zeros.ogg", ZEROS, false);
 	/* MPD decides about these itself. */
 	add("direct-random.mp3", RANDOM, true);
 	add("direct-zero.flac", ZERO, true);
@@ -271,15 +281,47 @@ static bool setup(void)
 }
 
 /* Runs `mpdrec analyze` with a bound; returns its exit status (-1: it had
- * to be killed) and the time it took. */
-static int analyze(const char *log, double *seconds)
+ * to be killed), the time it took and its peak RSS in MB (from wait4). */
+static int analyze(const char *log, double *seconds, double *peak_mb)
 {
 	char *argv[] = { (char *)proc_mpdrec(), "--config", rig.conf,
 			 "analyze", NULL };
+	double start = proc_now();
+	*peak_mb = 0;
+	*seconds = 0;
 	pid_t pid = proc_spawn(argv, log);
 	if (pid < 0)
 		return -1;
-	return rig_wait_exit(pid, ANALYZE_BOUND_S, seconds);
+	int st;
+	struct rusage ru;
+	while (wait4(pid, &st, WNOHANG, &ru) != pid) {
+		if (proc_now() - start > ANALYZE_BOUND_S) {
+			kill(pid, SIGKILL);
+			wait4(pid, &st, 0, &ru);
+			*seconds = proc_now() - start;
+			return -1;
+		}
+		proc_sleep(0.01);
+	}
+	*seconds = proc_now() - start;
+	*peak_mb = ru.ru_maxrss / 1024.0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The peak RSS of a running process, in MB (VmHWM), 0 if unknown. */
+static double peak_of(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	long kb = 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb / 1024.0;
 }
 
 struct tally {
@@ -349,10 +391,13 @@ static void test_analyze_survives_hostile_files(void)
 		return;
 	char log[4400];
 	snprintf(log, sizeof log, "%s/analyze.log", rig.root);
-	double secs;
-	int rc = analyze(log, &secs);
+	double secs, peak;
+	int rc = analyze(log, &secs, &peak);
 	CHECK_MSG(rc == 0, "mpdrec analyze: status %d after %.1f s (see %s)",
 		  rc, secs, log);
+	CHECK_MSG(peak > 0 && peak < PEAK_RSS_BOUND_MB,
+		  "mpdrec analyze peaked at %.0f MB (bound %.0f)", peak,
+		  PEAK_RSS_BOUND_MB);
 	CHECK(rig_log_count(log, 0, "analysed,") == 1);
 	struct tally t;
 	check_statuses(rig.data, &t, true);
@@ -363,14 +408,15 @@ static void test_analyze_survives_hostile_files(void)
 	printf("hostile audio: %d hostile inputs tried through MPD and "
 	       "mpdrec analyze: %d failed with a reason, %d odd but playable "
 	       "(analysed); %d of %d good files analysed; %d refused by MPD "
-	       "itself; %.1f s (bound %.0f s), exit status %d\n",
+	       "itself; %.1f s (bound %.0f s), peak RSS %.0f MB (bound %.0f "
+	       "MB), exit status %d\n",
 	       t.tried, t.failed_ok, t.odd_ok, t.good_ok, t.good, t.unlisted,
-	       secs, ANALYZE_BOUND_S, rc);
+	       secs, ANALYZE_BOUND_S, peak, PEAK_RSS_BOUND_MB, rc);
 
 	/* A second pass retries nothing: failures wait for a new mtime. */
 	char log2[4400];
 	snprintf(log2, sizeof log2, "%s/analyze2.log", rig.root);
-	rc = analyze(log2, &secs);
+	rc = analyze(log2, &secs, &peak);
 	CHECK_INT(rc, 0);
 	CHECK_MSG(rig_log_count(log2, 0, ": 0 analysed, 0 failed") == 1,
 		  "second pass analysed again (see %s)", log2);
@@ -391,14 +437,18 @@ static void test_daemon_scan_survives_hostile_files(void)
 		  "the daemon's scan did not end within %.0f s",
 		  ANALYZE_BOUND_S);
 	double secs = proc_now() - t0;
+	double peak = peak_of(rig.pid);
+	CHECK_MSG(peak > 0 && peak < PEAK_RSS_BOUND_MB,
+		  "the daemon peaked at %.0f MB (bound %.0f)", peak,
+		  PEAK_RSS_BOUND_MB);
 	CHECK_INT(rig_stop_daemon(&rig, SIGTERM, 10), 0);
 	struct tally t;
 	check_statuses(rig.data, &t, false);
 	CHECK_INT(t.good_ok, t.good);
 	CHECK_INT(t.failed_ok + t.odd_ok, t.tried);
 	printf("daemon scan: %d hostile inputs, %d failed with a reason, "
-	       "%d good analysed, %.1f s, clean exit\n", t.tried,
-	       t.failed_ok, t.good_ok, secs);
+	       "%d good analysed, %.1f s, peak RSS %.0f MB, clean exit\n",
+	       t.tried, t.failed_ok, t.good_ok, secs, peak);
 }
 
 int main(void)

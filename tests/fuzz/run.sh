@@ -56,7 +56,7 @@ target_src() {
 	conf)    echo conf/conf.c ;;
 	csv)     echo core/csv.c ;;
 	channel) echo daemon/channel.c ;;
-	decode)  echo features/decode.c ;;
+	decode)  echo features/decode.c features/resample.c ;;
 	*)       return 1 ;;
 	esac
 }
