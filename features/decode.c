@@ -61,7 +61,8 @@ struct decode {
 	AVChannelLayout in_layout;
 	SwrContext *downmix;
 	struct resample *resample;
-	float *mono;		/* one frame, mono, at in_rate */
+	float *mono;		/* scratch: a frame's channels, or its
+				 * downmix */
 	int mono_cap;
 	bool loud;		/* a sample over DECODE_MAX_LEVEL / 4 came */
 
@@ -415,14 +416,29 @@ static bool mix_stereo(float *restrict y, const float *restrict l,
 	return sanitize(y, n);
 }
 
-/* Mixes one or two channels of f down to d->mono: mono as it is, (L + R)
- * / sqrt(2) of stereo (libswresample's matrix); sane values only. Planar
- * float, what most decoders give, is read in place. Returns what
- * sanitize() says. */
-static bool mix(struct decode *d, const AVFrame *f)
+/* Makes d->mono hold n floats per channel for `channels` channels. */
+static bool reserve_mono(struct decode *d, int n, int channels)
+{
+	if ((long)n * channels <= d->mono_cap)
+		return true;
+	size_t cap = (size_t)n * (size_t)channels;
+	float *p = realloc(d->mono, cap * sizeof *p);
+	if (!p) {
+		fail_text(d, "out of memory");
+		return false;
+	}
+	d->mono = p;
+	d->mono_cap = (int)cap;
+	return true;
+}
+
+/* Mixes one or two channels of f down to y: mono as it is, (L + R) /
+ * sqrt(2) of stereo (libswresample's matrix); sane values only. Planar
+ * float, what most decoders give, is read in place; other formats through
+ * d->mono. Returns what sanitize() says, or -1 when out of memory. */
+static int mix(struct decode *d, const AVFrame *f, float *y)
 {
 	int ch = f->ch_layout.nb_channels, n = f->nb_samples;
-	float *y = d->mono;
 	if (f->format == AV_SAMPLE_FMT_FLTP) {
 		const float *l = (const float *)f->extended_data[0];
 		if (ch > 1)
@@ -436,44 +452,52 @@ static bool mix(struct decode *d, const AVFrame *f)
 		load_channel(f, 0, y);
 		return sanitize(y, n);
 	}
-	float *l = d->mono + d->mono_cap / 3, *r = l + d->mono_cap / 3;
+	if (!reserve_mono(d, n, 2))
+		return -1;
+	float *l = d->mono, *r = d->mono + n;
 	load_channel(f, 0, l);
 	load_channel(f, 1, r);
 	return mix_stereo(y, l, r, n);
 }
 
-/* Frame f (NULL: the end of the stream) to mono at its own rate in
- * d->mono. Returns the samples, or -1 on failure. */
-static long to_mono(struct decode *d, const AVFrame *f)
+/* More than two channels: libswresample's downmix into d->mono. Returns
+ * the samples, or -1 on failure. */
+static long downmix(struct decode *d, const AVFrame *f)
+{
+	if (!reserve_mono(d, f->nb_samples, 1))
+		return -1;
+	uint8_t *dst = (uint8_t *)d->mono;
+	int got = swr_convert(d->downmix, &dst, d->mono_cap,
+			      (const uint8_t **)f->extended_data,
+			      f->nb_samples);
+	if (got < 0) {
+		fail_av(d, "resampler", got);
+		return -1;
+	}
+	d->loud |= sanitize(d->mono, got);
+	return got;
+}
+
+/* Frame f to mono at its own rate and on through the rate reduction into
+ * o (room for `room`); NULL drains the filters. Mono and stereo are mixed
+ * straight into the resampler's input. Returns the samples written, or
+ * -1 on failure. */
+static long reduce(struct decode *d, const AVFrame *f, float *o, long room)
 {
 	if (!f)
-		return 0;
-	/* Room for the mix and two channels read apart. */
-	if (f->nb_samples > d->mono_cap / 3) {
-		size_t cap = 3 * (size_t)f->nb_samples;
-		float *p = realloc(d->mono, cap * sizeof *p);
-		if (!p) {
-			fail_text(d, "out of memory");
-			return -1;
-		}
-		d->mono = p;
-		d->mono_cap = (int)cap;
+		return resample_flush(d->resample, o, room);
+	if (d->downmix) {
+		long n = downmix(d, f);
+		return n < 0 ? -1 : resample_do(d->resample, d->mono, n, o, room);
 	}
-	if (!d->downmix) {
-		d->loud |= mix(d, f);
-	} else {
-		uint8_t *dst = (uint8_t *)d->mono;
-		int got = swr_convert(d->downmix, &dst, d->mono_cap,
-				      (const uint8_t **)f->extended_data,
-				      f->nb_samples);
-		if (got < 0) {
-			fail_av(d, "resampler", got);
-			return -1;
-		}
-		d->loud |= sanitize(d->mono, got);
-		return got;
+	float *in = resample_input(d->resample, f->nb_samples);
+	int loud = in ? mix(d, f, in) : -1;
+	if (loud < 0) {
+		fail_text(d, "out of memory");
+		return -1;
 	}
-	return f->nb_samples;
+	d->loud |= loud;
+	return resample_push(d->resample, f->nb_samples, o, room);
 }
 
 /* Converts frame f (NULL: drain the filters) into d->out. In native mode
@@ -494,17 +518,14 @@ static long convert(struct decode *d, const AVFrame *f)
 			return -1;
 	if (!d->resample)
 		return 0;
-	long n = to_mono(d, f);
-	if (n < 0)
-		return -1;
-	long room = resample_room(d->resample, n);
+	long room = resample_room(d->resample, f ? f->nb_samples : 0);
 	if (!reserve_out(d, room))
 		return -1;
 	float *o = d->out + d->out_len;
-	long got = f ? resample_do(d->resample, d->mono, n, o, room)
-		     : resample_flush(d->resample, o, room);
+	long got = reduce(d, f, o, room);
 	if (got < 0) {
-		fail_text(d, "resampler failed");
+		if (!d->failed)
+			fail_text(d, "resampler failed");
 		return -1;
 	}
 	/* Once a file had a sample louder than a quarter of the level,

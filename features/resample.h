@@ -9,6 +9,7 @@
  *
  *	struct resample *r = resample_new(in_rate, DECODE_RATE, err, size);
  *	n = resample_do(r, in, n_in, out, cap);   ... cap >= resample_room()
+ *	(or write into resample_input(r, n_in), then resample_push())
  *	n = resample_flush(r, out, cap);          at the end of the stream
  *	resample_free(r);
  */
@@ -34,6 +35,14 @@ long resample_room(const struct resample *r, long n);
  *  of memory or libswresample fails. */
 long resample_do(struct resample *r, const float *in, long n, float *out,
 		 long cap);
+
+/** Room for n input samples that the caller writes in place, saving a
+ *  copy: borrowed, valid until the next call. Returns NULL when out of
+ *  memory. resample_push() then converts them. */
+float *resample_input(struct resample *r, long n);
+
+/** resample_do() on the n samples written through resample_input(). */
+long resample_push(struct resample *r, long n, float *out, long cap);
 
 /** Writes what the filters still hold at the end of the stream. Returns the
  *  count, or -1 on failure. The converter is then as after a reset. */

@@ -503,6 +503,11 @@ double rhythm_dfa(const float *x, int n, double frame_s)
 
 /* --- modulation and periodicity ---------------------------------------- */
 
+/* Per segment of L values (Hann, mean removed), the power at 3-5 Hz is
+ * summed from those few DFT bins; the total over bins 1 .. L/2 comes from
+ * Parseval's theorem: L times the energy, less the bins at 0 and L/2, whose
+ * values are the plain and the alternating sums, halved for the one-sided
+ * spectrum. */
 double rhythm_mod4hz(const float *x, int n, double frame_rate)
 {
 	int L = 128;
@@ -511,15 +516,22 @@ double rhythm_mod4hz(const float *x, int n, double frame_rate)
 	if (n < L)
 		L = n & ~1;
 	int half = L / 2;
-	float *tw = malloc((size_t)(2 * L * half + L) * sizeof *tw);
+	int lo = (int)ceil(3.0 * L / frame_rate) - 1;
+	int hi = (int)floor(5.0 * L / frame_rate) - 1;
+	if (lo < 0)
+		lo = 0;
+	if (hi > half - 1)
+		hi = half - 1;
+	int nb = hi >= lo ? hi - lo + 1 : 0;
+	float *tw = malloc((size_t)(2 * L * (nb > 0 ? nb : 1) + L) * sizeof *tw);
 	if (!tw)
 		return 0;
-	float *cs = tw, *sn = tw + L * half, *w = tw + 2 * L * half;
-	for (int j = 0; j < half; j++)
+	float *cs = tw, *sn = tw + L * nb, *w = tw + 2 * L * nb;
+	for (int b = 0; b < nb; b++)
 		for (int i = 0; i < L; i++) {
-			double ph = 2 * M_PI * (j + 1) * i / L;
-			cs[j * L + i] = (float)cos(ph);
-			sn[j * L + i] = (float)sin(ph);
+			double ph = 2 * M_PI * (lo + b + 1) * i / L;
+			cs[b * L + i] = (float)cos(ph);
+			sn[b * L + i] = (float)sin(ph);
 		}
 	for (int i = 0; i < L; i++)
 		w[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / L));
@@ -530,19 +542,21 @@ double rhythm_mod4hz(const float *x, int n, double frame_rate)
 		for (int i = 0; i < L; i++)
 			m += x[a + i];
 		m /= L;
-		for (int i = 0; i < L; i++)
+		double energy = 0, dc = 0, alt = 0;
+		for (int i = 0; i < L; i++) {
 			seg[i] = (float)((x[a + i] - m) * w[i]);
-		for (int j = 0; j < half; j++) {
+			energy += (double)seg[i] * seg[i];
+			dc += seg[i];
+			alt += i % 2 ? -seg[i] : seg[i];
+		}
+		total += (L * energy - dc * dc - alt * alt) / 2 + alt * alt;
+		for (int b = 0; b < nb; b++) {
 			double re = 0, im = 0;
 			for (int i = 0; i < L; i++) {
-				re += seg[i] * cs[j * L + i];
-				im += seg[i] * sn[j * L + i];
+				re += seg[i] * cs[b * L + i];
+				im += seg[i] * sn[b * L + i];
 			}
-			double p = re * re + im * im;
-			double f = (j + 1) * frame_rate / L;
-			total += p;
-			if (f >= 3.0 && f <= 5.0)
-				band += p;
+			band += re * re + im * im;
 		}
 	}
 	free(tw);

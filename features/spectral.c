@@ -97,29 +97,16 @@ static void magnitude(const float *p, float *m, int n)
 		m[k] = sqrtf(p[k]);
 }
 
-/* log2 to about 0.01: the flatness of 513 bins needs 513 logarithms per
- * frame, and a percent of error in a geometric mean is harmless. */
-static inline float fast_log2(float x)
-{
-	uint32_t i;
-	memcpy(&i, &x, sizeof i);
-	float e = (float)((int)((i >> 23) & 255) - 128);
-	i = (i & 0x007fffff) | 0x3f800000;
-	float m;
-	memcpy(&m, &i, sizeof m);
-	return e + (-0.34484843f * m + 2.02466578f) * m - 0.67487759f;
-}
-
 static float log2_sum(const float *p, int n)
 {
 	float acc[LANES] = { 0 };
 	int i = 0;
 	for (; i + LANES <= n; i += LANES)
 		for (int j = 0; j < LANES; j++)
-			acc[j] += fast_log2(p[i + j] + 1e-12f);
+			acc[j] += spectral_log2(p[i + j] + 1e-12f);
 	float s = 0;
 	for (; i < n; i++)
-		s += fast_log2(p[i] + 1e-12f);
+		s += spectral_log2(p[i] + 1e-12f);
 	for (int j = 0; j < LANES; j++)
 		s += acc[j];
 	return s;

@@ -8,6 +8,9 @@
 #ifndef MPDREC_SPECTRAL_H
 #define MPDREC_SPECTRAL_H
 
+#include <stdint.h>
+#include <string.h>
+
 /** Window and hop of the analysis frames, in samples. */
 #define SPECTRAL_WIN 1024
 #define SPECTRAL_HOP 512
@@ -50,5 +53,19 @@ float spectral_sum(const float *x, int n);
 
 /** The dot product of x and y (n). */
 float spectral_dot(const float *x, const float *y, int n);
+
+/** log2(x) to about 0.01 for x > 0: the flatness of 513 bins needs 513
+ *  logarithms per frame, and a percent of error in a geometric mean (or in
+ *  a parabola through log spectra) is harmless. */
+static inline float spectral_log2(float x)
+{
+	uint32_t i;
+	memcpy(&i, &x, sizeof i);
+	float e = (float)((int)((i >> 23) & 255) - 128);
+	i = (i & 0x007fffff) | 0x3f800000;
+	float m;
+	memcpy(&m, &i, sizeof m);
+	return e + (-0.34484843f * m + 2.02466578f) * m - 0.67487759f;
+}
 
 #endif

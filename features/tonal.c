@@ -2,11 +2,13 @@
 #include "features/vectorize.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "features/acc.h"
 #include "features/fft.h"
+#include "features/spectral.h"
 #include "features/table.h"
 
 #define CHROMA_EVERY 32
@@ -99,13 +101,15 @@ static void chroma_frame(struct tonal *t, const float *hist)
 	for (int k = lo; k <= hi; k++) {
 		if (p[k] < floor_power || p[k] <= p[k - 1] || p[k] < p[k + 1])
 			continue;
-		double a = log(p[k - 1] + 1e-24), b = log(p[k] + 1e-24),
-		       g = log(p[k + 1] + 1e-24);
-		double den = a - 2 * b + g;
+		/* The parabola's vertex needs the logarithms' ratios only:
+		 * the quick ones do. */
+		float a = spectral_log2(p[k - 1] + 1e-24f), b = spectral_log2(p[k]),
+		      g = spectral_log2(p[k + 1] + 1e-24f);
+		float den = a - 2 * b + g;
 		double d = den < 0 ? 0.5 * (a - g) / den : 0;
 		double f = (k + d) * hz;
 		double midi = 69 + 12 * log2(f / 440.0);
-		int pc = ((int)lround(midi) % 12 + 12) % 12;
+		int pc = ((int)floor(midi + 0.5) % 12 + 12) % 12;
 		c[pc] += p[k];
 	}
 	double mx = 0;
