@@ -15,7 +15,8 @@
  *           (wall time, each in a fresh child process). Target >= 1.8.
  *  memory   peak RSS of a child analysing every file with one worker, and
  *           with two, over an idle child that loaded the same libraries;
- *           also one hour of audio analysed whole (max_seconds 0). Target
+ *           also one hour of audio analysed whole (max_seconds 0), and
+ *           zero-filled .mp3, .flac and .ogg files of 512 MB. Target
  *           <= 50 MB per worker.
  *
  * Exit status 0 unless something could not run; a missing corpus is not an
@@ -307,6 +308,100 @@ static bool speed(const char *dir, const struct analyze_opts *o,
 	return true;
 }
 
+/* --- threads and memory, each in a fresh child -------------------------- */
+
+/* Two workers against one on the whole corpus, and the peak memory per
+ * worker over an idle process (its peak in *base, MB). */
+static bool threads_memory(const struct analyze_opts *o, double *base)
+{
+	struct child_report idle, one, two;
+	double load_before = 0;
+	getloadavg(&load_before, 1);
+	if (!run_child(0, files, n_files, o, &idle) ||
+	    !run_child(1, files, n_files, o, &one) ||
+	    !run_child(2, files, n_files, o, &two)) {
+		fprintf(stderr, "bench_analyze: a child failed\n");
+		return false;
+	}
+	printf("threads  2 workers %.1f s (%.1f tracks/s)  baseline 1 worker "
+	       "%.1f s (%.1f tracks/s)  ratio %.2f  (target >= 1.80; wall "
+	       "time, %ld cores online)\n",
+	       two.wall, two.ok / two.wall, one.wall, one.ok / one.wall,
+	       one.wall / two.wall, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("         CPU time 2 workers %.1f s vs 1 worker %.1f s (%.2f: "
+	       "extra work from running side by side), so %.2fx on two idle "
+	       "cores; load average before %.2f (other processes compete "
+	       "for the cores)\n",
+	       two.cpu, one.cpu, two.cpu / one.cpu, 2 * one.cpu / two.cpu,
+	       load_before);
+	*base = idle.maxrss_kb / 1024.0;
+	double w1 = one.maxrss_kb / 1024.0 - *base;
+	double w2 = (two.maxrss_kb / 1024.0 - *base) / 2;
+	printf("memory   peak per worker %.1f MB (1 worker), %.1f MB (each "
+	       "of 2)  baseline idle process %.1f MB  (target <= 50 MB per "
+	       "worker)\n",
+	       w1, w2, *base);
+	return true;
+}
+
+/* One hour analysed whole: memory does not follow the length. */
+static void hour_memory(double base)
+{
+	char *hour = NULL;
+	if (asprintf(&hour, "%s/hour.wav", harness_tmpdir()) < 0 ||
+	    harness_system("ffmpeg -nostdin -v error -y -f lavfi -i "
+			   "anoisesrc=r=8000:d=3600:a=0.3 -c:a pcm_u8 '%s'",
+			   hour) != 0) {
+		printf("memory   one hour: ffmpeg could not make the file\n");
+		free(hour);
+		return;
+	}
+	const struct analyze_opts whole = { .max_seconds = 0,
+					    .timeout_s = 600 };
+	struct child_report h;
+	if (run_child(1, &hour, 1, &whole, &h) && h.ok == 1)
+		printf("memory   one hour analysed whole: peak %.1f MB over "
+		       "idle, %.0f x real time  (target <= 50 MB)\n",
+		       h.maxrss_kb / 1024.0 - base, h.audio_s / h.wall);
+	else
+		printf("memory   one hour: could not analyse\n");
+	unlink(hour);
+	free(hour);
+}
+
+/* Zero-filled files of 512 MB (preallocated, partly downloaded): FFmpeg's
+ * MPEG audio parser kept all of an .mp3 in memory (1.09 GB) before reads
+ * without audio were bounded. */
+static void zero_memory(double base)
+{
+	const char *ext[] = { "mp3", "flac", "ogg" };
+	char *list[3];
+	int n = 0;
+	for (int i = 0; i < 3; i++) {
+		if (asprintf(&list[n], "%s/zeros.%s", harness_tmpdir(),
+			     ext[i]) < 0)
+			continue;
+		FILE *f = fopen(list[n], "wb");
+		if (f && fclose(f) == 0 && truncate(list[n], 512L << 20) == 0)
+			n++;
+		else
+			free(list[n]);
+	}
+	const struct analyze_opts o = { .max_seconds = MAX_SECONDS,
+					.timeout_s = TIMEOUT };
+	for (int i = 0; i < n; i++) {
+		struct child_report z;
+		if (run_child(1, &list[i], 1, &o, &z))
+			printf("memory   zero-filled 512 MB %s: peak %.1f MB "
+			       "over idle, %.2f s  (target <= 50 MB per "
+			       "worker; the .mp3 took 1,090 MB)\n",
+			       strrchr(list[i], '.'),
+			       z.maxrss_kb / 1024.0 - base, z.wall);
+		unlink(list[i]);
+		free(list[i]);
+	}
+}
+
 int main(void)
 {
 	char dir[4096] = "";
@@ -330,56 +425,11 @@ int main(void)
 	if (!speed(dir, &opts, &dopts))
 		return 1;
 
-	/* threads and memory, each in a fresh child. */
-	struct child_report idle, one, two;
-	double load_before = 0;
-	getloadavg(&load_before, 1);
-	if (!run_child(0, files, n_files, &opts, &idle) ||
-	    !run_child(1, files, n_files, &opts, &one) ||
-	    !run_child(2, files, n_files, &opts, &two)) {
-		fprintf(stderr, "bench_analyze: a child failed\n");
+	double base;
+	if (!threads_memory(&opts, &base))
 		return 1;
-	}
-	printf("threads  2 workers %.1f s (%.1f tracks/s)  baseline 1 worker "
-	       "%.1f s (%.1f tracks/s)  ratio %.2f  (target >= 1.80; wall "
-	       "time, %ld cores online)\n",
-	       two.wall, two.ok / two.wall, one.wall, one.ok / one.wall,
-	       one.wall / two.wall, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("         CPU time 2 workers %.1f s vs 1 worker %.1f s (%.2f: "
-	       "extra work from running side by side), so %.2fx on two idle "
-	       "cores; load average before %.2f (other processes compete "
-	       "for the cores)\n",
-	       two.cpu, one.cpu, two.cpu / one.cpu, 2 * one.cpu / two.cpu,
-	       load_before);
-	double base = idle.maxrss_kb / 1024.0;
-	double w1 = one.maxrss_kb / 1024.0 - base;
-	double w2 = (two.maxrss_kb / 1024.0 - base) / 2;
-	printf("memory   peak per worker %.1f MB (1 worker), %.1f MB (each "
-	       "of 2)  baseline idle process %.1f MB  (target <= 50 MB per "
-	       "worker)\n",
-	       w1, w2, base);
-
-	/* One hour analysed whole: memory does not follow the length. */
-	char *hour = NULL;
-	const char *tmp = harness_tmpdir();
-	if (asprintf(&hour, "%s/hour.wav", tmp) > 0 &&
-	    harness_system("ffmpeg -nostdin -v error -y -f lavfi -i "
-			   "anoisesrc=r=8000:d=3600:a=0.3 -c:a pcm_u8 '%s'",
-			   hour) == 0) {
-		const struct analyze_opts whole = { .max_seconds = 0,
-						    .timeout_s = 600 };
-		struct child_report h;
-		if (run_child(1, &hour, 1, &whole, &h) && h.ok == 1)
-			printf("memory   one hour analysed whole: peak %.1f MB "
-			       "over idle, %.0f x real time  (target <= 50 "
-			       "MB)\n",
-			       h.maxrss_kb / 1024.0 - base, h.audio_s / h.wall);
-		else
-			printf("memory   one hour: could not analyse\n");
-	} else {
-		printf("memory   one hour: ffmpeg could not make the file\n");
-	}
-	free(hour);
+	hour_memory(base);
+	zero_memory(base);
 	for (int i = 0; i < n_files; i++)
 		free(files[i]);
 	free(files);

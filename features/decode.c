@@ -552,11 +552,68 @@ static void compute_skip(struct decode *d, const AVFrame *f)
 	d->seek_target = -1;
 }
 
+/* The end of the packets: a read failed or the file ended. Sends the
+ * decoder its flush packet. Returns false when that is a failure. */
+static bool end_of_packets(struct decode *d, int ret)
+{
+	/* No audio for DECODE_BARREN_BYTES: the end of what a partly
+	 * written file holds (an excerpt planned beyond it reads from the
+	 * start again). */
+	bool barren = ret == AVERROR_EXIT && d->barren;
+	if (ret == AVERROR_EXIT && !barren) {
+		fail_av(d, "reading", ret);
+		return false;
+	}
+	/* End of file, or a read error in a truncated or damaged file:
+	 * decode what came before it. */
+	if (ret != AVERROR_EOF && !barren && d->good_packets == 0) {
+		fail_av(d, "reading", ret);
+		return false;
+	}
+	d->demux_eof = true;
+	ret = avcodec_send_packet(d->dec, NULL);
+	if (ret < 0 && ret != AVERROR_EOF) {
+		fail_av(d, "decoding", ret);
+		return false;
+	}
+	return true;
+}
+
+/* A decoder error on one packet or frame: skipped, as players do, unless
+ * the stream is mostly errors. Returns false then. */
+static bool tolerate(struct decode *d, int ret)
+{
+	if (++d->bad_packets > DECODE_BAD_PACKETS + d->good_packets) {
+		fail_av(d, "decoding", ret);
+		return false;
+	}
+	return true;
+}
+
+/* Reads the next packet of the stream and sends it to the decoder.
+ * Returns false on failure. */
+static bool feed_decoder(struct decode *d)
+{
+	int ret = av_read_frame(d->fmt, d->pkt);
+	if (ret < 0)
+		return end_of_packets(d, ret);
+	d->read_mark = bytes_read(d);
+	if (d->pkt->stream_index != d->stream) {
+		av_packet_unref(d->pkt);
+		return true;
+	}
+	ret = avcodec_send_packet(d->dec, d->pkt);
+	av_packet_unref(d->pkt);
+	if (ret < 0 && ret != AVERROR(EAGAIN))
+		return tolerate(d, ret);
+	d->good_packets++;
+	return true;
+}
+
 /* Decodes until some samples are in d->out. Returns 1 when there are, 0 at
  * the end of the stream, -1 on failure. */
 static int fill(struct decode *d)
 {
-	int ret;
 	for (;;) {
 		if (past_deadline(d) || cancelled(d)) {
 			fail_av(d, "decoding", AVERROR_EXIT);
@@ -564,7 +621,7 @@ static int fill(struct decode *d)
 		}
 		if (d->dec_eof)
 			return 0;
-		ret = avcodec_receive_frame(d->dec, d->frame);
+		int ret = avcodec_receive_frame(d->dec, d->frame);
 		if (ret == 0) {
 			compute_skip(d, d->frame);
 			long got = convert(d, d->frame);
@@ -573,71 +630,22 @@ static int fill(struct decode *d)
 				return -1;
 			if (got > 0)
 				return 1;
-			continue;
-		}
-		if (ret == AVERROR_EOF) {
+		} else if (ret == AVERROR_EOF) {
 			long got = convert(d, NULL);
 			d->dec_eof = true;
 			if (got < 0)
 				return -1;
 			return got > 0 ? 1 : 0;
-		}
-		if (ret != AVERROR(EAGAIN)) {
-			/* A decoder error on one frame: skip it, as players
-			 * do, unless the stream is mostly errors. */
-			if (++d->bad_packets > DECODE_BAD_PACKETS +
-						   d->good_packets) {
-				fail_av(d, "decoding", ret);
+		} else if (ret != AVERROR(EAGAIN)) {
+			if (!tolerate(d, ret))
 				return -1;
-			}
-			continue;
-		}
-		if (d->demux_eof) {
+		} else if (d->demux_eof) {
 			/* The decoder wants input after the flush packet:
 			 * cannot happen with a sane decoder; end here. */
 			d->dec_eof = true;
 			return 0;
-		}
-		ret = av_read_frame(d->fmt, d->pkt);
-		if (ret < 0) {
-			/* No audio for DECODE_BARREN_BYTES: the end of what a
-			 * partly written file holds (an excerpt planned
-			 * beyond it reads from the start again). */
-			bool barren = ret == AVERROR_EXIT && d->barren;
-			if (ret == AVERROR_EXIT && !barren) {
-				fail_av(d, "reading", ret);
-				return -1;
-			}
-			/* End of file, or a read error in a truncated or
-			 * damaged file: decode what came before it. */
-			if (ret != AVERROR_EOF && !barren &&
-			    d->good_packets == 0) {
-				fail_av(d, "reading", ret);
-				return -1;
-			}
-			d->demux_eof = true;
-			ret = avcodec_send_packet(d->dec, NULL);
-			if (ret < 0 && ret != AVERROR_EOF) {
-				fail_av(d, "decoding", ret);
-				return -1;
-			}
-			continue;
-		}
-		d->read_mark = bytes_read(d);
-		if (d->pkt->stream_index != d->stream) {
-			av_packet_unref(d->pkt);
-			continue;
-		}
-		ret = avcodec_send_packet(d->dec, d->pkt);
-		av_packet_unref(d->pkt);
-		if (ret < 0 && ret != AVERROR(EAGAIN)) {
-			if (++d->bad_packets > DECODE_BAD_PACKETS +
-						   d->good_packets) {
-				fail_av(d, "decoding", ret);
-				return -1;
-			}
-		} else {
-			d->good_packets++;
+		} else if (!feed_decoder(d)) {
+			return -1;
 		}
 	}
 }
