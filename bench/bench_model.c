@@ -497,7 +497,7 @@ int main(int argc, char **argv)
 	} parts[] = { { "score", bench_score }, { "learn", bench_learn },
 		      { "train", bench_train }, { "cv", bench_cv } };
 	/* The kernel the daemon runs (daemon/blas.h). */
-	blas_tune(argv, "train");
+	blas_tune("train");
 	printf("OpenBLAS kernel: %s\n", blas_describe());
 	row("benchmark", "figure", "baseline (same run)", "ratio", "target");
 	int rc = 0;

@@ -85,7 +85,48 @@ bool blas_needed(const char *command)
 	       listed(command, algebra, sizeof algebra / sizeof *algebra);
 }
 
-void blas_tune(char **argv, const char *command)
+/* The arguments the program was started with, from /proc/self/cmdline:
+ * main may have moved argv's pointers about since (global options after
+ * the command). Returns a malloc'd NULL-terminated vector whose strings
+ * live in *buf (the caller frees both), or NULL. */
+static char **original_argv(char **buf)
+{
+	FILE *f = fopen("/proc/self/cmdline", "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *b = malloc(cap);
+	while (b) {
+		len += fread(b + len, 1, cap - len, f);
+		if (len < cap)
+			break;
+		char *p = realloc(b, cap *= 2);
+		if (!p)
+			free(b);
+		b = p;
+	}
+	fclose(f);
+	if (!b || len == 0 || b[len - 1] != '\0') {
+		free(b);
+		return NULL;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += b[i] == '\0';
+	char **argv = malloc((n + 1) * sizeof *argv);
+	if (!argv) {
+		free(b);
+		return NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < len; i += strlen(b + i) + 1)
+		argv[k++] = b + i;
+	argv[k] = NULL;
+	*buf = b;
+	return argv;
+}
+
+void blas_tune(const char *command)
 {
 	if (!blas_needed(command))
 		return;
@@ -94,13 +135,16 @@ void blas_tune(char **argv, const char *command)
 					      getenv("OPENBLAS_CORETYPE"));
 	if (!better)
 		return;
-	if (setenv("OPENBLAS_CORETYPE", better, 1) != 0 ||
-	    setenv(PICKED_ENV, core, 1) != 0)
-		return;
-	execv("/proc/self/exe", argv);
+	char *buf = NULL;
+	char **argv = original_argv(&buf);
+	if (argv && setenv("OPENBLAS_CORETYPE", better, 1) == 0 &&
+	    setenv(PICKED_ENV, core, 1) == 0)
+		execv("/proc/self/exe", argv);
 	/* No /proc, or the binary is gone: run on with the kernel we have. */
 	unsetenv("OPENBLAS_CORETYPE");
 	unsetenv(PICKED_ENV);
+	free(argv);
+	free(buf);
 }
 
 const char *blas_describe(void)

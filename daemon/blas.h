@@ -35,10 +35,11 @@ bool blas_needed(const char *command);
 
 /** In main, once the subcommand is known and before any file is opened:
  *  when `command` does linear algebra and blas_better_core() names a
- *  kernel, sets OPENBLAS_CORETYPE and runs this program again with the same
- *  argv. Returns only when nothing was to be done or the exec failed; the
- *  program then goes on with the kernel it has. */
-void blas_tune(char **argv, const char *command);
+ *  kernel, sets OPENBLAS_CORETYPE and runs this program again with the
+ *  arguments it was started with (read back from /proc/self/cmdline, so
+ *  main may have rearranged argv). Returns only when nothing was to be done
+ *  or the exec failed; the program then goes on with the kernel it has. */
+void blas_tune(const char *command);
 
 /** The kernel OpenBLAS runs, and whether mpdrec chose it: a static string
  *  such as "SkylakeX (chosen by mpdrec; OpenBLAS picked Haswell)". */

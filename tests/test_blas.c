@@ -136,6 +136,16 @@ static void test_binary_runs_the_better_kernel(void)
 	CHECK_MSG(blas_better_core(core, blas_cpu(), NULL) == NULL,
 		  "eval runs %s where this CPU could do better", k);
 	CHECK_INT(n, strstr(k, "chosen by mpdrec") ? 2 : 1);
+	/* Global options after the command (main moves them out of argv):
+	 * the second start still has them, or -v would log nothing. */
+	snprintf(args, sizeof args,
+		 "eval --csv /nonexistent --label y -v --config '%s'", conf);
+	char k2[256];
+	n = loads(NULL, args, k2, sizeof k2);
+	CHECK_MSG(n >= 1 && !strcmp(k2, k), "options after the command: "
+		  "%d loads, kernel '%s'", n, k2);
+	snprintf(args, sizeof args,
+		 "-v --config '%s' eval --csv /nonexistent --label y", conf);
 	/* A choice of the user's stands, and costs no second start. */
 	n = loads("Prescott", args, k, sizeof k);
 	CHECK_INT(n, 1);

@@ -349,11 +349,10 @@ static void test_fp_fast_flushes_denormals(void)
 	CHECK_MSG(after == before, "mode restored: %g", (double)after);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	(void)argc;
 	/* On the OpenBLAS kernel the daemon runs (daemon/blas.h). */
-	blas_tune(argv, "train");
+	blas_tune("train");
 	RUN(test_layout);
 	RUN(test_blas_forward_equals_naive);
 	RUN(test_matmul_backward_adds);

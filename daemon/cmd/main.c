@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 			printf("mpdrec %s\n", MPDREC_VERSION);
 			return 0;
 		}
-	blas_tune(argv, cmd->name);
+	blas_tune(cmd->name);
 
 	struct conf c = { 0 };
 	/* `check-config FILE` checks that file alone: a broken installed one
