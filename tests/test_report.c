@@ -972,11 +972,17 @@ static void test_render_chromium(void)
 	}
 	CHECK_MSG(!strstr(found, "FAIL"), "layout faults:\n%s", found);
 	CHECK(finding(found, "plots 5") != NULL);
-	char want[160];
-	snprintf(want, sizeof want, "plot map of the library: %d points, 1 "
-		 "on the edge", TRACKS + 1);
-	CHECK_MSG(finding(found, want) != NULL, "no '%s' in\n%s", want,
-		  found);
+	/* The outlier on the edge; of the random others, a straggler or two
+	 * may be too (how many depends on the draws and on the length of
+	 * the feature vector), never many. */
+	const char *map = finding(found, "plot map of the library: ");
+	int points = 0, edge = 0;
+	CHECK_MSG(map && sscanf(map, "plot map of the library: %d points, %d "
+				"on the edge", &points, &edge) == 2,
+		  "no map in\n%s", found);
+	CHECK_INT(points, TRACKS + 1);
+	CHECK_MSG(edge >= 1 && edge <= 1 + TRACKS / 20,
+		  "%d of %d points on the edge", edge, points);
 	free(found);
 
 	/* The screenshot shows the plots' colours; kept where
