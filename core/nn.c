@@ -17,6 +17,7 @@
 
 struct nn {
 	int n_in;
+	int bins;			/* of the first layer (1: plain) */
 	int n_layers;			/* hidden layers + output */
 	int in[NN_MAX_HIDDEN + 1];	/* C of layer l */
 	int out[NN_MAX_HIDDEN + 1];	/* OC of layer l */
@@ -37,6 +38,16 @@ struct nn {
 	float *dact[NN_MAX_HIDDEN + 1];
 	float *dpre[NN_MAX_HIDDEN + 1];
 	float *prob;			/* (B) */
+
+	/* Binned first layer (bins > 1), one allocation: slope S and prefix
+	 * P of W_0 in input-major order, S (n_in, T, OC), P (n_in, T+1, OC)
+	 * with P[j][t] = Σ_{t' < t} S[j][t']; the gradient sums G and F of
+	 * the same shape as P; each row's bin t0 (B, n_in) and the fill of
+	 * that bin f (B, n_in) from the last forward. */
+	float *bwork;
+	float *bs, *bp, *bg, *bf;
+	int *bt0;
+	float *bfill;
 };
 
 /* ---- layers ---- */
@@ -155,16 +166,41 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v,
 
 struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch)
 {
+	return nn_new_binned(n_in, 1, hidden, n_hidden, max_batch);
+}
+
+/* The binned layer's scratch; false when out of memory. */
+static bool alloc_bins(struct nn *net)
+{
+	size_t C = (size_t)net->n_in, T = (size_t)net->bins;
+	size_t OC = (size_t)net->out[0], B = (size_t)net->max_batch;
+	size_t ns = C * T * OC, np = C * (T + 1) * OC;
+	net->bwork = malloc(sizeof(float) * (ns + 3 * np + B * C));
+	net->bt0 = malloc(sizeof(int) * B * C);
+	if (!net->bwork || !net->bt0)
+		return false;
+	net->bs = net->bwork;
+	net->bp = net->bs + ns;
+	net->bg = net->bp + np;
+	net->bf = net->bg + np;
+	net->bfill = net->bf + np;
+	return true;
+}
+
+struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
+			 int max_batch)
+{
 	assert(n_in > 0 && n_hidden >= 0 && n_hidden <= NN_MAX_HIDDEN);
-	assert(max_batch > 0);
+	assert(max_batch > 0 && bins >= 1);
 	struct nn *net = calloc(1, sizeof(*net));
 	if (!net)
 		return NULL;
 	net->n_in = n_in;
+	net->bins = bins;
 	net->n_layers = n_hidden + 1;
 	net->max_batch = max_batch;
 	size_t n = 0, acts = 0;
-	int C = n_in;
+	int C = n_in * bins;
 	for (int l = 0; l < net->n_layers; l++) {
 		int OC = l < n_hidden ? hidden[l] : 1;
 		assert(OC > 0);
@@ -179,7 +215,7 @@ struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch)
 	net->mem = calloc(4 * n, sizeof(float));
 	/* act, dact, dpre per layer, plus prob */
 	net->work = calloc((3 * acts + 1) * (size_t)max_batch, sizeof(float));
-	if (!net->mem || !net->work) {
+	if (!net->mem || !net->work || (bins > 1 && !alloc_bins(net))) {
 		nn_free(net);
 		return NULL;
 	}
@@ -205,14 +241,22 @@ void nn_free(struct nn *net)
 		return;
 	free(net->mem);
 	free(net->work);
+	free(net->bwork);
+	free(net->bt0);
 	free(net);
 }
 
 void nn_copy_state(struct nn *dst, const struct nn *src)
 {
-	assert(dst->n_params == src->n_params && dst->n_in == src->n_in);
+	assert(dst->n_params == src->n_params && dst->n_in == src->n_in &&
+	       dst->bins == src->bins);
 	memcpy(dst->mem, src->mem, 4 * src->n_params * sizeof(float));
 	dst->t = src->t;
+}
+
+int nn_bins(const struct nn *net)
+{
+	return net->bins;
 }
 
 int nn_layers(const struct nn *net)
@@ -278,6 +322,123 @@ void nn_init(struct nn *net, uint64_t *rng)
 	net->t = 0;
 }
 
+/* ---- the binned first layer ---- */
+
+void nn_bins_encode(float *enc, const float *x, int B, int C, int bins)
+{
+	for (int b = 0; b < B; b++)
+		for (int j = 0; j < C; j++) {
+			float p = x[(size_t)b * C + j] * bins;
+			for (int t = 0; t < bins; t++) {
+				float v = p - t;
+				v = v > 1.0f ? 1.0f : v;
+				enc[((size_t)b * C + j) * bins + t] =
+					v > 0.0f ? v : 0.0f;
+			}
+		}
+}
+
+/* Rebuilds the slopes S and prefixes P from W_0 (OC, C·T). */
+static void bins_prepare(struct nn *net, const float *w)
+{
+	int C = net->n_in, T = net->bins, OC = net->out[0];
+	for (int j = 0; j < C; j++)
+		for (int k = 0; k < OC; k++) {
+			const float *wk = w + (size_t)k * C * T + (size_t)j * T;
+			float *pj = net->bp + (size_t)j * (T + 1) * OC + k;
+			float *sj = net->bs + (size_t)j * T * OC + k;
+			float acc = 0.0f;
+			for (int t = 0; t < T; t++) {
+				pj[(size_t)t * OC] = acc;
+				sj[(size_t)t * OC] = wk[t];
+				acc += wk[t];
+			}
+			pj[(size_t)T * OC] = acc;
+		}
+}
+
+// out (B, OC) = enc(inp (B, C)) · W_0 (OC, C·T)ᵀ + bias (OC), where the
+// encoding of u has bins 0 .. t0-1 full and bin t0 filled to f:
+// out += P[j][t0] + f · S[j][t0]
+static void bins_forward(struct nn *net, float *out, const float *inp,
+			 const float *w, int B)
+{
+	int C = net->n_in, T = net->bins, OC = net->out[0];
+	const float *bias = w + (size_t)OC * C * T;
+	bins_prepare(net, w);
+	for (int b = 0; b < B; b++) {
+		float *restrict o = out + (size_t)b * OC;
+		memcpy(o, bias, sizeof(float) * OC);
+		for (int j = 0; j < C; j++) {
+			float p = inp[(size_t)b * C + j] * T;
+			/* Below 0 (or NaN) every bin is empty and the input
+			 * has no gradient: t0 = -1, read as bin 0 filled 0. */
+			int below = !(p >= 0.0f);
+			if (below)
+				p = 0.0f;
+			int t0 = p < (float)T ? (int)p : T;
+			float f = t0 < T ? p - (float)t0 : 0.0f;
+			net->bt0[(size_t)b * C + j] = below ? -1 : t0;
+			net->bfill[(size_t)b * C + j] = f;
+			const float *restrict pp =
+				net->bp + ((size_t)j * (T + 1) + t0) * OC;
+			const float *restrict sp = net->bs +
+				((size_t)j * T + (t0 < T ? t0 : T - 1)) * OC;
+			for (int k = 0; k < OC; k++)
+				o[k] += pp[k] + f * sp[k];
+		}
+	}
+}
+
+// dweight (OC, C·T) += dout (B, OC)ᵀ · enc(inp) (B, C·T);
+// dbias (OC) += Σ_b dout; dinp (B, C) += T · dout · S[j][t0] (NULL: skip)
+static void bins_backward(struct nn *net, float *dinp, float *dweight,
+			  float *dbias, const float *dout, int B)
+{
+	int C = net->n_in, T = net->bins, OC = net->out[0];
+	size_t np = (size_t)C * (T + 1) * OC;
+	memset(net->bg, 0, sizeof(float) * np);
+	memset(net->bf, 0, sizeof(float) * np);
+	for (int b = 0; b < B; b++) {
+		const float *restrict d = dout + (size_t)b * OC;
+		for (int k = 0; k < OC; k++)
+			dbias[k] += d[k];
+		for (int j = 0; j < C; j++) {
+			int t0 = net->bt0[(size_t)b * C + j];
+			float f = net->bfill[(size_t)b * C + j];
+			if (t0 < 0)
+				continue;	/* all bins empty */
+			size_t at = ((size_t)j * (T + 1) + t0) * OC;
+			float *restrict g = net->bg + at, *restrict fg = net->bf + at;
+			for (int k = 0; k < OC; k++) {
+				g[k] += d[k];
+				fg[k] += f * d[k];
+			}
+			if (dinp && t0 < T) {
+				const float *sp =
+					net->bs + ((size_t)j * T + t0) * OC;
+				float s = 0.0f;
+				for (int k = 0; k < OC; k++)
+					s += d[k] * sp[k];
+				dinp[(size_t)b * C + j] += (float)T * s;
+			}
+		}
+	}
+	/* Bin t is full for rows whose t0 is above it, filled to f where
+	 * t0 = t: dW[t] = F[t] + Σ_{t' > t} G[t']. */
+	for (int j = 0; j < C; j++)
+		for (int k = 0; k < OC; k++) {
+			const float *g = net->bg + (size_t)j * (T + 1) * OC + k;
+			const float *fg = net->bf + (size_t)j * (T + 1) * OC + k;
+			float *dw = dweight + (size_t)k * C * T + (size_t)j * T;
+			float r = 0.0f;
+			for (int t = T - 1; t >= 0; t--) {
+				r += g[(size_t)(t + 1) * OC];
+				dw[t] += fg[(size_t)t * OC] + r;
+			}
+		}
+}
+
 const float *nn_forward(struct nn *net, const float *x, int B)
 {
 	assert(B > 0 && B <= net->max_batch);
@@ -285,8 +446,11 @@ const float *nn_forward(struct nn *net, const float *x, int B)
 	for (int l = 0; l < net->n_layers; l++) {
 		int C = net->in[l], OC = net->out[l];
 		const float *w = net->params + net->offset[l];
-		nn_matmul_forward(net->act[l], inp, w, w + (size_t)OC * C, B, C,
-				  OC);
+		if (l == 0 && net->bins > 1)
+			bins_forward(net, net->act[0], x, w, B);
+		else
+			nn_matmul_forward(net->act[l], inp, w,
+					  w + (size_t)OC * C, B, C, OC);
 		if (l + 1 < net->n_layers)
 			nn_relu_forward(net->act[l], net->act[l],
 					(size_t)B * OC);
@@ -372,8 +536,13 @@ static void backward_from_logits(struct nn *net, const float *x, int B,
 		} else {
 			dinp = dx;
 		}
-		nn_matmul_backward(dinp, dw, dw + (size_t)OC * C, dout,
-				   l > 0 ? net->act[l - 1] : x, w, B, C, OC);
+		if (l == 0 && net->bins > 1)
+			bins_backward(net, dinp, dw, dw + (size_t)OC * C, dout,
+				      B);
+		else
+			nn_matmul_backward(dinp, dw, dw + (size_t)OC * C,
+					   dout, l > 0 ? net->act[l - 1] : x,
+					   w, B, C, OC);
 	}
 }
 

@@ -2,6 +2,15 @@
  * dense layers with ReLU, a sigmoid output trained with weighted binary
  * cross-entropy plus L2 on the weights, and Adam.
  *
+ * The first layer may be "binned" (piecewise-linear encoding, Gorishniy et
+ * al. 2022, "On Embeddings for Numerical Features in Tabular Deep
+ * Learning"): each input u in [0, 1] is read as T bins, bin t holding
+ * clamp(u·T - t, 0, 1), so the layer learns a piecewise-linear function of
+ * every input instead of a single slope. It is a dense layer over the
+ * C·T encoded inputs, computed without materialising them: one bin per
+ * input is partly full, those below it are full. With T = 1 it is the plain
+ * dense layer.
+ *
  * Every layer is a forward/backward pair; backward functions ADD into their
  * gradients (+=), so gradients are zeroed once per step. All parameters live
  * in one allocation; the gradients and Adam's two moments have the same
@@ -74,6 +83,20 @@ struct nn;
  *  backward take batches of up to max_batch rows. Returns NULL when out of
  *  memory. Caller frees with nn_free(). */
 struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch);
+
+/** The same with a binned first layer of `bins` bins per input (1 = plain
+ *  dense): layer 0 then has C = n_in·bins inputs, W_0 (OC, n_in·bins) with
+ *  input j's bins at j·bins .. j·bins + bins - 1. Inputs are read in
+ *  [0, 1] (clamped). Caller frees with nn_free(). */
+struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
+			 int max_batch);
+
+/** Bins per input of the first layer (1 for a plain net). */
+int nn_bins(const struct nn *net);
+
+/** The encoded inputs of the binned layer, the naive reference:
+ *  enc (B, C·bins)[b][j·bins + t] = clamp(x[b][j]·bins - t, 0, 1). */
+void nn_bins_encode(float *enc, const float *x, int B, int C, int bins);
 
 /** Frees a net; accepts NULL. */
 void nn_free(struct nn *net);

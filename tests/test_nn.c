@@ -331,6 +331,76 @@ static void test_layout(void)
 	nn_free(NULL);
 }
 
+/* The binned first layer is a dense layer over the encoded inputs: a net
+ * with bins reads like a plain net fed nn_bins_encode()'s columns, in its
+ * output, every parameter gradient and (chained through the encoding) the
+ * input gradient; with inputs on bin edges, at 0, at 1, outside [0, 1]
+ * and NaN. */
+static void test_binned_layer_equals_encoded_dense(void)
+{
+	enum { B = 9, C = 5, T = 4 };
+	int hidden[2] = { 7, 3 };
+	struct nn *bn = nn_new_binned(C, T, hidden, 2, B);
+	struct nn *dn = nn_new(C * T, hidden, 2, B);
+	if (!CHECK(bn && dn))
+		return;
+	CHECK_INT(nn_bins(bn), T);
+	CHECK_INT(nn_num_params(bn), nn_num_params(dn));
+	int c0, oc0;
+	nn_layer_shape(bn, 0, &c0, &oc0);
+	CHECK_INT(c0, C * T);
+	uint64_t rng = 5;
+	nn_init(bn, &rng);
+	memcpy(nn_params(dn), nn_params(bn),
+	       sizeof(float) * nn_num_params(bn));
+	float x[B * C], enc[B * C * T], y[B], dxb[B * C] = { 0 };
+	float dxd[B * C * T] = { 0 };
+	for (int i = 0; i < B * C; i++)
+		x[i] = (float)nn_rand_uniform(&rng);
+	x[0] = 0.0f, x[1] = 1.0f, x[2] = 0.5f, x[3] = 0.25f, x[4] = -2.0f;
+	x[5] = 3.0f, x[6] = NAN, x[7] = 0.75f;
+	for (int b = 0; b < B; b++)
+		y[b] = (float)(b % 2);
+	float xc[B * C];	/* what the layer reads: clamped, NaN as 0 */
+	for (int i = 0; i < B * C; i++)
+		xc[i] = x[i] > 1.0f ? 1.0f : x[i] > 0.0f ? x[i] : 0.0f;
+	nn_bins_encode(enc, xc, B, C, T);
+	CHECK_NEAR(enc[2 * T + 1], 1.0, 0);	/* 0.5 of 4 bins: 2 full */
+	CHECK_NEAR(enc[2 * T + 2], 0.0, 0);
+	const float *pb = nn_forward(bn, x, B);
+	float probs[B];
+	memcpy(probs, pb, sizeof probs);
+	const float *pd = nn_forward(dn, enc, B);
+	for (int b = 0; b < B; b++)
+		CHECK_NEAR(probs[b], pd[b], 1e-6);
+	nn_zero_grad(bn);
+	nn_zero_grad(dn);
+	nn_forward(bn, x, B);
+	nn_backward(bn, x, y, NULL, B, 0.01f, dxb);
+	nn_forward(dn, enc, B);
+	nn_backward(dn, enc, y, NULL, B, 0.01f, dxd);
+	double worst = 0;
+	for (size_t i = 0; i < nn_num_params(bn); i++) {
+		double e = fabs(nn_grads(bn)[i] - nn_grads(dn)[i]);
+		worst = e > worst ? e : worst;
+	}
+	CHECK_MSG(worst < 1e-6, "parameter gradients differ by %g", worst);
+	/* d loss / d x = Σ_t d loss / d enc_t · T inside the bin holding x
+	 * (0 where the input is clamped). */
+	for (int b = 0; b < B; b++)
+		for (int j = 0; j < C; j++) {
+			float u = x[b * C + j];
+			double want = 0;
+			if (u >= 0.0f && u < 1.0f) {
+				int t0 = (int)(u * T);
+				want = T * dxd[(b * C + j) * T + t0];
+			}
+			CHECK_NEAR(dxb[b * C + j], want, 1e-6);
+		}
+	nn_free(bn);
+	nn_free(dn);
+}
+
 /* Denormals are flushed while the model computes, and only then. */
 static void test_fp_fast_flushes_denormals(void)
 {
@@ -358,6 +428,7 @@ int main(void)
 	RUN(test_matmul_backward_adds);
 	RUN(test_sigmoid_bce);
 	RUN(test_gradient_check);
+	RUN(test_binned_layer_equals_encoded_dense);
 	RUN(test_adam_by_hand);
 	RUN(test_adam_step_uses_net_layout);
 	RUN(test_learns_xor);
