@@ -93,6 +93,8 @@ static const struct option options[] = {
 	  .offset = AT(model.hidden), .count_offset = AT(model.n_hidden),
 	  .def_list = { 64, 32 }, .def_count = 2, .min = 1, .max = 1024,
 	  .help = "sizes of the hidden layers, input side first" },
+	NUM("model.bins", OPT_INT, model.bins, 8, 1, 64,
+	    "piecewise-linear bins per feature in the first layer (1: plain)"),
 	NUM("model.learning_rate", OPT_DOUBLE, model.learning_rate, 0.001, 1e-6,
 	    1, "Adam's learning rate"),
 	NUM("model.l2", OPT_DOUBLE, model.l2, 1e-3, 0, 1,

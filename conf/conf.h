@@ -54,6 +54,7 @@ struct conf {
 	struct {
 		int hidden[CONF_MAX_HIDDEN];
 		int n_hidden;
+		int bins;
 		double learning_rate;
 		double l2;
 		int ensemble;

@@ -26,7 +26,7 @@
 #define NEW_EVENT_SHARE 0.25
 
 #define BLOB_MAGIC "MPDRECMD"
-#define BLOB_VERSION 1u
+#define BLOB_VERSION 2u
 
 struct member {
 	struct nn *net;
@@ -45,7 +45,6 @@ struct model {
 	float *xs;			/* (cap, n_in) scaled inputs */
 	float *yb, *wb;			/* (cap) labels, weights */
 	float *sum, *sumsq;		/* (cap) ensemble accumulators */
-	float *dx;			/* (n_in) input gradient */
 	double *cum;			/* replay distribution */
 	int cum_cap;
 };
@@ -58,11 +57,12 @@ void model_params_default(struct model_params *p, int n_in)
 		.n_in = n_in,
 		.hidden = { 64, 32 },
 		.n_hidden = 2,
+		.bins = 8,
 		.learning_rate = 1e-3f,
 		.l2 = 1e-3f,
 		.ensemble = 5,
 		.steps_per_event = 4,
-		.batch = 32,
+		.batch = 64,
 		.half_life_days = 30.0f,
 		.seed = 1,
 		.train_batch = 64,
@@ -88,6 +88,8 @@ bool model_params_check(const struct model_params *p, char *err,
 		if (p->hidden[i] < 1 || p->hidden[i] > 4096)
 			BAD("model: hidden layer %d has %d units (expected 1 "
 			    "to 4096)", i + 1, p->hidden[i]);
+	if (p->bins < 1 || p->bins > 64)
+		BAD("model: %d bins (expected 1 to 64)", p->bins);
 	if (!(p->learning_rate > 0 && p->learning_rate <= 1))
 		BAD("model: learning rate %g (expected (0, 1])",
 		    (double)p->learning_rate);
@@ -151,12 +153,12 @@ static struct model *model_alloc(const struct model_params *p)
 	m->wb = malloc(sizeof(float) * m->cap);
 	m->sum = malloc(sizeof(float) * m->cap);
 	m->sumsq = malloc(sizeof(float) * m->cap);
-	m->dx = malloc(sizeof(float) * p->n_in);
 	if (!m->sc || !m->mem || !m->xs || !m->yb || !m->wb || !m->sum ||
-	    !m->sumsq || !m->dx)
+	    !m->sumsq)
 		goto fail;
 	for (int k = 0; k < p->ensemble; k++) {
-		m->mem[k].net = nn_new(p->n_in, p->hidden, p->n_hidden, m->cap);
+		m->mem[k].net = nn_new_binned(p->n_in, p->bins, p->hidden,
+					      p->n_hidden, m->cap);
 		if (!m->mem[k].net)
 			goto fail;
 	}
@@ -198,7 +200,7 @@ void model_free(struct model *m)
 	free(m->mem);
 	scaler_free(m->sc);
 	free(m->xs), free(m->yb), free(m->wb);
-	free(m->sum), free(m->sumsq), free(m->dx);
+	free(m->sum), free(m->sumsq);
 	free(m->cum);
 	free(m);
 }
@@ -247,7 +249,7 @@ bool model_scaler_fitted(const struct model *m)
 bool model_fit_scaler(struct model *m, const float *x, int n, char *err,
 		      size_t err_size)
 {
-	if (!scaler_fit(m->sc, x, n, true, err, err_size))
+	if (!scaler_fit(m->sc, x, n, SCALER_SAMPLE_ROWS, err, err_size))
 		return false;
 	m->fitted = true;
 	return true;
@@ -403,19 +405,31 @@ void model_score(struct model *m, const float *x, int n, float *mean,
 
 bool model_explain(struct model *m, const float *x, float *contrib)
 {
-	int n_in = m->p.n_in;
+	int n_in = m->p.n_in, E = m->p.ensemble;
 	for (int j = 0; j < n_in; j++)
 		if (!isfinite(x[j]))
 			return false;
-	scaler_apply(m->sc, x, 1, m->xs);
-	memset(m->dx, 0, sizeof(float) * n_in);
-	for (int k = 0; k < m->p.ensemble; k++) {
-		nn_forward(m->mem[k].net, m->xs, 1);
-		nn_input_gradient(m->mem[k].net, m->xs, 1,
-				  1.0f / m->p.ensemble, m->dx);
+	unsigned fp = nn_fp_fast();
+	/* Row 0 is x scaled, row 1 + j the same with feature j at the
+	 * library median; chunked when there are more features than rows. */
+	float base = 0;
+	for (int at = -1; at < n_in; at += m->cap) {
+		int c = n_in - at < m->cap ? n_in - at : m->cap;
+		for (int r = 0; r < c; r++) {
+			float *row = m->xs + (size_t)r * n_in;
+			scaler_apply(m->sc, x, 1, row);
+			if (at + r >= 0)
+				row[at + r] = scaler_median(m->sc, at + r);
+		}
+		score_scaled(m, m->xs, c);
+		for (int r = 0; r < c; r++) {
+			if (at + r < 0)
+				base = m->sum[r] / E;
+			else
+				contrib[at + r] = base - m->sum[r] / E;
+		}
 	}
-	for (int j = 0; j < n_in; j++)
-		contrib[j] = m->dx[j] * (m->xs[j] - scaler_median(m->sc, j));
+	nn_fp_restore(fp);
 	return true;
 }
 
@@ -511,6 +525,7 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 			const float *xs, const float *y, const float *rw,
 			int *train, int nt, const int *val, int nv)
 {
+
 	const struct model_params *p = &m->p;
 	int n_in = p->n_in;
 	/* Large tables take larger batches (at least STEPS_PER_EPOCH steps
@@ -620,7 +635,8 @@ bool model_train(struct model *m, const struct model_data *d,
 	int *part = malloc(sizeof(int) * n);
 	int *train = malloc(sizeof(int) * n);
 	int *val = malloc(sizeof(int) * n);
-	struct nn *best = nn_new(n_in, p->hidden, p->n_hidden, 1);
+	struct nn *best = nn_new_binned(n_in, p->bins, p->hidden, p->n_hidden,
+				       1);
 	struct scaler *sc = scaler_clone(m->sc);
 	bool ok = false;
 	if (!xs || !rw || !pbuf || !ybuf || !part || !train || !val ||
@@ -628,7 +644,8 @@ bool model_train(struct model *m, const struct model_data *d,
 		snprintf(err, err_size, "model: out of memory");
 		goto done;
 	}
-	if (!m->fitted && !scaler_fit(sc, d->x, n, true, err, err_size))
+	if (!m->fitted && !scaler_fit(sc, d->x, n, SCALER_SAMPLE_ROWS, err,
+				      err_size))
 		goto done;
 	scaler_apply(sc, d->x, n, xs);
 	double wsum = 0, age0 = youngest(d);
@@ -716,7 +733,7 @@ static uint32_t crc32_of(const unsigned char *p, size_t n)
 
 /* The header after magic and version: every parameter, then the state. */
 struct header {
-	int32_t n_in, n_hidden, hidden[MODEL_MAX_HIDDEN], ensemble;
+	int32_t n_in, n_hidden, hidden[MODEL_MAX_HIDDEN], bins, ensemble;
 	int32_t steps_per_event, batch, train_batch, max_epochs, patience;
 	float learning_rate, l2, half_life_days, train_learning_rate;
 	float val_fraction;
@@ -730,8 +747,8 @@ struct header {
 
 static size_t header_bytes(void)
 {
-	/* magic, version, 12 int32, 5 floats, seed, int64, 2 int32 */
-	return 8 + 4 + 4 * 12 + 5 * 4 + 4 + 8 + 2 * 4;
+	/* magic, version, 13 int32, 5 floats, seed, int64, 2 int32 */
+	return 8 + 4 + 4 * 13 + 5 * 4 + 4 + 8 + 2 * 4;
 }
 
 static size_t member_bytes(size_t n_params)
@@ -742,7 +759,7 @@ static size_t member_bytes(size_t n_params)
 static size_t count_params(const struct model_params *p)
 {
 	size_t n = 0;
-	int c = p->n_in;
+	int c = p->n_in * p->bins;
 	for (int l = 0; l <= p->n_hidden; l++) {
 		int oc = l < p->n_hidden ? p->hidden[l] : 1;
 		n += (size_t)oc * c + oc;
@@ -765,7 +782,7 @@ bool model_save(const struct model *m, void **blob, size_t *size, char *err,
 	}
 	struct header h = {
 		.n_in = mp->n_in, .n_hidden = mp->n_hidden,
-		.ensemble = mp->ensemble,
+		.bins = mp->bins, .ensemble = mp->ensemble,
 		.steps_per_event = mp->steps_per_event, .batch = mp->batch,
 		.train_batch = mp->train_batch, .max_epochs = mp->max_epochs,
 		.patience = mp->patience,
@@ -782,7 +799,8 @@ bool model_save(const struct model *m, void **blob, size_t *size, char *err,
 	memcpy(p, BLOB_MAGIC, 8);
 	p += 8;
 	PUT(version);
-	PUT(h.n_in), PUT(h.n_hidden), PUT(h.hidden), PUT(h.ensemble);
+	PUT(h.n_in), PUT(h.n_hidden), PUT(h.hidden), PUT(h.bins);
+	PUT(h.ensemble);
 	PUT(h.steps_per_event), PUT(h.batch), PUT(h.train_batch);
 	PUT(h.max_epochs), PUT(h.patience);
 	PUT(h.learning_rate), PUT(h.l2), PUT(h.half_life_days);
@@ -843,14 +861,15 @@ struct model *model_load(const void *blob, size_t size, char *err,
 		return NULL;
 	}
 	struct header h;
-	GET(h.n_in), GET(h.n_hidden), GET(h.hidden), GET(h.ensemble);
+	GET(h.n_in), GET(h.n_hidden), GET(h.hidden), GET(h.bins);
+	GET(h.ensemble);
 	GET(h.steps_per_event), GET(h.batch), GET(h.train_batch);
 	GET(h.max_epochs), GET(h.patience);
 	GET(h.learning_rate), GET(h.l2), GET(h.half_life_days);
 	GET(h.train_learning_rate), GET(h.val_fraction);
 	GET(h.seed), GET(h.max_train_rows), GET(h.events), GET(h.fitted);
 	struct model_params mp = {
-		.n_in = h.n_in, .n_hidden = h.n_hidden,
+		.n_in = h.n_in, .n_hidden = h.n_hidden, .bins = h.bins,
 		.ensemble = h.ensemble, .steps_per_event = h.steps_per_event,
 		.batch = h.batch, .train_batch = h.train_batch,
 		.max_epochs = h.max_epochs, .patience = h.patience,
@@ -872,7 +891,7 @@ struct model *model_load(const void *blob, size_t size, char *err,
 		return NULL;
 	}
 	size_t np = count_params(&mp);
-	size_t sc_bytes = (size_t)mp.n_in * 20;
+	size_t sc_bytes = scaler_serial_size_for(mp.n_in);
 	size_t want = header_bytes() + sc_bytes +
 		      mp.ensemble * member_bytes(np) + 4;
 	if (size != want) {

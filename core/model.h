@@ -1,5 +1,7 @@
-/* The model: a robust min-max scaler and an ensemble of small dense nets
- * (core/nn) that learns likes (1) and dislikes (0) from feature vectors.
+/* The model: a quantile scaler (core/scaler: every feature mapped to its
+ * rank in [0, 1]) and an ensemble of small dense nets (core/nn) whose first
+ * layer reads each scaled feature as `bins` piecewise-linear bins, that
+ * learns likes (1) and dislikes (0) from feature vectors.
  *
  * The score of a track is the ensemble's mean probability, its uncertainty
  * the spread (standard deviation) of the members. Each member is trained on
@@ -25,11 +27,13 @@ struct model_params {
 	int n_in;			/* features per example */
 	int hidden[MODEL_MAX_HIDDEN];	/* hidden layer sizes (64, 32) */
 	int n_hidden;			/* 2 */
+	int bins;			/* piecewise-linear bins per input of
+					   the first layer (8; 1: plain) */
 	float learning_rate;		/* Adam step size (1e-3) */
 	float l2;			/* L2 on the weights (1e-3) */
 	int ensemble;			/* members (5) */
 	int steps_per_event;		/* Adam steps per learned event (4) */
-	int batch;			/* rows per incremental step (32) */
+	int batch;			/* rows per incremental step (64) */
 	float half_life_days;		/* replay weight halves (30) */
 	unsigned seed;			/* everything random derives from it */
 	/* full training (model_train) */
@@ -67,7 +71,8 @@ struct model_data {
 
 struct model;
 
-/** Fills *p with the defaults for n_in features (see the fields). */
+/** Fills *p with the defaults for n_in features (see the fields; those a
+ *  user can set agree with conf/conf.c's option table). */
 void model_params_default(struct model_params *p, int n_in);
 
 /** Checks *p; returns false and explains in err when a value is out of
@@ -94,8 +99,10 @@ int model_inputs(const struct model *m);
 /** The parameters the model was built with (borrowed). */
 const struct model_params *model_get_params(const struct model *m);
 
-/** Fits the scaler on x (n, n_in), raw features of the whole library.
- *  Returns false (err filled) when n < 1 or x has a non-finite value.
+/** Fits the scaler on x (n, n_in), raw features of the whole library,
+ *  reading a uniform sample of at most SCALER_SAMPLE_ROWS rows (so its cost
+ *  does not grow with the library). Returns false (err filled) when n < 1
+ *  or a row read has a non-finite value.
  *  Until this is called, model_train fits the scaler on its data and
  *  model_learn on its history. */
 bool model_fit_scaler(struct model *m, const float *x, int n, char *err,
@@ -132,9 +139,10 @@ void model_score(struct model *m, const float *x, int n, float *mean,
 		 float *spread);
 
 /** Per-feature contribution to the score of one raw example x (n_in):
- *  contrib (n_in) = ∂score/∂x̃ · (x̃ - x̃_median), where x̃ is the scaled
- *  input and x̃_median the scaled library median; the sum approximates
- *  score - score(typical track). Returns false for a non-finite x. */
+ *  contrib[j] = score(x) - score(x with feature j at the library median),
+ *  what the feature's value adds to or takes from the score (exact for
+ *  each feature alone, so it holds for the piecewise-linear first layer
+ *  too). Returns false for a non-finite x. */
 bool model_explain(struct model *m, const float *x, float *contrib);
 
 /** Serialises the model (magic, format version, sizes, parameters, scaler,

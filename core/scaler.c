@@ -1,4 +1,4 @@
-/* Robust min-max scaler: see scaler.h. */
+/* Quantile scaler: see scaler.h. */
 #include "core/scaler.h"
 
 #include <assert.h>
@@ -8,19 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A feature is "skewed" when its median lies in the bottom SKEW_SHARE of
- * its 1st–99th percentile range; its log shift is LOG_SHIFT_SHARE of the
- * 99th percentile, so values far below that (5.83e-05 against 0.9) count
- * as "about zero" instead of dominating the range. */
-#define SKEW_SHARE 0.2
-#define LOG_SHIFT_SHARE 0.01
-
-enum { KIND_LINEAR = 0, KIND_LOG = 1 };
+#define K (SCALER_KNOTS - 1)		/* intervals between knots */
 
 struct feature {
-	int32_t kind;
-	float shift;		/* log(x + shift) for KIND_LOG */
-	float lo, hi;		/* transformed 1st and 99th percentiles */
+	float v[SCALER_KNOTS];	/* quantile i / K, ascending */
 	float mid;		/* scaled median */
 };
 
@@ -41,8 +32,11 @@ struct scaler *scaler_new(int n)
 		free(s);
 		return NULL;
 	}
-	for (int j = 0; j < n; j++)
-		s->f[j] = (struct feature){ KIND_LINEAR, 0, 0, 1, 0.5f };
+	for (int j = 0; j < n; j++) {
+		for (int i = 0; i <= K; i++)
+			s->f[j].v[i] = (float)i / K;
+		s->f[j].mid = 0.5f;
+	}
 	return s;
 }
 
@@ -67,85 +61,133 @@ int scaler_features(const struct scaler *s)
 	return s->n;
 }
 
+/* u(x) for finite x: the level of x among the knots, interpolated
+ * between neighbours; a value equal to knots lo..hi takes the middle of
+ * their levels. */
+static float scale_finite(const struct feature *f, float x)
+{
+	if (x < f->v[0])
+		return 0.0f;
+	if (x > f->v[K])
+		return 1.0f;
+	/* First knot >= x, branch-free (the comparisons are unpredictable):
+	 * the last knot is >= x here. */
+	const float *base = f->v;
+	int len = SCALER_KNOTS;
+	while (len > 1) {
+		int half = len / 2;
+		base = base[half - 1] < x ? base + half : base;
+		len -= half;
+	}
+	int first_ge = (int)(base - f->v);
+	if (f->v[first_ge] == x) {
+		int last = first_ge;	/* ties are short: walk */
+		while (last < K && f->v[last + 1] == x)
+			last++;
+		return (float)(first_ge + last) / (2.0f * K);
+	}
+	int i = first_ge - 1;		/* v[i] < x < v[i + 1] */
+	float t = (x - f->v[i]) / (f->v[i + 1] - f->v[i]);
+	return ((float)i + t) / K;
+}
+
+static float scale_one(const struct feature *f, float x)
+{
+	return isfinite(x) ? scale_finite(f, x) : f->mid;
+}
+
 static int cmp_float(const void *a, const void *b)
 {
 	float x = *(const float *)a, y = *(const float *)b;
 	return (x > y) - (x < y);
 }
 
-/* Linear interpolation between order statistics of sorted v (n). */
-static double percentile(const float *v, int n, double q)
+static uint64_t next_u64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Row indices to read, m of rows: all, or a uniform sample (reservoir,
+ * fixed seed); sorted afterwards so the reads walk memory forward. */
+static void pick_rows(int *idx, int m, int rows)
+{
+	for (int i = 0; i < m; i++)
+		idx[i] = i;
+	uint64_t rng = 0x5ca1e5eedULL;
+	for (int i = m; i < rows; i++) {
+		uint64_t r = next_u64(&rng) % (uint64_t)(i + 1);
+		if (r < (uint64_t)m)
+			idx[r] = i;
+	}
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Quantile q of sorted v (n), interpolated between order statistics. */
+static double quantile(const float *v, int n, double q)
 {
 	double pos = q * (n - 1);
 	int i = (int)floor(pos);
 	if (i >= n - 1)
 		return v[n - 1];
-	double t = pos - i;
-	return v[i] + t * ((double)v[i + 1] - v[i]);
+	return v[i] + (pos - i) * ((double)v[i + 1] - v[i]);
 }
 
-static float transform(const struct feature *f, float x)
+static void fit_feature(struct feature *g, float *col, int m)
 {
-	return f->kind == KIND_LOG ? logf((x > 0 ? x : 0) + f->shift) : x;
+	qsort(col, m, sizeof(float), cmp_float);
+	for (int i = 0; i <= K; i++)
+		g->v[i] = (float)quantile(col, m, (double)i / K);
+	for (int i = 1; i <= K; i++)	/* float rounding: keep ascending */
+		if (g->v[i] < g->v[i - 1])
+			g->v[i] = g->v[i - 1];
+	g->mid = 0.5f;
+	g->mid = scale_finite(g, (float)quantile(col, m, 0.5));
 }
 
-static float scale_one(const struct feature *f, float x)
-{
-	if (!isfinite(x))
-		return f->mid;
-	float t = transform(f, x);
-	if (!(f->hi > f->lo))
-		return 0.0f;
-	float u = (t - f->lo) / (f->hi - f->lo);
-	return u < 0.0f ? 0.0f : u > 1.0f ? 1.0f : u;
-}
-
-bool scaler_fit(struct scaler *s, const float *x, int rows, bool log_skewed,
+bool scaler_fit(struct scaler *s, const float *x, int rows, int max_rows,
 		char *err, size_t err_size)
 {
 	if (rows < 1) {
 		snprintf(err, err_size, "scaler: no rows to fit on");
 		return false;
 	}
-	float *col = malloc(sizeof(float) * rows);
+	int m = max_rows > 0 && max_rows < rows ? max_rows : rows;
+	int *idx = malloc(sizeof(int) * m);
+	float *col = malloc(sizeof(float) * m);
 	struct feature *f = malloc(sizeof(*f) * s->n);
-	if (!col || !f) {
-		free(col), free(f);
+	bool ok = false;
+	if (!idx || !col || !f) {
 		snprintf(err, err_size, "scaler: out of memory");
-		return false;
+		goto done;
 	}
+	pick_rows(idx, m, rows);
+	if (m < rows)
+		qsort(idx, m, sizeof(int), cmp_int);
 	for (int j = 0; j < s->n; j++) {
-		for (int i = 0; i < rows; i++) {
-			col[i] = x[(size_t)i * s->n + j];
+		for (int i = 0; i < m; i++) {
+			col[i] = x[(size_t)idx[i] * s->n + j];
 			if (!isfinite(col[i])) {
 				snprintf(err, err_size,
 					 "scaler: row %d, feature %d is not "
-					 "a finite number", i, j);
-				free(col), free(f);
-				return false;
+					 "a finite number", idx[i], j);
+				goto done;
 			}
 		}
-		qsort(col, rows, sizeof(float), cmp_float);
-		double p1 = percentile(col, rows, 0.01);
-		double p50 = percentile(col, rows, 0.50);
-		double p99 = percentile(col, rows, 0.99);
-		struct feature *g = &f[j];
-		*g = (struct feature){ KIND_LINEAR, 0, (float)p1, (float)p99,
-				       0 };
-		if (log_skewed && col[0] >= 0 && p99 > p1 &&
-		    p50 - p1 < SKEW_SHARE * (p99 - p1)) {
-			g->kind = KIND_LOG;
-			g->shift = (float)(LOG_SHIFT_SHARE * p99);
-			/* log is monotonic: percentiles carry over */
-			g->lo = transform(g, (float)p1);
-			g->hi = transform(g, (float)p99);
-		}
-		g->mid = 0.5f;
-		g->mid = scale_one(g, (float)p50);
+		fit_feature(&f[j], col, m);
 	}
 	memcpy(s->f, f, sizeof(*f) * s->n);
-	free(col), free(f);
-	return true;
+	ok = true;
+done:
+	free(idx), free(col), free(f);
+	return ok;
 }
 
 void scaler_apply(const struct scaler *s, const float *x, int rows,
@@ -165,29 +207,24 @@ float scaler_median(const struct scaler *s, int j)
 	return s->f[j].mid;
 }
 
-bool scaler_is_log(const struct scaler *s, int j)
-{
-	assert(j >= 0 && j < s->n);
-	return s->f[j].kind == KIND_LOG;
-}
+#define SERIAL_FEATURE ((SCALER_KNOTS + 1) * 4)	/* knots, median */
 
-#define SERIAL_FEATURE 20	/* int32 kind, four floats */
+size_t scaler_serial_size_for(int n)
+{
+	return (size_t)n * SERIAL_FEATURE;
+}
 
 size_t scaler_serial_size(const struct scaler *s)
 {
-	return (size_t)s->n * SERIAL_FEATURE;
+	return scaler_serial_size_for(s->n);
 }
 
 void scaler_write(const struct scaler *s, void *buf)
 {
 	unsigned char *p = buf;
 	for (int j = 0; j < s->n; j++) {
-		const struct feature *f = &s->f[j];
-		memcpy(p, &f->kind, 4);
-		memcpy(p + 4, &f->shift, 4);
-		memcpy(p + 8, &f->lo, 4);
-		memcpy(p + 12, &f->hi, 4);
-		memcpy(p + 16, &f->mid, 4);
+		memcpy(p, s->f[j].v, sizeof(s->f[j].v));
+		memcpy(p + sizeof(s->f[j].v), &s->f[j].mid, 4);
 		p += SERIAL_FEATURE;
 	}
 }
@@ -195,7 +232,7 @@ void scaler_write(const struct scaler *s, void *buf)
 struct scaler *scaler_read(const void *buf, size_t size, int n, char *err,
 			   size_t err_size)
 {
-	if (n < 1 || size != (size_t)n * SERIAL_FEATURE) {
+	if (n < 1 || size != scaler_serial_size_for(n)) {
 		snprintf(err, err_size, "scaler: %zu bytes for %d features",
 			 size, n);
 		return NULL;
@@ -208,16 +245,13 @@ struct scaler *scaler_read(const void *buf, size_t size, int n, char *err,
 	const unsigned char *p = buf;
 	for (int j = 0; j < n; j++) {
 		struct feature *f = &s->f[j];
-		memcpy(&f->kind, p, 4);
-		memcpy(&f->shift, p + 4, 4);
-		memcpy(&f->lo, p + 8, 4);
-		memcpy(&f->hi, p + 12, 4);
-		memcpy(&f->mid, p + 16, 4);
+		memcpy(f->v, p, sizeof(f->v));
+		memcpy(&f->mid, p + sizeof(f->v), 4);
 		p += SERIAL_FEATURE;
-		if ((f->kind != KIND_LINEAR && f->kind != KIND_LOG) ||
-		    !isfinite(f->shift) || !isfinite(f->lo) ||
-		    !isfinite(f->hi) || !isfinite(f->mid) ||
-		    (f->kind == KIND_LOG && !(f->shift > 0))) {
+		bool bad = !isfinite(f->mid) || f->mid < 0 || f->mid > 1;
+		for (int i = 0; i <= K && !bad; i++)
+			bad = !isfinite(f->v[i]) || (i && f->v[i] < f->v[i - 1]);
+		if (bad) {
 			snprintf(err, err_size,
 				 "scaler: feature %d has impossible values", j);
 			scaler_free(s);

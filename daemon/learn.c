@@ -178,6 +178,7 @@ void learn_params_from_conf(struct model_params *p, const struct conf *c,
 		for (int i = 0; i < c->model.n_hidden; i++)
 			p->hidden[i] = c->model.hidden[i];
 	}
+	p->bins = c->model.bins;
 	p->learning_rate = (float)c->model.learning_rate;
 	p->l2 = (float)c->model.l2;
 	p->ensemble = c->model.ensemble;

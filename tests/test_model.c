@@ -1,6 +1,7 @@
 /* core/model and core/scaler: scaling, scoring, learning, training,
  * explaining, cloning, and persistence (round trip bit-identical;
  * truncated, corrupted and other-version blobs refused). */
+#include "conf/conf.h"
 #include "core/metrics.h"
 #include "core/model.h"
 #include "core/scaler.h"
@@ -26,57 +27,155 @@ static double uniform(void)
 static void test_scaler(void)
 {
 	enum { N = 1000 };
-	static float x[N * 3], out[N * 3];
+	static float x[N * 4], out[N * 4];
 	for (int i = 0; i < N; i++) {
-		x[i * 3] = (float)i;			/* uniform 0..999 */
-		x[i * 3 + 1] = 7.0f;			/* constant */
-		/* skewed: mostly tiny, some large */
-		x[i * 3 + 2] = i % 10 ? 1e-5f * (i % 7) : (float)i / N;
+		x[i * 4] = (float)i;			/* uniform 0..999 */
+		x[i * 4 + 1] = 7.0f;			/* constant */
+		/* heavy-tailed: mostly tiny, some huge */
+		x[i * 4 + 2] = i % 10 ? 1e-5f * (i % 7) : (float)i * 1e3f;
+		x[i * 4 + 3] = i % 10 < 3 ? 1.0f : 0.0f; /* a 0/1 flag */
 	}
-	x[5 * 3] = 1e9f;				/* an outlier */
-	struct scaler *s = scaler_new(3);
+	x[5 * 4] = 1e9f;				/* an outlier */
+	struct scaler *s = scaler_new(4);
 	char err[128];
-	if (!CHECK(scaler_fit(s, x, N, true, err, sizeof err)))
+	if (!CHECK(scaler_fit(s, x, N, 0, err, sizeof err)))
 		return;
 	scaler_apply(s, x, N, out);
-	/* The 1st..99th percentile range maps to [0, 1]; the outlier is
-	 * clipped, not allowed to squash the rest. */
-	CHECK_NEAR(out[500 * 3], (500 - 10.99) / (989.01 - 10.99), 2e-3);
-	CHECK(out[5 * 3] == 1.0f);
+	/* A rank transform: the middle value lands in the middle, the
+	 * outlier at 1 without squashing the rest, the minimum at 0. */
+	CHECK_NEAR(out[500 * 4], 0.5, 0.01);
+	CHECK_NEAR(out[250 * 4], 0.25, 0.01);
+	CHECK(out[5 * 4] == 1.0f);
 	CHECK(out[0] == 0.0f);
-	for (int i = 0; i < N * 3; i++)
+	for (int i = 0; i < N * 4; i++)
 		if (!CHECK(out[i] >= 0.0f && out[i] <= 1.0f))
 			break;
-	CHECK(out[1] == 0.0f);			/* constant feature */
-	CHECK(!scaler_is_log(s, 0));
-	CHECK(scaler_is_log(s, 2));
-	/* The log spreads the skewed feature: 1% of its range lands well
-	 * above 1% of [0, 1]; values far below that count as about 0. */
-	float probe[3] = { 0, 7, 0.01f }, pr[3];
+	for (int i = 1; i < N; i++)		/* monotonic */
+		if (i != 5 && i != 6 && !CHECK(out[i * 4] >= out[(i - 1) * 4]))
+			break;
+	CHECK_NEAR(out[1], 0.5, 1e-6);		/* constant: the middle */
+	/* Ties take the middle of the levels they span: the flag's 0s (70%)
+	 * at about 0.35, its 1s at about 0.85. */
+	CHECK_NEAR(out[3 * 4 + 3], 0.35, 0.02);
+	CHECK_NEAR(out[0 * 4 + 3], 0.85, 0.02);
+	/* The heavy tail spreads out: a value at its 95th percentile lands
+	 * near 0.95, not near 0 as a min-max scaling would put it. */
+	float probe[4] = { 0, 7, 950.0f * 1e3f, 0 }, pr[4];
 	scaler_apply(s, probe, 1, pr);
-	CHECK(pr[2] > 0.1f);
-	CHECK(scaler_median(s, 2) < 0.01f);
+	CHECK_NEAR(pr[2], 0.995, 0.01);
+	CHECK(scaler_median(s, 2) < 0.6f && scaler_median(s, 2) > 0.3f);
 	/* NaN maps to the median. */
-	float nan_row[3] = { NAN, 7, 0 }, r[3];
+	float nan_row[4] = { NAN, 7, 0, 0 }, r[4];
 	scaler_apply(s, nan_row, 1, r);
 	CHECK_NEAR(r[0], scaler_median(s, 0), 1e-6);
 	/* Serialisation. */
 	size_t sz = scaler_serial_size(s);
+	CHECK_INT(sz, scaler_serial_size_for(4));
 	unsigned char *buf = malloc(sz);
 	scaler_write(s, buf);
-	struct scaler *t = scaler_read(buf, sz, 3, err, sizeof err);
+	struct scaler *t = scaler_read(buf, sz, 4, err, sizeof err);
 	if (CHECK(t)) {
-		float out2[N * 3];
+		static float out2[N * 4];
 		scaler_apply(t, x, N, out2);
 		CHECK(memcmp(out, out2, sizeof out2) == 0);
 	}
-	CHECK(!scaler_read(buf, sz - 1, 3, err, sizeof err));
-	CHECK(!scaler_fit(s, x, 0, true, err, sizeof err));
+	CHECK(!scaler_read(buf, sz - 1, 4, err, sizeof err));
+	float knot;				/* quantiles out of order */
+	memcpy(&knot, buf + 4, 4);
+	knot = -1e30f;
+	memcpy(buf + 4, &knot, 4);
+	CHECK(!scaler_read(buf, sz, 4, err, sizeof err));
+	CHECK(!scaler_fit(s, x, 0, 0, err, sizeof err));
 	x[7] = INFINITY;
-	CHECK(!scaler_fit(s, x, N, true, err, sizeof err));
+	CHECK(!scaler_fit(s, x, N, 0, err, sizeof err));
+	CHECK_MSG(strstr(err, "row 1, feature 3"), "%s", err);
 	free(buf);
 	scaler_free(t);
 	scaler_free(s);
+}
+
+/* A scaler fitted on a bounded sample of a large library agrees with the
+ * one fitted on every row: the fit reads at most SCALER_SAMPLE_ROWS rows
+ * (so a start or retrain does not sort the whole library), and its
+ * transform is within 0.02 of the exact one everywhere. */
+static void test_scaler_sample_agrees(void)
+{
+	enum { N = 400000, D = 3 };
+	float *x = malloc(sizeof(float) * N * D);
+	float *probe = malloc(sizeof(float) * 1000 * D);
+	if (!CHECK(x && probe))
+		return;
+	for (int i = 0; i < N; i++) {
+		double u = uniform(), v = uniform();
+		x[i * D] = (float)(-log(u + 1e-12) * 3);	/* exponential */
+		x[i * D + 1] = (float)(sqrt(-2 * log(u + 1e-12)) *
+				       cos(6.283185 * v));	/* normal */
+		x[i * D + 2] = (float)(i % 12);			/* a key */
+	}
+	for (int i = 0; i < 1000 * D; i++)
+		probe[i] = x[(size_t)(uniform() * N) * D + i % D] *
+			   (float)(0.9 + 0.2 * uniform());
+	struct scaler *exact = scaler_new(D), *sampled = scaler_new(D);
+	char err[128];
+	if (!CHECK(scaler_fit(exact, x, N, 0, err, sizeof err)) ||
+	    !CHECK(scaler_fit(sampled, x, N, SCALER_SAMPLE_ROWS, err,
+			      sizeof err)))
+		goto done;
+	float a[1000 * D], b[1000 * D];
+	scaler_apply(exact, probe, 1000, a);
+	scaler_apply(sampled, probe, 1000, b);
+	double worst[D] = { 0 };
+	for (int i = 0; i < 1000 * D; i++)
+		if (fabs(a[i] - b[i]) > worst[i % D])
+			worst[i % D] = fabs(a[i] - b[i]);
+	printf("  sample of %d rows vs all %d: largest difference %.4f, "
+	       "%.4f, %.4f\n", SCALER_SAMPLE_ROWS, N, worst[0], worst[1],
+	       worst[2]);
+	/* Continuous features: within the sampling error. A discrete one
+	 * (ties) within one knot step: its ties may span a knot more or
+	 * less. */
+	CHECK_MSG(worst[0] < 0.015 && worst[1] < 0.015,
+		  "sampled scaler off by %.4f, %.4f", worst[0], worst[1]);
+	CHECK_MSG(worst[2] <= 1.0 / (SCALER_KNOTS - 1) + 1e-6,
+		  "sampled scaler off by %.4f on a discrete feature",
+		  worst[2]);
+	/* The sample is a sample: a value only in the rows it skips does not
+	 * reach the knots. */
+	for (int i = 0; i < N; i++)
+		x[i * D] = i == N / 2 ? 1e9f : 1.0f;
+	if (CHECK(scaler_fit(sampled, x, N, 100, err, sizeof err))) {
+		float row[D] = { 1e8f, 0, 0 }, o[D];
+		scaler_apply(sampled, row, 1, o);
+		CHECK(o[0] == 1.0f);	/* above every knot */
+	}
+done:
+	scaler_free(exact);
+	scaler_free(sampled);
+	free(x);
+	free(probe);
+}
+
+/* A user-facing default lives in conf/conf.c's option table only; the
+ * model's own defaults (for eval, benches, tests) agree with it. */
+static void test_defaults_agree_with_conf(void)
+{
+	struct conf c;
+	if (!CHECK(conf_defaults(&c)))
+		return;
+	struct model_params p;
+	model_params_default(&p, 10);
+	CHECK_INT(p.n_hidden, c.model.n_hidden);
+	for (int i = 0; i < p.n_hidden && i < c.model.n_hidden; i++)
+		CHECK_INT(p.hidden[i], c.model.hidden[i]);
+	CHECK_INT(p.bins, c.model.bins);
+	CHECK_NEAR(p.learning_rate, c.model.learning_rate, 1e-9);
+	CHECK_NEAR(p.l2, c.model.l2, 1e-9);
+	CHECK_INT(p.ensemble, c.model.ensemble);
+	CHECK_INT(p.steps_per_event, c.model.steps_per_event);
+	CHECK_INT(p.batch, c.model.batch);
+	CHECK_NEAR(p.half_life_days, c.model.half_life_days, 1e-6);
+	CHECK_INT(p.seed, c.model.seed);
+	conf_free(&c);
 }
 
 static void test_params(void)
@@ -382,12 +481,14 @@ static void test_save_load(void)
 	bad[size - 100] ^= 0x01;
 	model_load(bad, size, err, sizeof err);
 	CHECK_MSG(strstr(err, "checksum") != NULL, "%s", err);
-	/* Other version. */
+	/* An older version (1: min-max scaler, no bins) is refused, saying
+	 * so; the daemon then starts a new model from the events. */
 	memcpy(bad, blob, size);
-	uint32_t v = 2;
+	uint32_t v = 1;
 	memcpy(bad + 8, &v, 4);
 	model_load(bad, size, err, sizeof err);
-	CHECK_MSG(strstr(err, "version 2") != NULL, "%s", err);
+	CHECK_MSG(strstr(err, "version 1, this build reads 2") != NULL, "%s",
+		  err);
 	/* Not a model at all. */
 	memcpy(bad, blob, size);
 	memcpy(bad, "SQLite f", 8);
@@ -484,6 +585,8 @@ static void test_auc_with_nan(void)
 int main(void)
 {
 	RUN(test_scaler);
+	RUN(test_scaler_sample_agrees);
+	RUN(test_defaults_agree_with_conf);
 	RUN(test_params);
 	RUN(test_train_and_score);
 	RUN(test_learn);
