@@ -22,6 +22,11 @@
  * this many steps (never fewer rows than train_batch). */
 #define STEPS_PER_EPOCH 50
 
+/* Incremental step size: learning_rate · (1 + LEARN_BOOST · E / (E + n))
+ * after n events, E = LEARN_BOOST_EVENTS (10× at first, 2.8× at 200). */
+#define LEARN_BOOST 9.0
+#define LEARN_BOOST_EVENTS 50.0
+
 /* Share of an incremental batch's loss weight the new event carries. */
 #define NEW_EVENT_SHARE 0.25
 
@@ -38,6 +43,8 @@ struct model {
 	struct scaler *sc;
 	bool fitted;
 	int events;
+	float base;			/* logit of the like rate folded into
+					   every member's output bias */
 	int cap;			/* rows per forward/backward */
 	struct member *mem;		/* p.ensemble */
 
@@ -174,6 +181,7 @@ static void init_members(struct model *m)
 		m->mem[k].rng = member_seed(m->p.seed, k);
 		nn_init(m->mem[k].net, &m->mem[k].rng);
 	}
+	m->base = 0;
 }
 
 struct model *model_new(const struct model_params *p, char *err,
@@ -219,6 +227,7 @@ struct model *model_clone(const struct model *m)
 	c->sc = sc;
 	c->fitted = m->fitted;
 	c->events = m->events;
+	c->base = m->base;
 	for (int k = 0; k < m->p.ensemble; k++) {
 		nn_copy_state(c->mem[k].net, m->mem[k].net);
 		c->mem[k].rng = m->mem[k].rng;
@@ -318,6 +327,43 @@ static int replay_draw(const struct model *m, int n, double total,
 	return lo;
 }
 
+/* Moves every member's output bias to a new base rate: far from any
+ * labelled track the score falls back to the like rate seen, not 0.5. */
+static void set_base(struct model *m, float base)
+{
+	for (int k = 0; k < m->p.ensemble; k++) {
+		struct nn *net = m->mem[k].net;
+		int L = nn_layers(net), c, oc;
+		nn_layer_shape(net, L - 1, &c, &oc);
+		nn_params(net)[nn_layer_offset(net, L - 1) + (size_t)c * oc] +=
+			base - m->base;
+	}
+	m->base = base;
+}
+
+/* Logit of the like rate of d plus one more example (y, w; w 0: none),
+ * with a uniform prior of one like and one dislike. */
+static float base_rate(const struct model_data *d, float y, float w)
+{
+	double likes = 1 + (double)y * w, n = 2 + w;
+	for (int i = 0; d && i < d->n; i++) {
+		double wi = d->w ? d->w[i] : 1.0;
+		likes += (d->y[i] >= 0.5f) * wi;
+		n += wi;
+	}
+	return (float)log(likes / (n - likes));
+}
+/* The step size of incremental learning: a new model learns faster, so
+ * ten labels already move its scores (issue 12: after 10 events the old
+ * fixed rate left them within 0.53-0.67), falling towards
+ * learning_rate over the first hundreds of events. */
+static float learn_rate(const struct model *m)
+{
+	return (float)(m->p.learning_rate *
+		       (1 + LEARN_BOOST * LEARN_BOOST_EVENTS /
+				    (LEARN_BOOST_EVENTS + m->events)));
+}
+
 void model_learn(struct model *m, const float *x, float y, float w,
 		 const struct model_data *history)
 {
@@ -328,6 +374,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 		char err[128];
 		model_fit_scaler(m, history->x, history->n, err, sizeof err);
 	}
+	set_base(m, base_rate(history, y, w));
 	double total = replay_weights(m, history);
 	int B = total > 0 ? m->p.batch : 1;
 	/* With w = 1 the new example weighs as much as NEW_EVENT_SHARE of
@@ -335,6 +382,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 	 * without drowning the history the replay stands for. */
 	float new_weight = B > 1 ? (float)((B - 1) * NEW_EVENT_SHARE /
 					   (1 - NEW_EVENT_SHARE)) : 1.0f;
+	float lr = learn_rate(m);
 	for (int k = 0; k < m->p.ensemble; k++) {
 		struct member *mb = &m->mem[k];
 		for (int s = 0; s < m->p.steps_per_event; s++) {
@@ -357,7 +405,7 @@ void model_learn(struct model *m, const float *x, float y, float w,
 			nn_zero_grad(mb->net);
 			nn_backward(mb->net, m->xs, m->yb, m->wb, B, m->p.l2,
 				    NULL);
-			nn_adam_step(mb->net, m->p.learning_rate);
+			nn_adam_step(mb->net, lr);
 		}
 	}
 	m->events++;
@@ -674,6 +722,7 @@ bool model_train(struct model *m, const struct model_data *d,
 	sc = NULL;
 	m->fitted = true;
 	init_members(m);
+	set_base(m, base_rate(d, 0, 0));
 	long epochs = 0;
 	for (int e = 0; e < E; e++) {
 		int nt = 0, nv = 0;
@@ -740,6 +789,7 @@ struct header {
 	uint32_t seed;
 	int64_t max_train_rows;
 	int32_t events, fitted;
+	float base;
 };
 
 #define PUT(v) (memcpy(p, &(v), sizeof(v)), p += sizeof(v))
@@ -747,8 +797,8 @@ struct header {
 
 static size_t header_bytes(void)
 {
-	/* magic, version, 13 int32, 5 floats, seed, int64, 2 int32 */
-	return 8 + 4 + 4 * 13 + 5 * 4 + 4 + 8 + 2 * 4;
+	/* magic, version, 13 int32, 5 floats, seed, int64, 2 int32, base */
+	return 8 + 4 + 4 * 13 + 5 * 4 + 4 + 8 + 2 * 4 + 4;
 }
 
 static size_t member_bytes(size_t n_params)
@@ -791,7 +841,7 @@ bool model_save(const struct model *m, void **blob, size_t *size, char *err,
 		.train_learning_rate = mp->train_learning_rate,
 		.val_fraction = mp->val_fraction, .seed = mp->seed,
 		.max_train_rows = mp->max_train_rows,
-		.events = m->events, .fitted = m->fitted,
+		.events = m->events, .fitted = m->fitted, .base = m->base,
 	};
 	for (int i = 0; i < MODEL_MAX_HIDDEN; i++)
 		h.hidden[i] = i < mp->n_hidden ? mp->hidden[i] : 0;
@@ -806,6 +856,7 @@ bool model_save(const struct model *m, void **blob, size_t *size, char *err,
 	PUT(h.learning_rate), PUT(h.l2), PUT(h.half_life_days);
 	PUT(h.train_learning_rate), PUT(h.val_fraction);
 	PUT(h.seed), PUT(h.max_train_rows), PUT(h.events), PUT(h.fitted);
+	PUT(h.base);
 	assert((size_t)(p - buf) == header_bytes());
 	scaler_write(m->sc, p);
 	p += scaler_serial_size(m->sc);
@@ -868,6 +919,7 @@ struct model *model_load(const void *blob, size_t size, char *err,
 	GET(h.learning_rate), GET(h.l2), GET(h.half_life_days);
 	GET(h.train_learning_rate), GET(h.val_fraction);
 	GET(h.seed), GET(h.max_train_rows), GET(h.events), GET(h.fitted);
+	GET(h.base);
 	struct model_params mp = {
 		.n_in = h.n_in, .n_hidden = h.n_hidden, .bins = h.bins,
 		.ensemble = h.ensemble, .steps_per_event = h.steps_per_event,
@@ -882,12 +934,12 @@ struct model *model_load(const void *blob, size_t size, char *err,
 	for (int i = 0; i < MODEL_MAX_HIDDEN; i++)
 		mp.hidden[i] = h.hidden[i];
 	char why[200];
-	if (!model_params_check(&mp, why, sizeof why) || h.events < 0 ||
-	    (h.fitted != 0 && h.fitted != 1)) {
+	bool bad_state = h.events < 0 || (h.fitted != 0 && h.fitted != 1) ||
+			 !isfinite(h.base);
+	if (!model_params_check(&mp, why, sizeof why) || bad_state) {
 		/* A header that fails the checks was damaged. */
 		snprintf(err, err_size, "model: corrupted header (%s)",
-			 h.events < 0 || (h.fitted != 0 && h.fitted != 1)
-				 ? "bad state" : why);
+			 bad_state ? "bad state" : why);
 		return NULL;
 	}
 	size_t np = count_params(&mp);
@@ -919,6 +971,7 @@ struct model *model_load(const void *blob, size_t size, char *err,
 	m->sc = sc;
 	m->fitted = h.fitted;
 	m->events = h.events;
+	m->base = h.base;
 	for (int k = 0; k < mp.ensemble; k++) {
 		struct nn *net = m->mem[k].net;
 		int32_t t;
