@@ -16,13 +16,21 @@
 
 struct csv;
 
+/* Bounds of what is read: a table larger than this is refused with an
+ * error, not read until memory runs out. */
+#define CSV_MAX_BYTES (256 << 20)
+#define CSV_MAX_ROWS 10000000
+#define CSV_MAX_ROWS_TEXT "10,000,000"
+
 /** Parses text (len bytes; NUL bytes are refused); name is used in error
  *  messages. Returns NULL with err filled on malformed input. Caller
  *  frees with csv_free(). */
 struct csv *csv_parse(const char *text, size_t len, const char *name,
 		      char *err, size_t err_size);
 
-/** Reads and parses the file at path (errors name the path). */
+/** Reads and parses the file at path (errors name the path). Refuses what
+ *  is not a regular file (a device, a pipe, a directory) and files over
+ *  CSV_MAX_BYTES; csv_parse refuses more than CSV_MAX_ROWS records. */
 struct csv *csv_read(const char *path, char *err, size_t err_size);
 
 /** Frees a table; accepts NULL. */

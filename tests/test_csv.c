@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct csv *parse(const char *text, char *err)
 {
@@ -165,6 +166,52 @@ static void test_errors(void)
 	CHECK_MSG(strstr(err, "t.csv:2: NUL byte") != NULL, "%s", err);
 }
 
+/* A label column named twice is refused: the second copy would become a
+ * feature equal to the label (accuracy 1.000). */
+static void test_duplicate_label(void)
+{
+	char err[256];
+	struct csv *c = parse("a,target,b,target\n1,0,2,0\n3,1,4,1\n", err);
+	if (!CHECK(c))
+		return;
+	struct csv_features f;
+	CHECK(!csv_features(c, "target", NULL, &f, err, sizeof err));
+	CHECK_MSG(strstr(err, "t.csv:1: columns 2 and 4 are both named "
+			 "'target'") != NULL, "%s", err);
+	csv_features_free(&f);
+	/* Another column named twice is no label: both stay features. */
+	csv_free(c);
+	c = parse("a,a,target\n1,2,0\n3,4,1\n", err);
+	CHECK(csv_features(c, "target", NULL, &f, err, sizeof err));
+	CHECK_INT(f.d, 2);
+	csv_features_free(&f);
+	csv_free(c);
+}
+
+/* Reading is bounded: a device, a directory or a file over CSV_MAX_BYTES
+ * is refused at once with a clear error (cat /dev/urandom as a table read
+ * 4 GB before). */
+static void test_bounded_read(void)
+{
+	char err[256];
+	CHECK(!csv_read("/dev/urandom", err, sizeof err));
+	CHECK_MSG(strstr(err, "/dev/urandom: not a regular file") != NULL,
+		  "%s", err);
+	CHECK(!csv_read(harness_tmpdir(), err, sizeof err));
+	CHECK(strstr(err, "not a regular file") != NULL);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/huge.csv", harness_tmpdir());
+	FILE *f = fopen(path, "w");
+	if (!CHECK(f))
+		return;
+	/* Sparse: no disk space is used. */
+	CHECK(ftruncate(fileno(f), (off_t)CSV_MAX_BYTES + 1) == 0);
+	fclose(f);
+	CHECK(!csv_read(path, err, sizeof err));
+	CHECK_MSG(strstr(err, "more than the 256 MiB") != NULL, "%s", err);
+	remove(path);
+}
+
 static void test_read_file(void)
 {
 	char path[4096], err[256];
@@ -190,5 +237,7 @@ int main(void)
 	RUN(test_features);
 	RUN(test_errors);
 	RUN(test_read_file);
+	RUN(test_duplicate_label);
+	RUN(test_bounded_read);
 	return harness_finish();
 }

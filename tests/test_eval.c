@@ -155,6 +155,107 @@ static int run_eval(char **argv, char *out, size_t out_size,
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The logistic baseline: on a label that is linear in two features it
+ * beats chance by far; on noise it stays near chance; it runs on the same
+ * folds as the net (cross_validate fills both). */
+static void test_logistic(void)
+{
+	enum { N = 600, D = 4 };
+	static float x[N * D], y[N], p[N];
+	uint64_t s = 11;
+	for (int i = 0; i < N; i++) {
+		for (int j = 0; j < D; j++) {
+			s += 0x9e3779b97f4a7c15ULL;
+			x[i * D + j] = (float)((s >> 11) % 1000) / 100.0f *
+				       (j == 3 ? 1000 : 1);	/* scales */
+		}
+		y[i] = x[i * D] - 0.5f * x[i * D + 1] > 2.5f ? 1.0f : 0.0f;
+	}
+	char err[256];
+	struct eval_logistic *lr = eval_logistic_fit(x, y, 500, D, 1.0, err,
+						     sizeof err);
+	if (!CHECK_MSG(lr, "%s", err))
+		return;
+	eval_logistic_predict(lr, x + 500 * D, 100, p);
+	double acc = 0;
+	for (int i = 0; i < 100; i++)
+		acc += (p[i] > 0.5f) == (y[500 + i] == 1.0f);
+	printf("  logistic on a linear label: %.0f%% held out\n", acc);
+	CHECK(acc >= 95);
+	eval_logistic_free(lr);
+	CHECK(!eval_logistic_fit(x, y, 1, D, 1.0, err, sizeof err));
+	eval_logistic_free(NULL);
+
+	struct model_params mp;
+	model_params_default(&mp, D);
+	mp.ensemble = 2;
+	struct eval_summary sum;
+	CHECK(eval_cross_validate(&mp, x, y, N, 3, 1, 1, NULL, NULL, &sum, err,
+				  sizeof err));
+	CHECK(sum.logistic.val_accuracy.mean > 0.9);
+	CHECK(sum.logistic.val_auc.mean > 0.95);
+	CHECK(sum.logistic.val_logloss.mean > 0);
+	for (int i = 0; i < N; i++)	/* noise: chance */
+		y[i] = (float)(i % 2);
+	CHECK(eval_cross_validate(&mp, x, y, N, 3, 1, 1, NULL, NULL, &sum, err,
+				  sizeof err));
+	CHECK(sum.logistic.val_accuracy.mean < 0.6);
+}
+
+/* The paper's single split: a stratified hold-out of the asked share;
+ * training and held-out accuracy of both classifiers; deterministic. */
+static void test_split(void)
+{
+	enum { N = 500, D = SYNTH_FEATURES };
+	static float x[N * D], y[N];
+	synth_spotify(N, 5, x, y, NULL);
+	struct model_params p;
+	model_params_default(&p, D);
+	p.ensemble = 2;
+	struct eval_fold a, b;
+	char err[256];
+	if (!CHECK_MSG(eval_split(&p, x, y, N, 0.2, 3, &a, err, sizeof err),
+		       "%s", err))
+		return;
+	CHECK_INT(a.n_train + a.n_val, N);
+	CHECK(a.n_val >= 99 && a.n_val <= 101);
+	CHECK(a.train_accuracy > 0.6 && a.val_accuracy > 0.6);
+	CHECK(a.logistic.val_accuracy > 0.55);
+	CHECK(eval_split(&p, x, y, N, 0.2, 3, &b, err, sizeof err));
+	CHECK(a.val_accuracy == b.val_accuracy);
+	CHECK(!eval_split(&p, x, y, N, 1.0, 3, &b, err, sizeof err));
+	CHECK(!eval_split(&p, x, y, N, 0, 3, &b, err, sizeof err));
+}
+
+/* Permutation importance: a label made of one feature makes that feature
+ * the most important and one it ignores worth nothing. */
+static void test_importance(void)
+{
+	enum { N = 400, D = SYNTH_FEATURES };
+	static float x[N * D], y[N];
+	synth_spotify(N, 8, x, y, NULL);
+	for (int i = 0; i < N; i++)	/* energy above its middle */
+		y[i] = x[i * D + 3] > 0.6f ? 1.0f : 0.0f;
+	struct model_params p;
+	model_params_default(&p, D);
+	p.ensemble = 2;
+	double imp[D];
+	struct eval_summary sum;
+	char err[256];
+	if (!CHECK_MSG(eval_cross_validate_importance(&p, x, y, N, 3, 1, 1,
+						      NULL, NULL, &sum, imp,
+						      err, sizeof err),
+		       "%s", err))
+		return;
+	int best = 0;
+	for (int j = 1; j < D; j++)
+		best = imp[j] > imp[best] ? j : best;
+	printf("  importance of the label's feature %.3f, the largest other "
+	       "%.3f\n", imp[3], imp[best == 3 ? (best + 1) % D : best]);
+	CHECK_INT(best, 3);
+	CHECK(imp[3] > 0.2);
+}
+
 static void test_command(void)
 {
 	enum { N = 400, D = SYNTH_FEATURES };
@@ -223,6 +324,71 @@ static void test_command(void)
 	char *missing[] = { "eval", "--csv", "/nonexistent/x.csv", "--label",
 			    "y", NULL };
 	CHECK_INT(run_eval(missing, out, sizeof out, err, sizeof err), 2);
+	/* Not a file: refused at once, not read for ever. */
+	char *dev[] = { "eval", "--csv", "/dev/urandom", "--label", "y",
+			NULL };
+	CHECK_INT(run_eval(dev, out, sizeof out, err, sizeof err), 2);
+	CHECK_MSG(strstr(err, "not a regular file") != NULL, "%s", err);
+}
+
+/* What eval prints: the baseline beside the net on the same folds, the
+ * paper's split, the importance table, and the refusals. */
+static void test_command_baseline(void)
+{
+	enum { N = 300, D = SYNTH_FEATURES };
+	static float x[N * D], y[N];
+	synth_spotify(N, 4, x, y, NULL);
+	for (int i = 0; i < N; i++)
+		y[i] = x[i * D + 9] > 0.06f ? 1.0f : 0.0f;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/base.csv", harness_tmpdir());
+	if (!CHECK(synth_write_csv(path, N, x, y, true)))
+		return;
+	static char out[65536], err[4096];
+	char *cv[] = { "eval", "--csv", path, "--label", "target", "--folds",
+		       "3", "--importance", NULL };
+	int rc = run_eval(cv, out, sizeof out, err, sizeof err);
+	CHECK_MSG(rc == 0, "exit %d: %s", rc, err);
+	CHECK(strstr(out, "lr-acc") != NULL);
+	const char *row = strstr(out, "validation accuracy");
+	double net = 0, nsd, lr = 0, lsd, ratio = 0;
+	if (CHECK(row))
+		CHECK_INT(sscanf(row, "validation accuracy %lf ± %lf %lf ± %lf "
+				 "%lf", &net, &nsd, &lr, &lsd, &ratio), 5);
+	CHECK(net > 0.85 && lr > 0.6);
+	CHECK_NEAR(ratio, net / lr, 0.02);
+	CHECK(strstr(out, "permutation importance") != NULL);
+	const char *imp = strstr(out, "shuffled):\n  ");
+	CHECK(imp && strncmp(imp + 13, "speechiness", 11) == 0);
+
+	char *split[] = { "eval", "--csv", path, "--label", "target",
+			  "--split", "0.2", NULL };
+	rc = run_eval(split, out, sizeof out, err, sizeof err);
+	CHECK_MSG(rc == 0, "exit %d: %s", rc, err);
+	CHECK(strstr(out, "single stratified split: 240 training rows, 60 "
+			  "validation rows (20%)") != NULL);
+	double tr = 0, va = 0;
+	const char *n = strstr(out, "  net ");
+	if (CHECK(n))
+		CHECK_INT(sscanf(n, " net %lf %lf", &tr, &va), 2);
+	CHECK(tr > 0.8 && va > 0.8);
+	CHECK(strstr(out, "  logistic ") != NULL);
+
+	char *twice[] = { "eval", "--csv", path, "--label", "target",
+			  "--label", "speechiness", NULL };
+	CHECK_INT(run_eval(twice, out, sizeof out, err, sizeof err), 2);
+	CHECK_MSG(strstr(err, "--label given twice") != NULL, "%s", err);
+	char *badsplit[] = { "eval", "--csv", path, "--label", "target",
+			     "--split", "1.5", NULL };
+	CHECK_INT(run_eval(badsplit, out, sizeof out, err, sizeof err), 2);
+	CHECK_MSG(strstr(err, "--split: bad value '1.5'") != NULL, "%s", err);
+	/* The label's column twice in the file. */
+	FILE *f = fopen(path, "w");
+	fputs("a,target,target\n1,0,0\n2,1,1\n3,0,0\n4,1,1\n", f);
+	fclose(f);
+	char *dup[] = { "eval", "--csv", path, "--label", "target", NULL };
+	CHECK_INT(run_eval(dup, out, sizeof out, err, sizeof err), 2);
+	CHECK_MSG(strstr(err, "both named 'target'") != NULL, "%s", err);
 }
 
 int main(void)
@@ -230,6 +396,10 @@ int main(void)
 	RUN(test_folds);
 	RUN(test_stat);
 	RUN(test_known_answers);
+	RUN(test_logistic);
+	RUN(test_split);
+	RUN(test_importance);
 	RUN(test_command);
+	RUN(test_command_baseline);
 	return harness_finish();
 }
