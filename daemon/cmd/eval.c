@@ -334,7 +334,7 @@ static int run_split(const struct eval_args *a,
 int cmd_eval(int argc, char **argv, const struct conf *c)
 {
 	struct eval_args a;
-	int rc = parse_args(argc, argv, &a);
+	int rc = parse_args(argc, argv, &a);	/* --help: c may be NULL */
 	if (rc >= 0)
 		return rc;
 	struct csv_features f;

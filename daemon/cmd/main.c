@@ -185,6 +185,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (wants_help(sub_argc, sub_argv)) {
+		/* eval's options are many: its own full usage (before any
+		 * configuration is read). */
+		if (cmd->run == cmd_eval)
+			return cmd_eval(sub_argc, sub_argv, NULL);
 		printf("usage: mpdrec %s\n  %s\n", cmd->usage, cmd->help);
 		return 0;
 	}
