@@ -667,6 +667,55 @@ static void report_part(struct model *m, const float *xs, const float *y,
 	*ll = metrics_logloss(pbuf, ybuf, k);
 }
 
+/* rw (n) = recency weights of d, scaled to mean 1 (so the learning rate
+ * means the same whatever their scale). */
+static void recency_weights(const struct model *m, const struct model_data *d,
+			    float *rw)
+{
+	double wsum = 0, age0 = youngest(d);
+	for (int i = 0; i < d->n; i++)
+		wsum += rw[i] = (float)recency(m, d, i, age0);
+	for (int i = 0; i < d->n; i++)
+		rw[i] = (float)(rw[i] * d->n / wsum);
+}
+
+/* Parts the data is split into for early stopping (0: none). Member e
+ * holds out part e % P: with P = 1 / val_fraction parts, every example is
+ * held out by some member when E ≥ P. */
+static int held_parts(const struct model_params *p, int n)
+{
+	if (!(p->val_fraction > 0))
+		return 0;
+	int P = (int)lround(1.0 / p->val_fraction);
+	if (P < 2)
+		P = 2;
+	return n < 5 * P ? 0 : P;	/* too few to hold any out */
+}
+
+static void fill_report(struct model *m, struct model_report *rep,
+			const float *xs, const float *y, int n,
+			const int *part, int P, float *pbuf, float *ybuf,
+			int epochs)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->epochs = epochs;
+	report_part(m, xs, y, n, part, P, true, pbuf, ybuf,
+		    &rep->train_accuracy, &rep->train_auc,
+		    &rep->train_logloss);
+	rep->val_accuracy = rep->val_auc = rep->val_logloss = NAN;
+	rep->n_train = n;
+	rep->n_val = 0;
+	if (P > 0) {
+		report_part(m, xs, y, n, part, P, false, pbuf, ybuf,
+			    &rep->val_accuracy, &rep->val_auc,
+			    &rep->val_logloss);
+		/* held out by some member: part < min(E, P) */
+		for (int i = 0; i < n; i++)
+			rep->n_val += part[i] < m->p.ensemble;
+		rep->n_train = n - n / P;
+	}
+}
+
 bool model_train(struct model *m, const struct model_data *d,
 		 struct model_report *rep, char *err, size_t err_size)
 {
@@ -696,22 +745,8 @@ bool model_train(struct model *m, const struct model_data *d,
 				      err_size))
 		goto done;
 	scaler_apply(sc, d->x, n, xs);
-	double wsum = 0, age0 = youngest(d);
-	for (int i = 0; i < n; i++)
-		wsum += rw[i] = (float)recency(m, d, i, age0);
-	for (int i = 0; i < n; i++)	/* mean weight 1: lr means the same */
-		rw[i] = (float)(rw[i] * n / wsum);
-
-	/* Member e holds out part e % P: with P = 1 / val_fraction parts,
-	 * every example is held out by some member when E ≥ P. */
-	int P = 0;
-	if (p->val_fraction > 0) {
-		P = (int)lround(1.0 / p->val_fraction);
-		if (P < 2)
-			P = 2;
-		if (n < 5 * P)
-			P = 0;		/* too few to hold any out */
-	}
+	recency_weights(m, d, rw);
+	int P = held_parts(p, n);
 	uint64_t split_rng = member_seed(p->seed, -1);
 	if (P > 0)
 		assign_parts(d->y, n, P, &split_rng, part, train);
@@ -735,25 +770,9 @@ bool model_train(struct model *m, const struct model_data *d,
 		epochs += train_member(m, &m->mem[e], best, xs, d->y, rw,
 				       train, nt, val, nv);
 	}
-	if (rep) {
-		memset(rep, 0, sizeof(*rep));
-		rep->epochs = (int)(epochs / E);
-		report_part(m, xs, d->y, n, part, P, true, pbuf, ybuf,
-			    &rep->train_accuracy, &rep->train_auc,
-			    &rep->train_logloss);
-		rep->val_accuracy = rep->val_auc = rep->val_logloss = NAN;
-		rep->n_train = n;
-		rep->n_val = 0;
-		if (P > 0) {
-			report_part(m, xs, d->y, n, part, P, false, pbuf,
-				    ybuf, &rep->val_accuracy, &rep->val_auc,
-				    &rep->val_logloss);
-			/* held out by some member: part < min(E, P) */
-			for (int i = 0; i < n; i++)
-				rep->n_val += part[i] < E;
-			rep->n_train = n - n / P;
-		}
-	}
+	if (rep)
+		fill_report(m, rep, xs, d->y, n, part, P, pbuf, ybuf,
+			    (int)(epochs / E));
 	ok = true;
 done:
 	if (rep && ok)
@@ -888,60 +907,104 @@ static bool all_finite(const float *a, size_t n)
 	return true;
 }
 
-struct model *model_load(const void *blob, size_t size, char *err,
-			 size_t err_size)
+/* Reads the header after magic and version at *qp (advanced) into *h
+ * and the parameters *mp; false (err filled) when it is damaged. */
+static bool read_header(const unsigned char **qp, struct header *h,
+			struct model_params *mp, char *err, size_t err_size)
 {
-	const unsigned char *q = blob, *start = blob;
+	const unsigned char *q = *qp;
+	GET(h->n_in), GET(h->n_hidden), GET(h->hidden), GET(h->bins);
+	GET(h->ensemble);
+	GET(h->steps_per_event), GET(h->batch), GET(h->train_batch);
+	GET(h->max_epochs), GET(h->patience);
+	GET(h->learning_rate), GET(h->l2), GET(h->half_life_days);
+	GET(h->train_learning_rate), GET(h->val_fraction);
+	GET(h->seed), GET(h->max_train_rows), GET(h->events), GET(h->fitted);
+	GET(h->base);
+	*qp = q;
+	*mp = (struct model_params){
+		.n_in = h->n_in, .n_hidden = h->n_hidden, .bins = h->bins,
+		.ensemble = h->ensemble, .steps_per_event = h->steps_per_event,
+		.batch = h->batch, .train_batch = h->train_batch,
+		.max_epochs = h->max_epochs, .patience = h->patience,
+		.learning_rate = h->learning_rate, .l2 = h->l2,
+		.half_life_days = h->half_life_days,
+		.train_learning_rate = h->train_learning_rate,
+		.val_fraction = h->val_fraction, .seed = h->seed,
+		.max_train_rows = (long)h->max_train_rows,
+	};
+	for (int i = 0; i < MODEL_MAX_HIDDEN; i++)
+		mp->hidden[i] = h->hidden[i];
+	char why[200];
+	bool bad_state = h->events < 0 || (h->fitted != 0 && h->fitted != 1) ||
+			 !isfinite(h->base);
+	if (!model_params_check(mp, why, sizeof why) || bad_state) {
+		/* A header that fails the checks was damaged. */
+		snprintf(err, err_size, "model: corrupted header (%s)",
+			 bad_state ? "bad state" : why);
+		return false;
+	}
+	return true;
+}
+
+/* Reads member k's state at *qp (advanced); false when impossible. */
+static bool read_member(struct model *m, int k, size_t np,
+			const unsigned char **qp)
+{
+	const unsigned char *q = *qp;
+	struct nn *net = m->mem[k].net;
+	int32_t t;
+	GET(m->mem[k].rng);
+	GET(t);
+	memcpy(nn_params(net), q, np * sizeof(float));
+	q += np * sizeof(float);
+	memcpy(nn_adam_m(net), q, np * sizeof(float));
+	q += np * sizeof(float);
+	memcpy(nn_adam_v(net), q, np * sizeof(float));
+	q += np * sizeof(float);
+	*qp = q;
+	if (t < 0 || !all_finite(nn_params(net), np) ||
+	    !all_finite(nn_adam_m(net), np) || !all_finite(nn_adam_v(net), np))
+		return false;
+	nn_set_adam_t(net, t);
+	return true;
+}
+
+/* Magic, version and length of a blob; false (err filled) when it is not
+ * one this build reads. */
+static bool check_blob(const unsigned char *q, size_t size, char *err,
+		       size_t err_size)
+{
+	uint32_t version;
 	if (size < 12 || memcmp(q, BLOB_MAGIC, 8) != 0) {
 		snprintf(err, err_size, "model: not a model file (bad magic)");
-		return NULL;
+		return false;
 	}
-	q += 8;
-	uint32_t version;
-	GET(version);
+	memcpy(&version, q + 8, 4);
 	if (version != BLOB_VERSION) {
 		snprintf(err, err_size,
 			 "model: format version %u, this build reads %u",
 			 version, BLOB_VERSION);
-		return NULL;
+		return false;
 	}
 	if (size < header_bytes()) {
 		snprintf(err, err_size,
 			 "model: truncated (%zu bytes, header alone is %zu)",
 			 size, header_bytes());
-		return NULL;
+		return false;
 	}
+	return true;
+}
+
+struct model *model_load(const void *blob, size_t size, char *err,
+			 size_t err_size)
+{
+	const unsigned char *start = blob, *q = start + 12;
 	struct header h;
-	GET(h.n_in), GET(h.n_hidden), GET(h.hidden), GET(h.bins);
-	GET(h.ensemble);
-	GET(h.steps_per_event), GET(h.batch), GET(h.train_batch);
-	GET(h.max_epochs), GET(h.patience);
-	GET(h.learning_rate), GET(h.l2), GET(h.half_life_days);
-	GET(h.train_learning_rate), GET(h.val_fraction);
-	GET(h.seed), GET(h.max_train_rows), GET(h.events), GET(h.fitted);
-	GET(h.base);
-	struct model_params mp = {
-		.n_in = h.n_in, .n_hidden = h.n_hidden, .bins = h.bins,
-		.ensemble = h.ensemble, .steps_per_event = h.steps_per_event,
-		.batch = h.batch, .train_batch = h.train_batch,
-		.max_epochs = h.max_epochs, .patience = h.patience,
-		.learning_rate = h.learning_rate, .l2 = h.l2,
-		.half_life_days = h.half_life_days,
-		.train_learning_rate = h.train_learning_rate,
-		.val_fraction = h.val_fraction, .seed = h.seed,
-		.max_train_rows = (long)h.max_train_rows,
-	};
-	for (int i = 0; i < MODEL_MAX_HIDDEN; i++)
-		mp.hidden[i] = h.hidden[i];
-	char why[200];
-	bool bad_state = h.events < 0 || (h.fitted != 0 && h.fitted != 1) ||
-			 !isfinite(h.base);
-	if (!model_params_check(&mp, why, sizeof why) || bad_state) {
-		/* A header that fails the checks was damaged. */
-		snprintf(err, err_size, "model: corrupted header (%s)",
-			 bad_state ? "bad state" : why);
+	struct model_params mp;
+	if (!check_blob(start, size, err, err_size) ||
+	    !read_header(&q, &h, &mp, err, err_size))
 		return NULL;
-	}
 	size_t np = count_params(&mp);
 	size_t sc_bytes = scaler_serial_size_for(mp.n_in);
 	size_t want = header_bytes() + sc_bytes +
@@ -958,6 +1021,7 @@ struct model *model_load(const void *blob, size_t size, char *err,
 		snprintf(err, err_size, "model: checksum mismatch (corrupted)");
 		return NULL;
 	}
+	char why[200];
 	struct model *m = model_alloc(&mp);
 	struct scaler *sc = m ? scaler_read(q, sc_bytes, mp.n_in, why,
 					    sizeof why) : NULL;
@@ -972,26 +1036,12 @@ struct model *model_load(const void *blob, size_t size, char *err,
 	m->fitted = h.fitted;
 	m->events = h.events;
 	m->base = h.base;
-	for (int k = 0; k < mp.ensemble; k++) {
-		struct nn *net = m->mem[k].net;
-		int32_t t;
-		GET(m->mem[k].rng);
-		GET(t);
-		memcpy(nn_params(net), q, np * sizeof(float));
-		q += np * sizeof(float);
-		memcpy(nn_adam_m(net), q, np * sizeof(float));
-		q += np * sizeof(float);
-		memcpy(nn_adam_v(net), q, np * sizeof(float));
-		q += np * sizeof(float);
-		if (t < 0 || !all_finite(nn_params(net), np) ||
-		    !all_finite(nn_adam_m(net), np) ||
-		    !all_finite(nn_adam_v(net), np)) {
+	for (int k = 0; k < mp.ensemble; k++)
+		if (!read_member(m, k, np, &q)) {
 			snprintf(err, err_size,
 				 "model: member %d has impossible values", k);
 			model_free(m);
 			return NULL;
 		}
-		nn_set_adam_t(net, t);
-	}
 	return m;
 }
