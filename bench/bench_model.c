@@ -8,11 +8,24 @@
  *  train  full training on 10,000 events against the 2 s target
  *  cv     dense net vs a 500-tree random forest (written here, a baseline
  *         only), 5-fold accuracy on synthetic Spotify-like tables
+ *  real   the same on real like/dislike tables (bench/data, and the
+ *         paper's table when MPDREC_REAL_TABLES names a folder holding
+ *         spotify-song-attributes.csv), with the logistic baseline of
+ *         core/eval on the same folds; then on tables drawn from a
+ *         Gaussian copula fitted to those real tables (their marginals,
+ *         skew, ties and correlations) with a hidden taste of a few
+ *         liked "kinds" of track
+ *  few    learning from 10 to 200 labels: accuracy on the rest of a real
+ *         table after a full training (the daemon's early retrains) and
+ *         after incremental learning (model_learn, one event at a time),
+ *         beside the logistic baseline on the same labels
  *
- * `bench_model [score|learn|train|cv]...` runs a subset; no argument runs
- * all. Exit status 0 unless something could not run.
+ * `bench_model [score|learn|train|cv|real|few]...` runs a subset; no
+ * argument runs all. Exit status 0 unless something could not run.
  */
+#include "core/csv.h"
 #include "core/eval.h"
+#include "core/metrics.h"
 #include "core/model.h"
 #include "daemon/blas.h"
 #include "tests/lib/synth.h"
@@ -489,13 +502,453 @@ static int bench_cv(void)
 	return 0;
 }
 
+/* ---- (e) real tables ---- */
+
+/* The 13 attributes in one order, whatever a table's column order. */
+static const char *const attrs[] = {
+	"acousticness", "danceability", "duration_ms", "energy",
+	"instrumentalness", "key", "liveness", "loudness", "mode",
+	"speechiness", "tempo", "time_signature", "valence",
+};
+#define N_ATTRS 13
+
+struct table {
+	char name[64];
+	int n;
+	float *x;		/* (n, N_ATTRS) in attrs' order */
+	float *y;
+};
+
+/* Reads a real table, its columns put in attrs' order; false (a note
+ * printed) when it is missing or lacks an attribute. */
+static bool read_table(const char *path, const char *label,
+		       const char *name, struct table *t)
+{
+	char err[512];
+	struct csv *c = csv_read(path, err, sizeof err);
+	struct csv_features f = { 0 };
+	bool ok = c && csv_features(c, label, NULL, &f, err, sizeof err);
+	csv_free(c);
+	memset(t, 0, sizeof(*t));
+	if (ok) {
+		snprintf(t->name, sizeof t->name, "%s", name);
+		t->n = f.n;
+		t->x = malloc(sizeof(float) * f.n * N_ATTRS);
+		t->y = malloc(sizeof(float) * f.n);
+		memcpy(t->y, f.y, sizeof(float) * f.n);
+		for (int a = 0; a < N_ATTRS && ok; a++) {
+			int j = 0;
+			while (j < f.d && strcmp(f.names[j], attrs[a]))
+				j++;
+			ok = j < f.d;
+			for (int i = 0; ok && i < f.n; i++)
+				t->x[i * N_ATTRS + a] = f.x[i * f.d + j];
+		}
+		if (!ok)
+			snprintf(err, sizeof err, "%s: no column %s", path,
+				 "for one of the 13 attributes");
+	}
+	csv_features_free(&f);
+	if (!ok)
+		printf("    (%s left out: %s)\n", name, err);
+	return ok;
+}
+
+static void free_table(struct table *t)
+{
+	free(t->x), free(t->y);
+}
+
+/* The real tables: the one in bench/data, and the paper's when
+ * MPDREC_REAL_TABLES names its folder. Returns how many were read. */
+static int real_tables(struct table *t)
+{
+	int k = 0;
+	if (read_table("bench/data/spotify-recommendation.csv", "liked",
+		       "195 tracks (MIT)", &t[k]))
+		k++;
+	const char *dir = getenv("MPDREC_REAL_TABLES");
+	char path[4096];
+	if (dir) {
+		snprintf(path, sizeof path, "%s/spotify-song-attributes.csv",
+			 dir);
+		if (read_table(path, "target", "paper's, 2017 tracks", &t[k]))
+			k++;
+	} else {
+		printf("    (the paper's table: set MPDREC_REAL_TABLES to the "
+		       "folder of spotify-song-attributes.csv)\n");
+	}
+	return k;
+}
+
+/* Net (5-fold, with the logistic baseline on the same folds) and forest
+ * on the same folds, repeats times with fresh shuffles. */
+static void compare(const struct table *t, int repeats, double *net,
+		    double *forest, double *lr, double *t_net, double *t_rf)
+{
+	struct model_params mp;
+	model_params_default(&mp, N_ATTRS);
+	*net = *forest = *lr = 0;
+	for (int r = 0; r < repeats; r++) {
+		struct eval_summary sum;
+		char err[256];
+		double t0 = now();
+		if (!eval_cross_validate(&mp, t->x, t->y, t->n, 5, 1,
+					 1 + (uint64_t)r, NULL, NULL, &sum,
+					 err, sizeof err)) {
+			fprintf(stderr, "real: %s\n", err);
+			return;
+		}
+		double t1 = now(), sd;
+		*forest += rf_cv(t->x, t->y, t->n, N_ATTRS, 5, 1 + (uint64_t)r,
+				 500, &sd) / repeats;
+		*t_rf += now() - t1;
+		*t_net += t1 - t0;
+		*net += sum.val_accuracy.mean / repeats;
+		*lr += sum.logistic.val_accuracy.mean / repeats;
+	}
+}
+
+static void compare_row(const char *name, const struct table *t,
+			int repeats, double *sum_ratio, int *count)
+{
+	double net, rf, lr, tn = 0, tr = 0;
+	compare(t, repeats, &net, &rf, &lr, &tn, &tr);
+	printf("    %-24s %5d  %6.1f%%  %6.1f%%   %6.1f%%    %5.3f     "
+	       "%5.3f\n", name, t->n, 100 * net, 100 * rf, 100 * lr,
+	       net / rf, net / lr);
+	*sum_ratio += net / rf;
+	(*count)++;
+}
+
+/* ---- tables drawn from a copula fitted to the real ones ---- */
+
+/* Inverse of the standard normal CDF (Acklam's rational approximation,
+ * relative error below 1.2e-9). */
+static double inv_phi(double p)
+{
+	static const double a[] = { -3.969683028665376e+01,
+		2.209460984245205e+02, -2.759285104469687e+02,
+		1.383577518672690e+02, -3.066479806614716e+01,
+		2.506628277459239e+00 };
+	static const double b[] = { -5.447609879822406e+01,
+		1.615858368580409e+02, -1.556989798598866e+02,
+		6.680131188771972e+01, -1.328068155288572e+01 };
+	static const double c[] = { -7.784894002430293e-03,
+		-3.223964580411365e-01, -2.400758277161838e+00,
+		-2.549671010000000e+00, 4.374664141464968e+00,
+		2.938163982698783e+00 };
+	static const double d[] = { 7.784695709041462e-03,
+		3.224671290700398e-01, 2.445134137142996e+00,
+		3.754408661907416e+00 };
+	double q, r;
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q +
+			 c[4]) * q + c[5]) /
+		       ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425)
+		return -inv_phi(1 - p);
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) *
+		r + a[5]) * q /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r +
+		1);
+}
+
+static double rng_normal(uint64_t *s)
+{
+	double u1 = rng_uniform(s), u2 = rng_uniform(s);
+	return sqrt(-2 * log(u1 + 1e-300)) * cos(2 * M_PI * u2);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* What the generator keeps of the real rows: each attribute's sorted
+ * values (its empirical quantile function) and the Cholesky factor of the
+ * correlation of the normal scores. */
+struct copula {
+	int n;
+	float *sorted;		/* (N_ATTRS, n) */
+	double chol[N_ATTRS * N_ATTRS];
+};
+
+static void copula_fit(struct copula *cp, const struct table *t, int nt)
+{
+	int n = 0;
+	for (int k = 0; k < nt; k++)
+		n += t[k].n;
+	cp->n = n;
+	cp->sorted = malloc(sizeof(float) * N_ATTRS * n);
+	double *z = malloc(sizeof(double) * N_ATTRS * n);
+	float *col = malloc(sizeof(float) * n);
+	for (int a = 0; a < N_ATTRS; a++) {
+		int i = 0;
+		for (int k = 0; k < nt; k++)
+			for (int r = 0; r < t[k].n; r++)
+				col[i++] = t[k].x[r * N_ATTRS + a];
+		memcpy(cp->sorted + (size_t)a * n, col, sizeof(float) * n);
+		qsort(cp->sorted + (size_t)a * n, n, sizeof(float), cmp_float);
+		for (int r = 0; r < n; r++) {	/* mid-rank normal scores */
+			int lo = 0, hi = 0;
+			for (int q = 0; q < n; q++)
+				lo += col[q] < col[r], hi += col[q] <= col[r];
+			z[(size_t)r * N_ATTRS + a] =
+				inv_phi((lo + hi) / 2.0 / n + 0.5 / n);
+		}
+	}
+	for (int a = 0; a < N_ATTRS; a++) {	/* centre the scores */
+		double m = 0;
+		for (int r = 0; r < n; r++)
+			m += z[(size_t)r * N_ATTRS + a] / n;
+		for (int r = 0; r < n; r++)
+			z[(size_t)r * N_ATTRS + a] -= m;
+	}
+	double cov[N_ATTRS * N_ATTRS];
+	for (int a = 0; a < N_ATTRS; a++)
+		for (int b = 0; b < N_ATTRS; b++) {
+			double sab = 0, saa = 0, sbb = 0;
+			for (int r = 0; r < n; r++) {
+				double za = z[(size_t)r * N_ATTRS + a];
+				double zb = z[(size_t)r * N_ATTRS + b];
+				sab += za * zb, saa += za * za, sbb += zb * zb;
+			}
+			cov[a * N_ATTRS + b] = a == b ? 1.0 :
+				saa > 0 && sbb > 0 ? 0.98 * sab / sqrt(saa * sbb)
+						   : 0.0;
+		}
+	memset(cp->chol, 0, sizeof cp->chol);
+	for (int j = 0; j < N_ATTRS; j++) {	/* Cholesky */
+		double s = cov[j * N_ATTRS + j];
+		for (int k = 0; k < j; k++)
+			s -= cp->chol[j * N_ATTRS + k] * cp->chol[j * N_ATTRS + k];
+		cp->chol[j * N_ATTRS + j] = sqrt(s > 1e-9 ? s : 1e-9);
+		for (int i = j + 1; i < N_ATTRS; i++) {
+			double v = cov[i * N_ATTRS + j];
+			for (int k = 0; k < j; k++)
+				v -= cp->chol[i * N_ATTRS + k] *
+				     cp->chol[j * N_ATTRS + k];
+			cp->chol[i * N_ATTRS + j] = v / cp->chol[j * N_ATTRS + j];
+		}
+	}
+	free(z), free(col);
+}
+
+/* One row: correlated normal scores g (N_ATTRS), then each attribute
+ * through its real quantile function. */
+static void copula_row(const struct copula *cp, uint64_t *s, double *g,
+		       float *x)
+{
+	double e[N_ATTRS];
+	for (int a = 0; a < N_ATTRS; a++)
+		e[a] = rng_normal(s);
+	for (int a = 0; a < N_ATTRS; a++) {
+		g[a] = 0;
+		for (int k = 0; k <= a; k++)
+			g[a] += cp->chol[a * N_ATTRS + k] * e[k];
+		double u = 0.5 * erfc(-g[a] / sqrt(2));
+		u = u > 0 ? (u < 1 ? u : 1) : 0;	/* NaN too */
+		double pos = u * (cp->n - 1);
+		int i = (int)pos;
+		i = i >= cp->n - 1 ? cp->n - 2 : i;
+		const float *v = cp->sorted + (size_t)a * cp->n;
+		x[a] = (float)(v[i] + (pos - i) * (v[i + 1] - v[i]));
+	}
+}
+
+/* n rows with a hidden taste: the listener likes tracks near one of three
+ * "kinds" (random points in the normal scores of five random attributes);
+ * labels drawn with noise around that, half liked. */
+static void copula_table(const struct copula *cp, int n, uint64_t seed,
+			 struct table *t)
+{
+	uint64_t s = seed;
+	int sub[5];
+	double proto[3][5], g[N_ATTRS];
+	for (int k = 0; k < 5; k++) {	/* five distinct attributes */
+		int a;
+		bool dup;
+		do {
+			a = (int)(rng_uniform(&s) * N_ATTRS);
+			dup = false;
+			for (int q = 0; q < k; q++)
+				dup |= sub[q] == a;
+		} while (dup);
+		sub[k] = a;
+	}
+	for (int k = 0; k < 3; k++)
+		for (int q = 0; q < 5; q++)
+			proto[k][q] = rng_normal(&s);
+	t->n = n;
+	t->x = malloc(sizeof(float) * n * N_ATTRS);
+	t->y = malloc(sizeof(float) * n);
+	double *aff = malloc(sizeof(double) * n), *tmp = malloc(sizeof(double) * n);
+	for (int i = 0; i < n; i++) {
+		copula_row(cp, &s, g, t->x + (size_t)i * N_ATTRS);
+		double best = 0;
+		for (int k = 0; k < 3; k++) {
+			double d2 = 0;
+			for (int q = 0; q < 5; q++)
+				d2 += (g[sub[q]] - proto[k][q]) *
+				      (g[sub[q]] - proto[k][q]);
+			double a = exp(-d2 / 2);
+			best = a > best ? a : best;
+		}
+		aff[i] = tmp[i] = best;
+	}
+	/* the median affinity: half the tracks are liked */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && tmp[k] < tmp[k - 1]; k--) {
+			double v = tmp[k];
+			tmp[k] = tmp[k - 1], tmp[k - 1] = v;
+		}
+	double mid = tmp[n / 2];
+	for (int i = 0; i < n; i++)
+		t->y[i] = rng_uniform(&s) <
+				  1 / (1 + exp(-25 * (aff[i] - mid)))
+			  ? 1.0f : 0.0f;
+	free(aff), free(tmp);
+}
+
+static int bench_real(void)
+{
+	struct table t[2];
+	int nt = real_tables(t);
+	if (nt == 0)
+		return 1;
+	printf("    table                     rows     net   forest  logistic"
+	       "  net/forest  net/logistic\n");
+	double ratio = 0;
+	int count = 0;
+	double t0 = now();
+	for (int k = 0; k < nt; k++)
+		compare_row(t[k].name, &t[k], t[k].n < 500 ? 4 : 2, &ratio,
+			    &count);
+	struct copula cp;
+	copula_fit(&cp, t, nt);
+	for (int k = 0; k < 3; k++) {
+		struct table g;
+		char name[64];
+		copula_table(&cp, 2000, 77 + (uint64_t)k, &g);
+		snprintf(name, sizeof name, "copula-fitted #%d", k + 1);
+		compare_row(name, &g, 1, &ratio, &count);
+		free_table(&g);
+	}
+	free(cp.sorted);
+	char f[64], r[64];
+	snprintf(f, sizeof f, "%d tables", count);
+	snprintf(r, sizeof r, "%.3f", ratio / count);
+	row("5-fold accuracy, real & fitted", f, "forest(500), same folds",
+	    r, ">= 1 (net / forest)");
+	printf("    (real tables: mean of 4 (small) or 2 shuffles; %.0f s)\n",
+	       now() - t0);
+	for (int k = 0; k < nt; k++)
+		free_table(&t[k]);
+	return 0;
+}
+
+/* ---- (f) learning from few labels ---- */
+
+/* Accuracy on the rows not drawn, after learning from n drawn rows (at
+ * least one of each class) by full training, by incremental learning, and
+ * of the logistic baseline on the same rows; mean of `draws` draws. */
+static void few_labels(const struct table *t, int n, int draws, double *acc)
+{
+	int N = t->n;
+	float *x = malloc(sizeof(float) * N * N_ATTRS), *y = malloc(4 * N);
+	float *p = malloc(sizeof(float) * N);
+	int *idx = malloc(sizeof(int) * N);
+	acc[0] = acc[1] = acc[2] = 0;
+	for (int d = 0; d < draws; d++) {
+		uint64_t s = 1000 + (uint64_t)d;
+		for (int i = 0; i < N; i++)
+			idx[i] = i;
+		int likes;
+		do {	/* shuffle until the first n hold both classes */
+			for (int i = N - 1; i > 0; i--) {
+				int j = (int)(rng_next(&s) % (uint64_t)(i + 1));
+				int v = idx[i];
+				idx[i] = idx[j], idx[j] = v;
+			}
+			likes = 0;
+			for (int i = 0; i < n; i++)
+				likes += t->y[idx[i]] == 1.0f;
+		} while (likes == 0 || likes == n);
+		for (int i = 0; i < N; i++) {
+			memcpy(x + (size_t)i * N_ATTRS,
+			       t->x + (size_t)idx[i] * N_ATTRS,
+			       sizeof(float) * N_ATTRS);
+			y[i] = t->y[idx[i]];
+		}
+		struct model_params mp;
+		model_params_default(&mp, N_ATTRS);
+		mp.seed = 1 + (unsigned)d;
+		char err[256];
+		for (int way = 0; way < 2; way++) {
+			struct model *m = model_new(&mp, err, sizeof err);
+			model_fit_scaler(m, x, N, err, sizeof err);	/* library */
+			if (way == 0) {
+				struct model_data md = { .x = x, .y = y, .n = n };
+				model_train(m, &md, NULL, err, sizeof err);
+			} else {
+				for (int i = 0; i < n; i++) {
+					struct model_data h = { .x = x, .y = y,
+								.n = i };
+					model_learn(m, x + (size_t)i * N_ATTRS,
+						    y[i], 1.0f, &h);
+				}
+			}
+			model_score(m, x + (size_t)n * N_ATTRS, N - n, p, NULL);
+			acc[way] += metrics_accuracy(p, y + n, N - n) / draws;
+			model_free(m);
+		}
+		struct eval_logistic *lr = eval_logistic_fit(
+			x, y, n, N_ATTRS, EVAL_LOGISTIC_L2, err, sizeof err);
+		eval_logistic_predict(lr, x + (size_t)n * N_ATTRS, N - n, p);
+		acc[2] += metrics_accuracy(p, y + n, N - n) / draws;
+		eval_logistic_free(lr);
+	}
+	free(x), free(y), free(p), free(idx);
+}
+
+static int bench_few(void)
+{
+	struct table t[2];
+	int nt = real_tables(t);
+	static const int sizes[] = { 10, 20, 50, 100, 200 };
+	for (int k = 0; k < nt; k++) {
+		printf("    %s: accuracy on the other rows, mean of 10 draws\n",
+		       t[k].name);
+		printf("      labels   trained  incremental  logistic  "
+		       "trained/logistic\n");
+		for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+			if (sizes[i] * 3 / 2 > t[k].n)
+				continue;
+			double acc[3];
+			few_labels(&t[k], sizes[i], 10, acc);
+			printf("      %6d   %6.1f%%     %6.1f%%   %6.1f%%     "
+			       "%5.3f\n", sizes[i], 100 * acc[0],
+			       100 * acc[1], 100 * acc[2], acc[0] / acc[2]);
+		}
+		free_table(&t[k]);
+	}
+	return nt ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct {
 		const char *name;
 		int (*fn)(void);
 	} parts[] = { { "score", bench_score }, { "learn", bench_learn },
-		      { "train", bench_train }, { "cv", bench_cv } };
+		      { "train", bench_train }, { "cv", bench_cv },
+		      { "real", bench_real }, { "few", bench_few } };
 	/* The kernel the daemon runs (daemon/blas.h). */
 	blas_tune("train");
 	printf("OpenBLAS kernel: %s\n", blas_describe());
