@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 bool eval_folds(const float *y, int n, int k, uint64_t seed, int *fold,
 		char *err, size_t err_size)
@@ -231,13 +230,6 @@ void eval_logistic_predict(const struct eval_logistic *lr, const float *x,
 
 /* ---- folds ---- */
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The rows of one fold, split into a training and a held-out part, and
  * the scratch to score them: allocated once for all folds. */
 struct fold_data {
@@ -275,7 +267,7 @@ static void add_importance(struct fold_data *fd, struct model *m,
 	for (int j = 0; j < n_in; j++) {
 		memcpy(fd->xperm, fd->xv, sizeof(float) * nv * n_in);
 		for (int i = nv - 1; i > 0; i--) {
-			int k = (int)(next_u64(&rng) % (uint64_t)(i + 1));
+			int k = (int)(util_rand_u64(&rng) % (uint64_t)(i + 1));
 			float t = fd->xperm[(size_t)i * n_in + j];
 			fd->xperm[(size_t)i * n_in + j] =
 				fd->xperm[(size_t)k * n_in + j];
@@ -290,13 +282,13 @@ static void add_importance(struct fold_data *fd, struct model *m,
 static bool fit_logistic(struct fold_data *fd, struct eval_result *r,
 			 char *err, size_t err_size)
 {
-	double t0 = now_seconds();
+	double t0 = util_mono();
 	struct eval_logistic *lr = eval_logistic_fit(
 		fd->xt, fd->yt, fd->nt, fd->n_in, EVAL_LOGISTIC_L2, err,
 		err_size);
 	if (!lr)
 		return false;
-	r->seconds = now_seconds() - t0;
+	r->seconds = util_mono() - t0;
 	eval_logistic_predict(lr, fd->xt, fd->nt, fd->pv);
 	r->train_accuracy = metrics_accuracy(fd->pv, fd->yt, fd->nt);
 	eval_logistic_predict(lr, fd->xv, fd->nv, fd->pv);
@@ -498,7 +490,7 @@ static bool holdout(const float *y, int n, double val_fraction,
 			if ((y[i] >= 0.5f) == (c == 1))
 				idx[m++] = i;
 		for (int i = m - 1; i > 0; i--) {
-			int j = (int)(next_u64(&rng) % (uint64_t)(i + 1));
+			int j = (int)(util_rand_u64(&rng) % (uint64_t)(i + 1));
 			int t = idx[i];
 			idx[i] = idx[j];
 			idx[j] = t;

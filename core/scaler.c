@@ -1,6 +1,8 @@
 /* Quantile scaler: see scaler.h. */
 #include "core/scaler.h"
 
+#include "core/util.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stdint.h>
@@ -102,14 +104,6 @@ static int cmp_float(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static uint64_t next_u64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Row indices to read, m of rows: all, or a uniform sample (reservoir,
  * fixed seed); sorted afterwards so the reads walk memory forward. */
 static void pick_rows(int *idx, int m, int rows)
@@ -118,7 +112,7 @@ static void pick_rows(int *idx, int m, int rows)
 		idx[i] = i;
 	uint64_t rng = 0x5ca1e5eedULL;
 	for (int i = m; i < rows; i++) {
-		uint64_t r = next_u64(&rng) % (uint64_t)(i + 1);
+		uint64_t r = util_rand_u64(&rng) % (uint64_t)(i + 1);
 		if (r < (uint64_t)m)
 			idx[r] = i;
 	}

@@ -356,7 +356,7 @@ static void test_binned_layer_equals_encoded_dense(void)
 	float x[B * C], enc[B * C * T], y[B], dxb[B * C] = { 0 };
 	float dxd[B * C * T] = { 0 };
 	for (int i = 0; i < B * C; i++)
-		x[i] = (float)nn_rand_uniform(&rng);
+		x[i] = (float)util_rand_uniform(&rng);
 	x[0] = 0.0f, x[1] = 1.0f, x[2] = 0.5f, x[3] = 0.25f, x[4] = -2.0f;
 	x[5] = 3.0f, x[6] = NAN, x[7] = 0.75f;
 	for (int b = 0; b < B; b++)
