@@ -72,16 +72,12 @@ static float scale_finite(const struct feature *f, float x)
 		return 0.0f;
 	if (x > f->v[K])
 		return 1.0f;
-	/* First knot >= x, branch-free (the comparisons are unpredictable):
-	 * the last knot is >= x here. */
-	const float *base = f->v;
-	int len = SCALER_KNOTS;
-	while (len > 1) {
-		int half = len / 2;
-		base = base[half - 1] < x ? base + half : base;
-		len -= half;
-	}
-	int first_ge = (int)(base - f->v);
+	/* First knot >= x: the number of knots below x, counted over all of
+	 * them at once (vectorised; a binary search waits on each step). The
+	 * last knot is >= x here. */
+	int first_ge = 0;
+	for (int i = 0; i < K; i++)
+		first_ge += f->v[i] < x;
 	if (f->v[first_ge] == x) {
 		int last = first_ge;	/* ties are short: walk */
 		while (last < K && f->v[last + 1] == x)
