@@ -48,6 +48,7 @@ struct nn {
 	float *bs, *bp, *bg, *bf;
 	int *bt0;
 	float *bfill;
+	bool bins_borrowed;		/* the scratch is another net's */
 };
 
 /* ---- layers ---- */
@@ -241,9 +242,32 @@ void nn_free(struct nn *net)
 		return;
 	free(net->mem);
 	free(net->work);
-	free(net->bwork);
-	free(net->bt0);
+	if (!net->bins_borrowed) {
+		free(net->bwork);
+		free(net->bt0);
+	}
 	free(net);
+}
+
+bool nn_bins_share(struct nn *net, const struct nn *owner)
+{
+	if (net->bins == 1)
+		return true;
+	if (owner->bins != net->bins || owner->n_in != net->n_in ||
+	    owner->out[0] != net->out[0] || owner->max_batch < net->max_batch ||
+	    owner->bins_borrowed)
+		return false;
+	if (!net->bins_borrowed) {
+		free(net->bwork);
+		free(net->bt0);
+	}
+	net->bwork = owner->bwork;
+	net->bt0 = owner->bt0;
+	net->bs = owner->bs, net->bp = owner->bp;
+	net->bg = owner->bg, net->bf = owner->bf;
+	net->bfill = owner->bfill;
+	net->bins_borrowed = true;
+	return true;
 }
 
 void nn_copy_state(struct nn *dst, const struct nn *src)

@@ -91,6 +91,15 @@ struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch);
 struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
 			 int max_batch);
 
+/** Makes net use owner's scratch of the binned layer instead of its own
+ *  (freed): the members of an ensemble, run one after the other, need
+ *  one. Then a forward of one of them must not come between a forward and
+ *  the backward of another. owner must outlive net, have the same inputs,
+ *  bins and first-layer width, and take batches at least as large.
+ *  Returns false (nothing changed) when they differ; true for plain nets,
+ *  which have no such scratch. */
+bool nn_bins_share(struct nn *net, const struct nn *owner);
+
 /** Bins per input of the first layer (1 for a plain net). */
 int nn_bins(const struct nn *net);
 

@@ -401,6 +401,48 @@ static void test_binned_layer_equals_encoded_dense(void)
 	nn_free(dn);
 }
 
+/* Nets of an ensemble share the binned layer's scratch: run one after
+ * the other, each gets the outputs and gradients it gets alone. */
+static void test_binned_shared_scratch(void)
+{
+	enum { B = 6, C = 4, T = 3 };
+	int hidden[1] = { 5 };
+	struct nn *a = nn_new_binned(C, T, hidden, 1, B);
+	struct nn *b = nn_new_binned(C, T, hidden, 1, B);
+	struct nn *alone = nn_new_binned(C, T, hidden, 1, B);
+	struct nn *other = nn_new_binned(C, T + 1, hidden, 1, B);
+	if (!CHECK(a && b && alone && other))
+		return;
+	CHECK(!nn_bins_share(other, a));	/* other bins: refused */
+	CHECK(nn_bins_share(b, a));
+	uint64_t r1 = 1, r2 = 2, r3 = 2;
+	nn_init(a, &r1);
+	nn_init(b, &r2);
+	nn_init(alone, &r3);	/* b's twin with its own scratch */
+	float x[B * C], x2[B * C], y[B];
+	for (int i = 0; i < B * C; i++)
+		x[i] = (float)util_rand_uniform(&r1), x2[i] = 1 - x[i];
+	for (int i = 0; i < B; i++)
+		y[i] = (float)(i % 2);
+	nn_forward(a, x2, B);		/* a's forward, then b's pass */
+	nn_zero_grad(b);
+	const float *pb = nn_forward(b, x, B);
+	float probs[B];
+	memcpy(probs, pb, sizeof probs);
+	nn_backward(b, x, y, NULL, B, 0.0f, NULL);
+	nn_zero_grad(alone);
+	const float *pa = nn_forward(alone, x, B);
+	nn_backward(alone, x, y, NULL, B, 0.0f, NULL);
+	for (int i = 0; i < B; i++)
+		CHECK_NEAR(probs[i], pa[i], 0);
+	CHECK(memcmp(nn_grads(b), nn_grads(alone),
+		     sizeof(float) * nn_num_params(b)) == 0);
+	nn_free(a);	/* the owner first: b never frees what it borrows */
+	nn_free(b);
+	nn_free(alone);
+	nn_free(other);
+}
+
 /* Denormals are flushed while the model computes, and only then. */
 static void test_fp_fast_flushes_denormals(void)
 {
@@ -429,6 +471,7 @@ int main(void)
 	RUN(test_sigmoid_bce);
 	RUN(test_gradient_check);
 	RUN(test_binned_layer_equals_encoded_dense);
+	RUN(test_binned_shared_scratch);
 	RUN(test_adam_by_hand);
 	RUN(test_adam_step_uses_net_layout);
 	RUN(test_learns_xor);
