@@ -29,6 +29,12 @@ enum opt_type {
 	OPT_LEVEL,	/* enum conf_log_level, written as its name */
 };
 
+/* When a changed value takes effect in a running daemon. */
+enum opt_when {
+	RELOAD,		/* at the reload (SIGHUP) */
+	RESTART,	/* at the next start; a reload keeps the old value */
+};
+
 struct option {
 	const char *name;	/* dotted: "group.key" or "key" */
 	enum opt_type type;
@@ -41,83 +47,95 @@ struct option {
 	int def_count;
 	double min, max;	/* bounds of the value (list: of each element) */
 	bool tilde;		/* OPT_STRING: expand a leading "~/" too */
+	enum opt_when when;	/* whether a reload (SIGHUP) applies it */
 	const char *help;
 };
 
 static char *default_data_directory(void);
 
 #define AT(field) offsetof(struct conf, field)
-#define NUM(n, t, field, d, lo, hi, h)                                        \
+#define NUM(n, t, field, d, lo, hi, w, h)                                     \
 	{ .name = n, .type = t, .offset = AT(field), .def = d, .min = lo,     \
-	  .max = hi, .help = h }
-#define STR(n, t, field, d, h)                                                \
-	{ .name = n, .type = t, .offset = AT(field), .def_str = d, .help = h }
+	  .max = hi, .when = w, .help = h }
+#define STR(n, t, field, d, w, h)                                             \
+	{ .name = n, .type = t, .offset = AT(field), .def_str = d, .when = w, \
+	  .help = h }
 
+/* The "when" column: RELOAD options reach the running parts at a SIGHUP
+ * (the MPD link reconnects, the filler, learner, watcher and log take the
+ * new value, the next scan pass reads it); RESTART ones take effect at the
+ * next start, and a reload says so and keeps the old value. */
 static const struct option options[] = {
 	{ .name = "mpd.host", .type = OPT_STRING, .offset = AT(mpd.host),
-	  .tilde = true,
+	  .tilde = true, .when = RELOAD,
 	  .help = "MPD host name, socket path or @abstract socket "
 		  "(unset: $MPD_HOST, else libmpdclient's default)" },
-	NUM("mpd.port", OPT_UNSIGNED, mpd.port, 0, 0, 65535,
+	NUM("mpd.port", OPT_UNSIGNED, mpd.port, 0, 0, 65535, RELOAD,
 	    "MPD TCP port (0: $MPD_PORT, else libmpdclient's default)"),
-	STR("mpd.password", OPT_STRING, mpd.password, NULL,
+	STR("mpd.password", OPT_STRING, mpd.password, NULL, RELOAD,
 	    "MPD password (unset: from MPD_HOST's password@host, else none)"),
 	NUM("mpd.timeout_ms", OPT_UNSIGNED, mpd.timeout_ms, 30000, 100,
-	    600000, "timeout of one MPD request, in milliseconds"),
-	STR("music_directory", OPT_PATH, music_directory, NULL,
+	    600000, RELOAD, "timeout of one MPD request, in milliseconds"),
+	STR("music_directory", OPT_PATH, music_directory, NULL, RELOAD,
 	    "MPD's music directory, to analyse files (unset: no analysis)"),
 	{ .name = "data_directory", .type = OPT_PATH,
 	  .offset = AT(data_directory), .def_fn = default_data_directory,
+	  .when = RESTART,
 	  .help = "where the database lives "
 		  "(default: $XDG_DATA_HOME/mpdrec, else ~/.local/share/mpdrec)" },
-	NUM("queue.ahead", OPT_INT, queue.ahead, 2, 1, 100,
+	NUM("queue.ahead", OPT_INT, queue.ahead, 2, 1, 100, RELOAD,
 	    "songs to keep queued after the current one"),
 	NUM("queue.explore_rate", OPT_DOUBLE, queue.explore_rate, 0.15, 0, 1,
-	    "probability that a pick explores instead of exploiting"),
-	NUM("queue.history_hours", OPT_DOUBLE, queue.history_hours, 24, 0, 8760,
-	    "do not pick a song played within this many hours"),
+	    RELOAD, "probability that a pick explores instead of exploiting"),
+	NUM("queue.history_hours", OPT_DOUBLE, queue.history_hours, 24, 0,
+	    8760, RELOAD, "do not pick a song played within this many hours"),
 	NUM("queue.artist_spacing", OPT_INT, queue.artist_spacing, 3, 0, 100,
-	    "do not pick an artist among the last this many picks"),
-	NUM("queue.temperature", OPT_DOUBLE, queue.temperature, 0.1, 0.001, 100,
+	    RELOAD, "do not pick an artist among the last this many picks"),
+	NUM("queue.temperature", OPT_DOUBLE, queue.temperature, 0.1, 0.001,
+	    100, RELOAD,
 	    "softmax temperature of exploiting picks (lower: greedier)"),
 	NUM("queue.settle_ms", OPT_DOUBLE, queue.settle_ms, 500, 0, 60000,
-	    "wait this long after a queue change before filling, in ms"),
+	    RELOAD, "wait this long after a queue change before filling, in ms"),
 	NUM("feedback.end_margin", OPT_DOUBLE, feedback.end_margin, 10, 0, 600,
-	    "seconds before the end (at most a tenth) that still count as "
-	    "played"),
+	    RELOAD, "seconds before the end (at most a tenth) that still count "
+	    "as played"),
 	NUM("feedback.min_duration", OPT_DOUBLE, feedback.min_duration, 30, 0,
-	    3600, "songs shorter than this many seconds are not labelled"),
-	NUM("feedback.stickers", OPT_BOOL, feedback.stickers, 0, 0, 1,
-	    "read myMPD's like/rating stickers as feedback; write each track's score to mpdrec_score"),
+	    3600, RELOAD,
+	    "songs shorter than this many seconds are not labelled"),
+	NUM("feedback.stickers", OPT_BOOL, feedback.stickers, 0, 0, 1, RELOAD,
+	    "read myMPD's like/rating stickers as feedback; write each "
+	    "track's score to mpdrec_score"),
 	{ .name = "model.hidden", .type = OPT_INT_LIST,
 	  .offset = AT(model.hidden), .count_offset = AT(model.n_hidden),
 	  .def_list = { 64, 32 }, .def_count = 2, .min = 1, .max = 1024,
+	  .when = RELOAD,
 	  .help = "sizes of the hidden layers, input side first" },
 	NUM("model.bins", OPT_INT, model.bins, 8, 1, 64,
 	    "piecewise-linear bins per feature in the first layer (1: plain)"),
 	NUM("model.learning_rate", OPT_DOUBLE, model.learning_rate, 0.001, 1e-6,
-	    1, "Adam's learning rate"),
-	NUM("model.l2", OPT_DOUBLE, model.l2, 1e-3, 0, 1,
+	    1, RELOAD, "Adam's learning rate"),
+	NUM("model.l2", OPT_DOUBLE, model.l2, 1e-3, 0, 1, RELOAD,
 	    "L2 weight decay"),
-	NUM("model.ensemble", OPT_INT, model.ensemble, 5, 1, 32,
+	NUM("model.ensemble", OPT_INT, model.ensemble, 5, 1, 32, RELOAD,
 	    "number of nets in the ensemble"),
-	NUM("model.steps_per_event", OPT_INT, model.steps_per_event, 4, 1, 1000,
-	    "Adam steps after each labelled event"),
-	NUM("model.batch", OPT_INT, model.batch, 64, 1, 4096,
+	NUM("model.steps_per_event", OPT_INT, model.steps_per_event, 4, 1,
+	    1000, RELOAD, "Adam steps after each labelled event"),
+	NUM("model.batch", OPT_INT, model.batch, 64, 1, 4096, RELOAD,
 	    "events per training batch (new event plus replay)"),
 	NUM("model.half_life_days", OPT_DOUBLE, model.half_life_days, 30, 0.1,
-	    3650, "age in days at which a replayed event weighs half"),
+	    3650, RELOAD, "age in days at which a replayed event weighs half"),
 	NUM("model.retrain_every", OPT_INT, model.retrain_every, 200, 1,
-	    1000000, "labelled events between full retrains"),
-	NUM("model.seed", OPT_UNSIGNED, model.seed, 1, 0, 2147483647,
+	    1000000, RELOAD, "labelled events between full retrains"),
+	NUM("model.seed", OPT_UNSIGNED, model.seed, 1, 0, 2147483647, RELOAD,
 	    "random seed (weights, bootstraps, sampling)"),
-	NUM("analysis.jobs", OPT_INT, analysis.jobs, 0, 0, 256,
+	NUM("analysis.jobs", OPT_INT, analysis.jobs, 0, 0, 256, RELOAD,
 	    "analysis threads (0: one per core)"),
 	NUM("analysis.max_seconds", OPT_DOUBLE, analysis.max_seconds, 120, 5,
-	    36000, "seconds of audio analysed per track (long ones: excerpts)"),
+	    36000, RELOAD,
+	    "seconds of audio analysed per track (long ones: excerpts)"),
 	NUM("log.level", OPT_LEVEL, log.level, CONF_LOG_INFO, CONF_LOG_ERROR,
-	    CONF_LOG_DEBUG, "error, warning, info or debug"),
-	STR("log.file", OPT_PATH, log.file, NULL,
+	    CONF_LOG_DEBUG, RELOAD, "error, warning, info or debug"),
+	STR("log.file", OPT_PATH, log.file, NULL, RELOAD,
 	    "append the log to this file (unset: stderr)"),
 };
 
@@ -401,6 +419,76 @@ void conf_free(struct conf *c)
 	free(c->path);
 	free(c->warnings);
 	memset(c, 0, sizeof *c);
+}
+
+/* Copies option i's value from src into dst, strings duplicated (dst's
+ * old string freed). Returns false when out of memory (dst unchanged). */
+static bool copy_value(struct conf *dst, const struct conf *src, size_t i)
+{
+	const struct option *o = &options[i];
+	void *d = field(dst, o);
+	const void *v = cfield(src, o);
+	switch (o->type) {
+	case OPT_INT:
+		*(int *)d = *(const int *)v;
+		break;
+	case OPT_UNSIGNED:
+		*(unsigned *)d = *(const unsigned *)v;
+		break;
+	case OPT_DOUBLE:
+		*(double *)d = *(const double *)v;
+		break;
+	case OPT_BOOL:
+		*(bool *)d = *(const bool *)v;
+		break;
+	case OPT_LEVEL:
+		*(enum conf_log_level *)d = *(const enum conf_log_level *)v;
+		break;
+	case OPT_INT_LIST:
+		memcpy(d, v, sizeof o->def_list);
+		*(int *)((char *)dst + o->count_offset) =
+			*(const int *)((const char *)src + o->count_offset);
+		break;
+	case OPT_STRING:
+	case OPT_PATH: {
+		const char *from = *(char *const *)v;
+		char *x = NULL;
+		if (from && !(x = strdup(from)))
+			return false;
+		free(*(char **)d);
+		*(char **)d = x;
+		break;
+	}
+	}
+	dst->source[i] = src->source[i];
+	return true;
+}
+
+bool conf_copy(struct conf *dst, const struct conf *src)
+{
+	assert(dst && src);
+	memset(dst, 0, sizeof *dst);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (!copy_value(dst, src, i))
+			goto oom;
+	if ((src->path && !(dst->path = strdup(src->path))) ||
+	    (src->warnings && !(dst->warnings = strdup(src->warnings))))
+		goto oom;
+	return true;
+oom:
+	conf_free(dst);
+	return false;
+}
+
+bool conf_option_copy(struct conf *dst, const struct conf *src, size_t i)
+{
+	assert(dst && src);
+	return i < N_OPTIONS && copy_value(dst, src, i);
+}
+
+bool conf_option_live(size_t i)
+{
+	return i < N_OPTIONS && options[i].when == RELOAD;
 }
 
 /* ---- finding the file ---- */
@@ -798,7 +886,77 @@ static bool yes_no_on_line(const char *path, int line, char *err,
 	return found;
 }
 
-static bool read_file(struct loader *l, config_t *cfg)
+/* What a file that is not a regular one is, for an error message. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
+	       S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) ? "a character device" :
+	       S_ISBLK(mode) ? "a block device" : "not a regular file";
+}
+
+/* libconfig 1.5 opens what an @include names without looking at it: a FIFO
+ * (or a device) blocks the reader until someone writes to it, and the
+ * daemon's reload with it. So every `@include "name"` line of `file`, and
+ * of the files those include (as deep as libconfig goes), must name a
+ * regular file. Names are found as libconfig 1.5's scanner finds them (a
+ * line starting with @include, the escapes \\ and \", the name taken
+ * below the include directory even when it starts with '/'); a name that
+ * does not exist is left to libconfig's own error. */
+static bool check_includes(struct loader *l, const char *file,
+			   const char *dir, int depth)
+{
+	FILE *f = fopen(file, "r");
+	if (!f)
+		return true;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	bool ok = true;
+	while (ok && getline(&line, &cap, f) >= 0) {
+		lineno++;
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		p += 8;
+		size_t gap = strspn(p, " \t");
+		if (gap == 0 || p[gap] != '"')
+			continue;
+		p += gap + 1;
+		char name[4096];
+		size_t k = 0;
+		while (*p && *p != '"' && k + 1 < sizeof name) {
+			if (*p == '\\' && (p[1] == '\\' || p[1] == '"'))
+				p++;
+			name[k++] = *p++;
+		}
+		name[k] = '\0';
+		if (*p != '"')
+			continue;
+		char *full;
+		if (asprintf(&full, "%s/%s", dir,
+			     name[0] == '/' ? name + 1 : name) < 0) {
+			l->oom = true;
+			break;
+		}
+		struct stat st;
+		if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+			snprintf(l->err, l->err_size, "%s:%u: @include \"%s\": "
+				 "%s is %s (expected a regular file)", file,
+				 lineno, name, full, file_kind(st.st_mode));
+			ok = false;
+		} else if (stat(full, &st) == 0 && depth < 10) {
+			ok = check_includes(l, full, dir, depth + 1);
+		}
+		free(full);
+	}
+	free(line);
+	fclose(f);
+	if (l->oom)
+		snprintf(l->err, l->err_size, "%s: out of memory", l->path);
+	return ok && !l->oom;
+}
+
+static bool read_file(struct loader *l, config_t *cfg, const char *dir)
 {
 	struct stat st;
 	if (stat(l->path, &st) != 0 || access(l->path, R_OK) != 0) {
@@ -811,6 +969,14 @@ static bool read_file(struct loader *l, config_t *cfg)
 			 strerror(EISDIR));
 		return false;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(l->err, l->err_size, "%s: cannot read: it is %s "
+			 "(expected a regular file)", l->path,
+			 file_kind(st.st_mode));
+		return false;
+	}
+	if (!check_includes(l, l->path, dir, 0))
+		return false;
 	if (config_read_file(cfg, l->path))
 		return true;
 	const char *file = config_error_file(cfg);
@@ -857,7 +1023,7 @@ bool conf_load(struct conf *c, const char *path, char *err, size_t err_size)
 	config_t cfg;
 	config_init(&cfg);
 	config_set_include_dir(&cfg, slash ? dir : ".");
-	bool ok = read_file(&l, &cfg) &&
+	bool ok = read_file(&l, &cfg, slash ? dir : ".") &&
 		  load_settings(&l, config_root_setting(&cfg));
 	config_destroy(&cfg);
 	free(dir);
@@ -1075,6 +1241,8 @@ const char *conf_source_name(enum conf_source s)
 		return "file";
 	case CONF_SOURCE_ENV:
 		return "environment";
+	case CONF_SOURCE_COMMAND_LINE:
+		return "command line";
 	}
 	return "?";
 }

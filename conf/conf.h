@@ -16,6 +16,7 @@ enum conf_source {
 	CONF_SOURCE_DEFAULT,
 	CONF_SOURCE_FILE,
 	CONF_SOURCE_ENV,
+	CONF_SOURCE_COMMAND_LINE,	/* e.g. -v: log.level debug */
 };
 
 /** Log levels, in order of verbosity. */
@@ -91,6 +92,11 @@ bool conf_defaults(struct conf *c);
 /** Releases every string of *c; leaves it zeroed. Accepts a zeroed struct. */
 void conf_free(struct conf *c);
 
+/** Fills *dst with a deep copy of *src (every value and its source, the
+ *  path and the warnings), which the caller frees with conf_free(). Returns
+ *  false when out of memory (*dst is then zeroed). */
+bool conf_copy(struct conf *dst, const struct conf *src);
+
 /** Finds the file to load, in DESIGN.md's order: explicit (if not NULL),
  *  $XDG_CONFIG_HOME/mpdrec/mpdrec.conf (else ~/.config/mpdrec/mpdrec.conf),
  *  /etc/mpdrec.conf. Returns a newly allocated path the caller frees, or NULL
@@ -138,7 +144,19 @@ bool conf_option_bounds(size_t i, double *min, double *max, bool *integer);
  *  content, NULL equal to NULL). False when i is out of range. */
 bool conf_option_equal(const struct conf *a, const struct conf *b, size_t i);
 
-/** Returns the name of a source: "default", "file", "environment". */
+/** Whether a reload (SIGHUP) applies option i to a running daemon; false:
+ *  it takes effect at the next start (the table's "when" column), and false
+ *  when i is out of range. */
+bool conf_option_live(size_t i);
+
+/** Copies option i's value and source from *src into *dst (a string is
+ *  duplicated, dst's old one freed): a reload keeps the running value of
+ *  an option it does not apply. Returns false when out of memory or i is
+ *  out of range (dst unchanged). */
+bool conf_option_copy(struct conf *dst, const struct conf *src, size_t i);
+
+/** Returns the name of a source: "default", "file", "environment",
+ *  "command line". */
 const char *conf_source_name(enum conf_source s);
 
 #endif

@@ -2,12 +2,18 @@
  * search order, `~` expansion and the password never shown. Run from the
  * repository root (conf/mpdrec.conf is read from there). */
 #include "conf/conf.h"
+#include "core/model.h"
+#include "daemon/learn.h"
+#include "features/table.h"
 #include "tests/lib/harness.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EXAMPLE "conf/mpdrec.conf"
@@ -432,6 +438,173 @@ static void test_include(void)
 	CHECK(!conf_load(&c, main_conf, err, sizeof err));
 	CHECK_MSG(strstr(err, "more.conf:2: queue.ahead: 700 is out of "
 			      "bounds"), "%s", err);
+}
+
+/* conf_load in a child, bounded: libconfig blocks in open() on a FIFO
+ * until someone writes to it. Returns 1 when it loaded, 0 when it refused
+ * (the message in err), -1 when it did not return within 5 s. */
+static int load_bounded(const char *path, char *err, size_t err_size)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct conf c;
+		char e[CONF_ERR_SIZE];
+		bool ok = conf_load(&c, path, e, sizeof e);
+		ssize_t w = write(fds[1], e, strlen(e) + 1);
+		(void)w;
+		_exit(ok ? 0 : 1);
+	}
+	close(fds[1]);
+	int st = 0, rc = -1;
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			rc = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+			break;
+		}
+		usleep(10000);
+	}
+	if (rc < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	ssize_t n = read(fds[0], err, err_size - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	return rc;
+}
+
+/* Issue 13: an @include of a FIFO blocked the daemon's reload. Only
+ * regular files are read: the main file and every file it includes. */
+static void test_only_regular_files(void)
+{
+	char dir[4096], fifo[4200], err[CONF_ERR_SIZE];
+	snprintf(dir, sizeof dir, "%s/fifo", harness_tmpdir());
+	CHECK_INT(harness_system("mkdir -p '%s'", dir), 0);
+	snprintf(fifo, sizeof fifo, "%s/pipe.conf", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	write_file("fifo/ok.conf", "queue = { ahead = 5; };\n");
+	write_file("fifo/nested.conf", "\n@include \"pipe.conf\"\n");
+	const char *cases[][2] = {
+		{ "fifo/direct.conf", "@include \"pipe.conf\"\n" },
+		{ "fifo/indented.conf", "log = { level = \"info\"; };\n"
+					"  @include \"ok.conf\"\n"
+					"\t@include \"pipe.conf\"\n" },
+		{ "fifo/deep.conf", "@include \"nested.conf\"\n" },
+		{ "fifo/dir.conf", "@include \".\"\n" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *path = write_file(cases[i][0], cases[i][1]);
+		int rc = load_bounded(path, err, sizeof err);
+		CHECK_MSG(rc == 0, "%s: %s", cases[i][0],
+			  rc < 0 ? "blocked for 5 s" : "loaded");
+		CHECK_MSG(strstr(err, "@include") &&
+			  strstr(err, "expected a regular file"), "%s: %s",
+			  cases[i][0], err);
+	}
+	CHECK(strstr(err, "is a directory"));
+	/* The error names the including file and line. */
+	const char *path = write_file("fifo/indented.conf",
+				      "log = { level = \"info\"; };\n"
+				      "\t@include \"pipe.conf\"\n");
+	CHECK_INT(load_bounded(path, err, sizeof err), 0);
+	CHECK_MSG(strstr(err, "indented.conf:2: @include \"pipe.conf\": ") &&
+		  strstr(err, "is a FIFO"), "%s", err);
+	/* The main file itself. */
+	CHECK_INT(load_bounded(fifo, err, sizeof err), 0);
+	CHECK_MSG(strstr(err, "pipe.conf: cannot read: it is a FIFO"), "%s",
+		  err);
+	/* A regular include still works. */
+	path = write_file("fifo/good.conf", "@include \"ok.conf\"\n");
+	CHECK_INT(load_bounded(path, err, sizeof err), 1);
+}
+
+/* ---- one road: copies and the reload column ---- */
+
+static void test_copy_is_deep_and_equal(void)
+{
+	struct conf a, b;
+	char err[CONF_ERR_SIZE];
+	CHECK_MSG(load_text(&a, "mpd = { host = \"h\"; password = \"pw\"; };\n"
+			    "music_directory = \"/m\";\n"
+			    "model = { hidden = [8, 4, 2]; };\n"
+			    "log = { file = \"/tmp/x.log\"; };\n"
+			    "bogus = 1;\n", err, sizeof err), "%s", err);
+	CHECK(conf_copy(&b, &a));
+	for (size_t i = 0; i < conf_option_count(); i++) {
+		const char *name;
+		conf_option_describe(&a, i, &name, NULL, NULL, 0, NULL);
+		CHECK_MSG(conf_option_equal(&a, &b, i), "%s differs", name);
+		CHECK_MSG(a.source[i] == b.source[i], "%s: source", name);
+	}
+	CHECK_STR(b.path, a.path);
+	CHECK_STR(b.warnings, a.warnings);
+	CHECK(b.mpd.host != a.mpd.host && b.path != a.path);
+	conf_free(&a);
+	CHECK_STR(b.mpd.password, "pw");
+	CHECK_INT(b.model.n_hidden, 3);
+	CHECK_INT(b.model.hidden[2], 2);
+	conf_free(&b);
+}
+
+static void test_reload_column(void)
+{
+	int restart = 0;
+	for (size_t i = 0; i < conf_option_count(); i++) {
+		const char *name;
+		struct conf d;
+		CHECK(conf_defaults(&d));
+		conf_option_describe(&d, i, &name, NULL, NULL, 0, NULL);
+		conf_free(&d);
+		bool live = conf_option_live(i);
+		restart += !live;
+		/* The database and its lock stay where the daemon opened
+		 * them; everything else reaches the running parts. */
+		CHECK_MSG(live == (strcmp(name, "data_directory") != 0),
+			  "%s: live %d", name, live);
+	}
+	CHECK_INT(restart, 1);
+	CHECK(!conf_option_live(conf_option_count()));
+
+	struct conf a, b;
+	char err[CONF_ERR_SIZE];
+	CHECK(load_text(&a, "data_directory = \"/a\";\n", err, sizeof err));
+	CHECK(conf_defaults(&b));
+	int i = conf_option_index("data_directory");
+	CHECK(conf_option_copy(&b, &a, (size_t)i));
+	CHECK_STR(b.data_directory, "/a");
+	CHECK_INT(b.source[i], CONF_SOURCE_FILE);
+	CHECK(!conf_option_copy(&b, &a, conf_option_count()));
+	conf_free(&a);
+	conf_free(&b);
+	CHECK_STR(conf_source_name(CONF_SOURCE_COMMAND_LINE), "command line");
+}
+
+/* One source for every default: the model's own defaults (for core/'s
+ * users: tests, benchmarks) are the table's, and the daemon's parameters
+ * come from the configuration alone. Issue 15: model.batch was 32 in
+ * core/model.c and 64 in the table. */
+static void test_model_defaults_are_the_tables(void)
+{
+	struct conf d;
+	CHECK(conf_defaults(&d));
+	struct model_params core, daemon;
+	model_params_default(&core, features_count());
+	learn_params_from_conf(&daemon, &d, features_count());
+	CHECK_INT(core.n_hidden, d.model.n_hidden);
+	for (int k = 0; k < d.model.n_hidden; k++)
+		CHECK_INT(core.hidden[k], d.model.hidden[k]);
+	CHECK_NEAR(core.learning_rate, d.model.learning_rate, 1e-9);
+	CHECK_NEAR(core.l2, d.model.l2, 1e-9);
+	CHECK_INT(core.ensemble, d.model.ensemble);
+	CHECK_INT(core.steps_per_event, d.model.steps_per_event);
+	CHECK_INT(core.batch, d.model.batch);
+	CHECK_NEAR(core.half_life_days, d.model.half_life_days, 1e-6);
+	CHECK_INT(core.seed, d.model.seed);
+	CHECK(memcmp(&core, &daemon, sizeof core) == 0);
+	conf_free(&d);
 }
 
 /* ---- warnings ---- */
@@ -893,6 +1066,10 @@ int main(void)
 	RUN(test_bounds_edges);
 	RUN(test_missing_file);
 	RUN(test_include);
+	RUN(test_only_regular_files);
+	RUN(test_copy_is_deep_and_equal);
+	RUN(test_reload_column);
+	RUN(test_model_defaults_are_the_tables);
 	RUN(test_unknown_keys);
 	RUN(test_unknown_that_disables_is_error);
 	RUN(test_yes_is_not_a_boolean);
