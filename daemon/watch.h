@@ -19,7 +19,8 @@ enum watch_kind {
 
 /** One look at MPD: the time it was taken (monotonic seconds), the state,
  *  the current song (id -1 and uri NULL when none), its elapsed position and
- *  duration in seconds. uri is borrowed for the call. */
+ *  duration in seconds, and whether the queue is empty (cleared). uri is
+ *  borrowed for the call. */
 struct watch_obs {
 	double now;
 	enum watch_state state;
@@ -27,6 +28,7 @@ struct watch_obs {
 	const char *uri;
 	double elapsed;
 	double duration;
+	bool cleared;
 };
 
 /** What the watcher decided about the song that just ended. uri is borrowed
@@ -38,7 +40,8 @@ struct watch_verdict {
 	double position;	/* where it stopped, seconds */
 	double duration;
 	double weight;		/* how much the verdict counts, (0, 1] */
-	const char *why;	/* short reason, static */
+	const char *why;	/* in words, for the log ("stopped", "seeked
+				   to the end", ...); static */
 };
 
 /** Thresholds from the configuration. */
@@ -57,6 +60,9 @@ struct watch {
 	double position;	/* elapsed at last_time */
 	double last_time;	/* monotonic time of the last observation */
 	enum watch_state state;
+	bool looking;		/* observed since watch_init/watch_reset */
+	bool seeked;		/* the song was seeked forward */
+	bool joined_late;	/* first seen well into the song */
 };
 
 /** Starts a watcher with no song. Free its memory with watch_reset(). */
@@ -68,8 +74,11 @@ void watch_reset(struct watch *w);
 
 /** Feeds one observation. Returns true and fills *v when the song watched so
  *  far is over (another song, stop, a restart under repeat/single); the new
- *  song, if any, is then watched from this observation on — a song already
- *  under way counts only what the watcher saw. Returns false otherwise. */
+ *  song, if any, is then watched from this observation on. A song already
+ *  under way when the watcher starts (a daemon that comes up mid-song)
+ *  counts only what the watcher saw; one that began after the watcher's
+ *  last look (a daemon that looks late: a stall, a loaded machine) counts
+ *  its elapsed time as heard. Returns false otherwise. */
 bool watch_observe(struct watch *w, const struct watch_obs *o,
 		   struct watch_verdict *v);
 
@@ -82,6 +91,11 @@ double watch_end_margin(double duration, double margin);
  *  it heard (a forward seek to the end is not a full play). */
 bool watch_played_to_end(double played, double position, double duration,
 			 double margin);
+
+/** Whether `played` seconds of a song of `duration` make a listen, as
+ *  mpdscribble counts one: half the song or 4 minutes. A song left after a
+ *  listen is no skip (no dislike). */
+bool watch_listened(double played, double duration);
 
 /** The weight of a skip at `position`: it falls with the share heard, so a
  *  skip after 5 s says more than one after 80%. Returns a value in

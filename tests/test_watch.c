@@ -8,7 +8,9 @@ static const struct watch_rules rules = { .end_margin = 10,
 					  .min_duration = 30 };
 
 /* An observation: time, state, song id, uri, elapsed, duration. */
-#define obs(...) ((struct watch_obs){ __VA_ARGS__ })
+#define obs(t, st, id, u, el, du)                                             \
+	((struct watch_obs){ .now = (t), .state = (st), .song_id = (id),     \
+			     .uri = (u), .elapsed = (el), .duration = (du) })
 
 static void test_margin_is_at_most_a_tenth(void)
 {
@@ -64,11 +66,12 @@ static void test_next_early_is_a_heavy_dislike(void)
 	CHECK_INT(v.kind, WATCH_SKIP);
 	CHECK_STR(v.uri, "a.flac");
 	CHECK(v.weight > 0.9);
-	/* b is now watched: skipped late, it weighs less. */
-	CHECK(watch_observe(&w, &obs(65, WATCH_PLAY, 3, "c.flac", 0, 80), &v));
+	/* b is now watched: skipped later, it weighs less (after half of
+	 * it, it would be a listen: no skip at all). */
+	CHECK(watch_observe(&w, &obs(40, WATCH_PLAY, 3, "c.flac", 0, 80), &v));
 	CHECK_INT(v.kind, WATCH_SKIP);
 	CHECK_STR(v.uri, "b.flac");
-	CHECK(v.weight < 0.3);
+	CHECK(v.weight < 0.6);
 	watch_reset(&w);
 }
 
@@ -197,6 +200,96 @@ static void test_unknown_duration_has_no_label(void)
 	watch_reset(&w);
 }
 
+/* Issue 12: a long track left after half its length or 4 minutes heard
+ * (mpdscribble's listen) is no dislike. */
+static void test_listened_is_no_dislike(void)
+{
+	CHECK(watch_listened(240, 1200));
+	CHECK(!watch_listened(239, 1200));
+	CHECK(watch_listened(40, 80));
+	CHECK(!watch_listened(39.9, 80));
+	CHECK(!watch_listened(100, 0));
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	/* 4 minutes of a 20-minute mix. */
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "mix.flac", 0, 1200), &v);
+	CHECK(watch_observe(&w, &obs(250, WATCH_PLAY, 2, "b.flac", 0, 80),
+			    &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	CHECK_MSG(strstr(v.why, "a listen, not a skip"), "%s", v.why);
+	/* Half of an 80 s song. */
+	CHECK(watch_observe(&w, &obs(295, WATCH_PLAY, 3, "c.flac", 0, 300),
+			    &v));
+	CHECK_INT(v.kind, WATCH_NONE);
+	/* Under half of a 300 s song, under 4 minutes: a skip. */
+	CHECK(watch_observe(&w, &obs(435, WATCH_PLAY, 4, "d.flac", 0, 300),
+			    &v));
+	CHECK_INT(v.kind, WATCH_SKIP);
+	watch_reset(&w);
+}
+
+/* Issue 12: the log says in words why an event has no label. */
+static void test_no_label_in_words(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 0, 100), &v);
+	watch_observe(&w, &obs(5, WATCH_PLAY, 1, "a.flac", 97, 100), &v);
+	CHECK(watch_observe(&w, &obs(8.1, WATCH_PLAY, 2, "b.flac", 0.1, 100),
+			    &v));
+	CHECK_STR(v.why, "seeked to the end");
+	CHECK(watch_observe(&w, &obs(20, WATCH_STOP, -1, NULL, 0, 0), &v));
+	CHECK_STR(v.why, "stopped");
+	watch_observe(&w, &obs(30, WATCH_PLAY, 3, "c.flac", 0, 100), &v);
+	CHECK(watch_observe(&w, &(struct watch_obs){ .now = 40,
+			    .state = WATCH_STOP, .song_id = -1,
+			    .cleared = true }, &v));
+	CHECK_STR(v.why, "the queue was cleared");
+	watch_observe(&w, &obs(50, WATCH_PLAY, 4, "jingle.ogg", 0, 12), &v);
+	CHECK(watch_observe(&w, &obs(62, WATCH_STOP, -1, NULL, 0, 0), &v));
+	CHECK_MSG(strstr(v.why, "too short"), "%s", v.why);
+	watch_reset(&w);
+	/* A daemon that comes up near the end of a song. */
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "a.flac", 95, 100), &v);
+	CHECK(watch_observe(&w, &obs(5.1, WATCH_PLAY, 2, "b.flac", 0.1, 100),
+			    &v));
+	CHECK_MSG(strstr(v.why, "only its end was seen"), "%s", v.why);
+	watch_reset(&w);
+}
+
+/* Issue 13: stalled for 70 s across a song change, the daemon first saw a
+ * 40 s song at 0:32; it then played to its end. It was a full play, not
+ * "reached its end without being heard". */
+static void test_stall_across_a_song_change(void)
+{
+	struct watch w;
+	struct watch_verdict v;
+	watch_init(&w, &rules);
+	watch_observe(&w, &obs(0, WATCH_PLAY, 1, "w.flac", 0, 40), &v);
+	/* w played to its end at 40 s and x began then; the stalled daemon
+	 * looks again at 72 s. */
+	CHECK(watch_observe(&w, &obs(72, WATCH_PLAY, 2, "x.flac", 32, 40),
+			    &v));
+	CHECK_STR(v.uri, "w.flac");
+	CHECK_INT(v.kind, WATCH_LIKE);
+	CHECK(watch_observe(&w, &obs(80.2, WATCH_PLAY, 3, "y.flac", 0.1, 40),
+			    &v));
+	CHECK_STR(v.uri, "x.flac");
+	CHECK_MSG(v.kind == WATCH_LIKE, "x: %s after %.1f s", v.why, v.played);
+	CHECK_NEAR(v.played, 40, 0.2);
+	/* Stalled while stopped: a song started and played during the stall
+	 * is heard from its start too. */
+	CHECK(watch_observe(&w, &obs(81, WATCH_STOP, -1, NULL, 0, 0), &v));
+	CHECK(!watch_observe(&w, &obs(150, WATCH_PLAY, 4, "z.flac", 35, 40),
+			     &v));
+	CHECK(watch_observe(&w, &obs(155.2, WATCH_PLAY, 5, "a.flac", 0.1, 40),
+			    &v));
+	CHECK_INT(v.kind, WATCH_LIKE);
+	watch_reset(&w);
+}
+
 int main(void)
 {
 	RUN(test_margin_is_at_most_a_tenth);
@@ -213,5 +306,8 @@ int main(void)
 	RUN(test_restart_under_repeat_is_a_new_play);
 	RUN(test_start_mid_song_counts_what_it_saw);
 	RUN(test_unknown_duration_has_no_label);
+	RUN(test_listened_is_no_dislike);
+	RUN(test_no_label_in_words);
+	RUN(test_stall_across_a_song_change);
 	return harness_finish();
 }
