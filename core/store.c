@@ -92,6 +92,14 @@ static const char *const migrations[] = {
 	" name TEXT NOT NULL,"
 	" time REAL NOT NULL,"
 	" PRIMARY KEY(kind, name));",
+	/* 2 -> 3: a saved model that failed its checksum is set aside here
+	 * for inspection, not overwritten */
+	"CREATE TABLE models_rejected ("
+	" id INTEGER PRIMARY KEY,"
+	" time REAL,"				/* when it was saved */
+	" rejected REAL NOT NULL,"		/* when it was set aside */
+	" blob BLOB, size INTEGER, checksum INTEGER,"
+	" reason TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -124,6 +132,9 @@ enum st {
 	ST_MODEL_LOAD,
 	ST_ADD_TRAINING,
 	ST_TRAINING,
+	ST_MODEL_REJECT,
+	ST_REJECTED_TRIM,
+	ST_HAS_EVENT,
 	ST_N
 };
 
@@ -228,11 +239,24 @@ static const char *const st_sql[ST_N] = {
 	[ST_TRAINING] =
 	"SELECT time, events, train_acc, val_acc, val_auc, val_logloss"
 	" FROM training ORDER BY time, id",
+	[ST_MODEL_REJECT] =
+	"INSERT INTO models_rejected(time, rejected, blob, size, checksum,"
+	" reason) SELECT time, ?1, blob, size, checksum, ?2 FROM model",
+	[ST_REJECTED_TRIM] =
+	"DELETE FROM models_rejected WHERE id NOT IN (SELECT id FROM"
+	" models_rejected ORDER BY id DESC LIMIT ?1)",
+	[ST_HAS_EVENT] =
+	"SELECT 1 FROM events WHERE time = ?1 AND uri = ?2 AND kind = ?3"
+	" LIMIT 1",
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
+	bool model_corrupt;	/* the last store_load_model: a bad blob */
+	int reserve_fd;		/* store_reserve(): the file, -1 none */
+	uint64_t reserve_seq;	/* sequence of the newest reserve slot */
+	size_t reserve_size;
 	bool in_sync;
 	bool in_batch;		/* store_batch_begin: one transaction */
 	unsigned char *buf;	/* scratch for feature blobs */
@@ -512,6 +536,34 @@ static bool make_private(const char *path, char *err, size_t err_size)
 	return true;
 }
 
+/* SQLite reports a -wal or -shm file it cannot open as "unable to open
+ * database file" or "disk I/O error", naming neither: say which one, and
+ * why. The database itself must be readable too (root reads anything,
+ * so this matters for a user's own files made unreadable). */
+static bool files_usable(const char *path, char *err, size_t err_size)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		char p[4200];
+		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+		struct stat st;
+		if (lstat(p, &st) != 0)
+			continue;
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, err_size, "cannot open %s: %s is not a "
+				 "regular file", path, p);
+			return false;
+		}
+		if (faccessat(AT_FDCWD, p, R_OK | W_OK, AT_EACCESS) != 0) {
+			snprintf(err, err_size, "cannot open %s: %s is not "
+				 "readable and writable (%s)", path, p,
+				 strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
 static int user_version(struct store *s, bool *ok)
 {
 	sqlite3_stmt *st;
@@ -547,6 +599,11 @@ static bool migrate(struct store *s)
 		return false;
 	if (v > SCHEMA_VERSION)
 		return refuse_newer(s, v);
+	/* Not one of ours: a step below 0 would index before the array. */
+	if (v < 0)
+		return fail(s, "%s: schema version %d is not one mpdrec "
+			    "writes (0 to %d); refusing to open it", s->path,
+			    v, SCHEMA_VERSION);
 	if (v == SCHEMA_VERSION)
 		return true;
 	if (!exec(s, "BEGIN IMMEDIATE", "migrate"))
@@ -555,8 +612,12 @@ static bool migrate(struct store *s)
 	v = user_version(s, &ok);
 	if (!ok)
 		goto fail;
-	if (v > SCHEMA_VERSION) {
-		refuse_newer(s, v);
+	if (v > SCHEMA_VERSION || v < 0) {
+		if (v > SCHEMA_VERSION)
+			refuse_newer(s, v);
+		else
+			fail(s, "%s: schema version %d is not one mpdrec "
+			     "writes", s->path, v);
 		goto fail;
 	}
 	for (int i = v; i < SCHEMA_VERSION; i++) {
@@ -620,6 +681,7 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		snprintf(err, err_size, "store: out of memory");
 		return NULL;
 	}
+	s->reserve_fd = -1;
 	if (snprintf(s->path, sizeof s->path, "%s/%s", dir, STORE_FILE) >=
 	    (int)sizeof s->path) {
 		snprintf(err, err_size, "%s: path too long", dir);
@@ -646,6 +708,10 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot open %s: the directory %s is "
 			 "read-only (%s); SQLite needs to create files there",
 			 s->path, dir, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	if (!files_usable(s->path, err, err_size)) {
 		free(s);
 		return NULL;
 	}
@@ -690,6 +756,8 @@ void store_close(struct store *s)
 		rollback(s);
 	for (int i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
 	/* The last connection to close checkpoints and removes the WAL. */
 	sqlite3_close(s->db);
 	free(s->buf);
@@ -1428,6 +1496,7 @@ bool store_load_model(struct store *s, void **blob, size_t *size)
 	assert(s && blob && size);
 	*blob = NULL;
 	*size = 0;
+	s->model_corrupt = false;
 	sqlite3_stmt *st = stmt(s, ST_MODEL_LOAD, "load model");
 	if (!st)
 		return false;
@@ -1448,13 +1517,16 @@ bool store_load_model(struct store *s, void **blob, size_t *size)
 	uint64_t want, got = fnv1a64(b, n);
 	memcpy(&want, &sum_col, sizeof want);
 	bool ok = false;
-	if (!b || n == 0 || (int64_t)n != want_size)
-		fail(s, "load model: stored size %lld, blob has %zu bytes",
-		     (long long)want_size, n);
-	else if (got != want)
+	if (!b || n == 0 || (int64_t)n != want_size) {
+		fail(s, "load model: stored size %lld, blob has %zu bytes: "
+		     "the model is corrupt", (long long)want_size, n);
+		s->model_corrupt = true;
+	} else if (got != want) {
 		fail(s, "load model: checksum mismatch (stored %016llx, "
 		     "computed %016llx): the model is corrupt",
 		     (unsigned long long)want, (unsigned long long)got);
+		s->model_corrupt = true;
+	}
 	else if (!(*blob = malloc(n)))
 		fail(s, "load model: out of memory");
 	else {
@@ -1464,6 +1536,39 @@ bool store_load_model(struct store *s, void **blob, size_t *size)
 	}
 	sqlite3_reset(st);
 	return ok;
+}
+
+bool store_model_corrupt(const struct store *s)
+{
+	assert(s);
+	return s->model_corrupt;
+}
+
+bool store_reject_model(struct store *s, const char *why)
+{
+	assert(s && why);
+	if (!begin(s, "set the model aside"))
+		return false;
+	sqlite3_stmt *st = stmt(s, ST_MODEL_REJECT, "set the model aside");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, now_seconds());
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	if (!run(s, st, "set the model aside"))
+		goto fail;
+	st = stmt(s, ST_REJECTED_TRIM, "set the model aside");
+	if (!st)
+		goto fail;
+	sqlite3_bind_int(st, 1, STORE_REJECTED_KEPT);
+	if (!run(s, st, "set the model aside"))
+		goto fail;
+	st = stmt(s, ST_MODEL_DELETE, "set the model aside");
+	if (!st || !run(s, st, "set the model aside"))
+		goto fail;
+	return commit(s, "set the model aside");
+fail:
+	rollback(s);
+	return false;
 }
 
 bool store_add_training(struct store *s, double time, int events,
@@ -1843,4 +1948,299 @@ bool store_unlike(struct store *s, const char *uri, int *changed)
 	const char *p[] = { uri };
 	return change(s, "UPDATE events SET label = -1 WHERE uri = ?1"
 		      " AND label = 1", p, 1, changed, "unlike");
+}
+
+/* --- the reserve -------------------------------------------------------- */
+
+/* mpdrec.reserve: space set aside in advance for events SQLite could not
+ * commit (a full disk). Writing into it overwrites blocks that are already
+ * allocated (the file is filled with zeros when it is made), so it works
+ * when nothing else can be written. Two slots, each a header and the
+ * events: a write goes to the older slot with the next sequence number and
+ * a checksum, so a write torn by a crash leaves the other slot (the state
+ * before) readable. Copy-on-write filesystems (btrfs, ZFS) allocate on
+ * every write: there the reserve helps only as far as their own reserve
+ * does. */
+
+#define RESERVE_FILE "mpdrec.reserve"
+#define RESERVE_MAGIC "MPDRECRS"
+#define RESERVE_VERSION 1u
+/* magic 8, version 4, count 4, sequence 8, length 4, spare 4, sum 8 */
+#define RESERVE_HEAD 40
+#define RESERVE_MIN 4096
+
+static void put_u16(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	put_u16(p, v & 0xffff);
+	put_u16(p + 2, v >> 16);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)v);
+	put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void put_f64(unsigned char *p, double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, sizeof u);
+	put_u64(p, u);
+}
+
+static uint32_t get_u16(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return get_u16(p) | get_u16(p + 2) << 16;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static double get_f64(const unsigned char *p)
+{
+	uint64_t u = get_u64(p);
+	double d;
+	memcpy(&d, &u, sizeof d);
+	return d;
+}
+
+/* One event: time, played, duration, weight (f64), kind, label (i32),
+ * queued (u8), the URI's and the source's lengths (u16), then both. */
+#define RECORD_FIXED (4 * 8 + 2 * 4 + 1 + 2 * 2)
+
+static size_t slot_size(const struct store *s)
+{
+	return s->reserve_size / 2 / 8 * 8;
+}
+
+/* The checksum covers version, count, sequence, length and the events. */
+static uint64_t slot_sum(const unsigned char *slot, size_t len)
+{
+	uint64_t h = fnv1a64(slot + 8, 24);
+	uint64_t t = fnv1a64(slot + RESERVE_HEAD, len);
+	return h ^ (t * 0x9e3779b97f4a7c15ull);
+}
+
+/* Reads slot k into buf (slot_size bytes); returns its sequence number
+ * when it is valid, else 0 (sequence numbers start at 1). */
+static uint64_t read_slot(struct store *s, int k, unsigned char *buf)
+{
+	size_t size = slot_size(s);
+	ssize_t got = pread(s->reserve_fd, buf, size, (off_t)(k * size));
+	if (got != (ssize_t)size || memcmp(buf, RESERVE_MAGIC, 8) != 0 ||
+	    get_u32(buf + 8) != RESERVE_VERSION)
+		return 0;
+	uint32_t len = get_u32(buf + 24);
+	if (len > size - RESERVE_HEAD || get_u64(buf + 32) != slot_sum(buf, len))
+		return 0;
+	return get_u64(buf + 16);
+}
+
+bool store_reserve(struct store *s, size_t bytes)
+{
+	assert(s && s->reserve_fd < 0);
+	if (bytes < RESERVE_MIN)
+		bytes = RESERVE_MIN;
+	char path[4200];
+	size_t dir = strlen(s->path) - strlen(STORE_FILE);
+	snprintf(path, sizeof path, "%.*s%s", (int)dir, s->path, RESERVE_FILE);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fail(s, "reserve %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	/* Zeros written, not a hole: the blocks are the file's from now on. */
+	static const unsigned char zeros[4096];
+	off_t at = st.st_size;
+	while ((size_t)at < bytes) {
+		size_t n = bytes - (size_t)at < sizeof zeros ?
+			   bytes - (size_t)at : sizeof zeros;
+		ssize_t w = pwrite(fd, zeros, n, at);
+		if (w <= 0)
+			break;
+		at += w;
+	}
+	if ((size_t)at < bytes || fsync(fd) != 0) {
+		int e = errno;
+		/* A partial reserve is kept only if it was there before. */
+		if (st.st_size < RESERVE_MIN) {
+			if (ftruncate(fd, st.st_size) != 0)
+				e = errno;
+			close(fd);
+			return fail(s, "reserve %s: cannot set %zu bytes "
+				    "aside: %s", path, bytes, strerror(e));
+		}
+		at = st.st_size;
+	}
+	s->reserve_fd = fd;
+	s->reserve_size = (size_t)at;
+	s->reserve_seq = 0;
+	unsigned char *buf = malloc(slot_size(s));
+	if (!buf)
+		return fail(s, "reserve: out of memory");
+	for (int k = 0; k < 2; k++) {
+		uint64_t seq = read_slot(s, k, buf);
+		if (seq > s->reserve_seq)
+			s->reserve_seq = seq;
+	}
+	free(buf);
+	return true;
+}
+
+bool store_reserve_write(struct store *s, const struct store_event *e, int n,
+			 int *kept)
+{
+	assert(s && (e || n == 0));
+	if (kept)
+		*kept = 0;
+	if (s->reserve_fd < 0)
+		return fail(s, "reserve: none was set aside");
+	size_t size = slot_size(s);
+	unsigned char *slot = calloc(1, size);
+	if (!slot)
+		return fail(s, "reserve: out of memory");
+	size_t len = 0;
+	int count = 0;
+	for (; count < n; count++) {
+		const struct store_event *x = &e[count];
+		const char *src = x->source ? x->source : "";
+		size_t ul = strlen(x->uri), sl = strlen(src);
+		if (ul > 0xffff || sl > 0xffff ||
+		    RESERVE_HEAD + len + RECORD_FIXED + ul + sl > size)
+			break;
+		unsigned char *p = slot + RESERVE_HEAD + len;
+		put_f64(p, x->time);
+		put_f64(p + 8, x->played);
+		put_f64(p + 16, x->duration);
+		put_f64(p + 24, x->weight);
+		put_u32(p + 32, (uint32_t)x->kind);
+		put_u32(p + 36, (uint32_t)x->label);
+		p[40] = x->queued_by_us;
+		put_u16(p + 41, (uint32_t)ul);
+		put_u16(p + 43, (uint32_t)sl);
+		memcpy(p + RECORD_FIXED, x->uri, ul);
+		memcpy(p + RECORD_FIXED + ul, src, sl);
+		len += RECORD_FIXED + ul + sl;
+	}
+	uint64_t seq = s->reserve_seq + 1;
+	memcpy(slot, RESERVE_MAGIC, 8);
+	put_u32(slot + 8, RESERVE_VERSION);
+	put_u32(slot + 12, (uint32_t)count);
+	put_u64(slot + 16, seq);
+	put_u32(slot + 24, (uint32_t)len);
+	put_u64(slot + 32, slot_sum(slot, len));
+	/* The slot the newest state is not in. */
+	off_t at = (off_t)(seq % 2 * size);
+	ssize_t w = pwrite(s->reserve_fd, slot, RESERVE_HEAD + len, at);
+	free(slot);
+	if (w != (ssize_t)(RESERVE_HEAD + len) || fdatasync(s->reserve_fd)) {
+		return fail(s, "reserve: cannot write: %s",
+			    w < 0 ? strerror(errno) : "short write");
+	}
+	s->reserve_seq = seq;
+	if (kept)
+		*kept = count;
+	return true;
+}
+
+void store_reserve_free(struct store_event *e, int n)
+{
+	for (int i = 0; e && i < n; i++) {
+		free((char *)e[i].uri);
+		free((char *)e[i].source);
+	}
+	free(e);
+}
+
+bool store_reserve_read(struct store *s, struct store_event **out, int *n)
+{
+	assert(s && out && n);
+	*out = NULL;
+	*n = 0;
+	if (s->reserve_fd < 0)
+		return fail(s, "reserve: none was set aside");
+	size_t size = slot_size(s);
+	unsigned char *buf[2] = { malloc(size), malloc(size) };
+	uint64_t seq[2] = { 0, 0 };
+	bool ok = buf[0] && buf[1];
+	for (int k = 0; ok && k < 2; k++)
+		seq[k] = read_slot(s, k, buf[k]);
+	int k = seq[1] > seq[0];
+	uint32_t count = ok && seq[k] ? get_u32(buf[k] + 12) : 0;
+	uint32_t len = count ? get_u32(buf[k] + 24) : 0;
+	struct store_event *v = count ? calloc(count, sizeof *v) : NULL;
+	if (count && !v)
+		ok = false;
+	size_t at = 0;
+	uint32_t i;
+	for (i = 0; ok && i < count; i++) {
+		const unsigned char *p = buf[k] + RESERVE_HEAD + at;
+		if (at + RECORD_FIXED > len)
+			break;
+		size_t ul = get_u16(p + 41), sl = get_u16(p + 43);
+		if (at + RECORD_FIXED + ul + sl > len)
+			break;
+		v[i] = (struct store_event){
+			.time = get_f64(p),
+			.played = get_f64(p + 8),
+			.duration = get_f64(p + 16),
+			.weight = get_f64(p + 24),
+			.kind = (enum store_kind)get_u32(p + 32),
+			.label = (int)get_u32(p + 36),
+			.queued_by_us = p[40] != 0,
+			.uri = strndup((const char *)p + RECORD_FIXED, ul),
+			.source = strndup((const char *)p + RECORD_FIXED + ul,
+					  sl),
+		};
+		if (!v[i].uri || !v[i].source) {
+			i++;
+			ok = false;
+		}
+		at += RECORD_FIXED + ul + sl;
+	}
+	free(buf[0]);
+	free(buf[1]);
+	if (!ok) {
+		store_reserve_free(v, (int)i);
+		return fail(s, "reserve: out of memory");
+	}
+	*out = v;
+	*n = (int)i;
+	return true;
+}
+
+bool store_has_event(struct store *s, const struct store_event *e, bool *has)
+{
+	assert(s && e && e->uri && has);
+	sqlite3_stmt *st = stmt(s, ST_HAS_EVENT, "look an event up");
+	if (!st)
+		return false;
+	sqlite3_bind_double(st, 1, e->time);
+	sqlite3_bind_text(st, 2, e->uri, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)e->kind);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		fail_db(s, "look an event up");
+		sqlite3_reset(st);
+		return false;
+	}
+	*has = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	return true;
 }

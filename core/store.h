@@ -208,6 +208,11 @@ bool store_each_recent_event(struct store *s, int limit,
 			     bool (*fn)(const struct store_event *e, void *ctx),
 			     void *ctx);
 
+/** Whether an event of e's time, URI and kind is stored (*has): an event
+ *  kept in the reserve by a daemon that stopped before it emptied the
+ *  reserve may be stored already. Returns false on error. */
+bool store_has_event(struct store *s, const struct store_event *e, bool *has);
+
 /** Whether uri is banned. */
 bool store_is_banned(struct store *s, const char *uri, bool *banned);
 
@@ -237,8 +242,25 @@ bool store_pick_stats(struct store *s, int last, bool explored_only,
 bool store_save_model(struct store *s, const void *blob, size_t size);
 
 /** Loads the latest model blob: *blob (caller frees with free()) and *size;
- *  *blob NULL when none was saved. Returns false on error. */
+ *  *blob NULL when none was saved. Returns false on error: a database
+ *  error, or a blob that fails its size or checksum ("the model is
+ *  corrupt"; store_model_corrupt() tells which). */
 bool store_load_model(struct store *s, void **blob, size_t *size);
+
+/** Whether the last store_load_model() that failed did so because the saved
+ *  blob is corrupt (then store_reject_model() sets it aside and a new model
+ *  can be built from the events) rather than for a database error. */
+bool store_model_corrupt(const struct store *s);
+
+/** Rejected models kept for inspection; older ones are dropped. */
+#define STORE_REJECTED_KEPT 3
+
+/** Sets the saved model aside, in one transaction: it moves to the
+ *  models_rejected table (kept for inspection, with `why` and the time;
+ *  the last STORE_REJECTED_KEPT stay) and the model table is left empty.
+ *  For a blob store_load_model() or model_load() refused. Returns false on
+ *  error (nothing moved). */
+bool store_reject_model(struct store *s, const char *why);
 
 /** Records a full-training report (time, events, metrics) for the learning
  *  curve; metrics NaN when unknown. */
@@ -334,5 +356,30 @@ bool store_unban(struct store *s, const char *uri, int *changed);
  *  stay, without a label), so the next training forgets them. *changed
  *  (may be NULL) receives how many. Returns false on error. */
 bool store_unlike(struct store *s, const char *uri, int *changed);
+
+/* --- the reserve -------------------------------------------------------- */
+
+/** Sets `bytes` of disk aside beside the database (mpdrec.reserve, written
+ *  with zeros so its blocks are allocated; at least 4 kB), for events that
+ *  cannot be committed because the disk is full. A reserve that exists
+ *  keeps what it holds. For the daemon (one per data directory). Returns
+ *  false with the reason in store_error() (no room even for that). */
+bool store_reserve(struct store *s, size_t bytes);
+
+/** Replaces what the reserve holds with the n events e (n may be 0: an
+ *  empty reserve) and flushes it to disk; a full disk does not refuse it.
+ *  *kept (may be NULL) receives how many fit (the first ones). Returns
+ *  false on an I/O error or when store_reserve() was not called; a crash
+ *  during the write leaves the previous contents. */
+bool store_reserve_write(struct store *s, const struct store_event *e, int n,
+			 int *kept);
+
+/** The events the reserve holds, oldest first: *e (strings owned; the
+ *  caller frees with store_reserve_free()) and *n (0: none). Returns false
+ *  when out of memory or when store_reserve() was not called. */
+bool store_reserve_read(struct store *s, struct store_event **e, int *n);
+
+/** Frees what store_reserve_read() returned. Accepts NULL. */
+void store_reserve_free(struct store_event *e, int n);
 
 #endif

@@ -1033,6 +1033,266 @@ static void test_full_disk(void)
 	CHECK(umount(dir) == 0);
 }
 
+/* --- issue 13: bad schema numbers, unusable -wal/-shm, corrupt models,
+ * the reserve ------------------------------------------------------------ */
+
+/* A negative user_version indexed before the migrations array (UBSan). */
+static void test_negative_schema_refused(void)
+{
+	const char *dir = dir_for("negative");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	store_close(s);
+	sqlite3 *db = raw_open(dir);
+	if (!db)
+		return;
+	raw_exec(db, "PRAGMA user_version = -7");
+	sqlite3_close(db);
+	char err[512] = "";
+	s = store_open(dir, err, sizeof err);
+	CHECK(s == NULL);
+	store_close(s);
+	CHECK_MSG(contains(err, "schema version -7 is not one mpdrec writes") &&
+		  contains(err, "mpdrec.db"), "error: %s", err);
+}
+
+/* As a user without root's powers (root reads any file): a -wal or -shm
+ * file made unreadable, or one that is not a file. The error names it. */
+static void test_unusable_wal_named(void)
+{
+	const char *dir = dir_for("walperm");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	struct store_event e = { 0, 5, "x", STORE_KIND_PLAYED, 1, 1, 1, 1,
+				 "watch", false };
+	CHECK(store_add_event(s, &e));
+	/* Keep -wal and -shm: a second connection holds them open. */
+	struct store *keep = open_or_fail(dir);
+	store_close(s);
+	static const char *const suffix[] = { "-wal", "-shm" };
+	for (int i = 0; i < 2; i++) {
+		char p[4200];
+		snprintf(p, sizeof p, "%s/mpdrec.db%s", dir, suffix[i]);
+		struct stat st;
+		if (!CHECK_MSG(stat(p, &st) == 0, "%s is missing", p))
+			continue;
+		int fds[2];
+		CHECK(pipe(fds) == 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char err[512] = "";
+			close(fds[0]);
+			/* nobody, owning the directory and the database, but
+			 * not this one file. */
+			if (geteuid() == 0) {
+				chmod(harness_tmpdir(), 0711);
+				harness_system("chown -R 65534:65534 '%s'", dir);
+				chown(p, 0, 0);
+				if (setgroups(0, NULL) != 0 ||
+				    setgid(65534) != 0 || setuid(65534) != 0)
+					_exit(3);
+			}
+			chmod(p, 0600);
+			struct store *t = store_open(dir, err, sizeof err);
+			store_close(t);
+			ssize_t w = write(fds[1], err, strlen(err) + 1);
+			(void)w;
+			_exit(t ? 1 : 0);
+		}
+		close(fds[1]);
+		char err[512] = "";
+		ssize_t n = read(fds[0], err, sizeof err - 1);
+		err[n > 0 ? n : 0] = '\0';
+		close(fds[0]);
+		int status;
+		waitpid(pid, &status, 0);
+		harness_system("chown -R 0:0 '%s'", dir);
+		chmod(harness_tmpdir(), 0700);
+		chmod(p, 0600);
+		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "%s unreadable: status %d", suffix[i], status);
+		CHECK_MSG(contains(err, p) && contains(err, "not readable"),
+			  "%s unreadable: %s", suffix[i], err);
+	}
+	store_close(keep);
+	/* A directory where -shm should be. */
+	char p[4200];
+	snprintf(p, sizeof p, "%s/mpdrec.db-shm", dir);
+	unlink(p);
+	CHECK(mkdir(p, 0700) == 0);
+	char err[512] = "";
+	s = store_open(dir, err, sizeof err);
+	CHECK(s == NULL);
+	store_close(s);
+	CHECK_MSG(contains(err, p) && contains(err, "not a regular file"),
+		  "%s", err);
+	rmdir(p);
+}
+
+static long long rejected_count(const char *dir)
+{
+	sqlite3 *db = raw_open(dir);
+	long long n = db ? raw_int(db, "SELECT count(*) FROM models_rejected")
+			 : -1;
+	sqlite3_close(db);
+	return n;
+}
+
+/* Issue 13: one flipped byte made run, recommend and train exit; now the
+ * store tells a corrupt blob from a database error, and sets it aside. */
+static void test_corrupt_model_set_aside(void)
+{
+	const char *dir = dir_for("aside");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	unsigned char m[256];
+	void *blob;
+	size_t size;
+	for (int round = 0; round < STORE_REJECTED_KEPT + 2; round++) {
+		memset(m, round, sizeof m);
+		CHECK(store_save_model(s, m, sizeof m));
+		sqlite3 *db = raw_open(dir);
+		if (!db)
+			break;
+		raw_exec(db, round % 2 ? "UPDATE model SET checksum = "
+			 "checksum + 1" : "UPDATE model SET size = size + 1");
+		sqlite3_close(db);
+		CHECK(!store_load_model(s, &blob, &size));
+		CHECK(store_model_corrupt(s));
+		CHECK_MSG(contains(store_error(s), "the model is corrupt"),
+			  "%s", store_error(s));
+		CHECK(store_reject_model(s, store_error(s)));
+		/* The model table is empty: a new model can be saved. */
+		CHECK(store_load_model(s, &blob, &size));
+		CHECK(blob == NULL && !store_model_corrupt(s));
+		long long want = round + 1 < STORE_REJECTED_KEPT ?
+				 round + 1 : STORE_REJECTED_KEPT;
+		CHECK_INT(rejected_count(dir), want);
+	}
+	/* The newest rejected blob is kept as it was, with its reason. */
+	sqlite3 *db = raw_open(dir);
+	if (db) {
+		CHECK_INT(raw_int(db, "SELECT length(blob) FROM "
+			  "models_rejected ORDER BY id DESC LIMIT 1"),
+			  sizeof m);
+		CHECK_INT(raw_int(db, "SELECT count(*) FROM models_rejected "
+			  "WHERE reason LIKE '%corrupt%'"),
+			  STORE_REJECTED_KEPT);
+		sqlite3_close(db);
+	}
+	CHECK(store_save_model(s, m, sizeof m));
+	CHECK(store_load_model(s, &blob, &size));
+	CHECK(blob && size == sizeof m);
+	free(blob);
+	store_close(s);
+}
+
+static bool same_event(const struct store_event *a,
+		       const struct store_event *b)
+{
+	return a->time == b->time && !strcmp(a->uri, b->uri) &&
+	       a->kind == b->kind && a->played == b->played &&
+	       a->duration == b->duration && a->label == b->label &&
+	       a->weight == b->weight && !strcmp(a->source, b->source) &&
+	       a->queued_by_us == b->queued_by_us;
+}
+
+/* Issue 13: events that wait for room are written into space set aside in
+ * advance, and read back whole after a torn write. */
+static void test_reserve(void)
+{
+	const char *dir = dir_for("reserve");
+	struct store *s = open_or_fail(dir);
+	if (!s)
+		return;
+	struct store_event *got = NULL;
+	int n = -1;
+	CHECK(!store_reserve_write(s, NULL, 0, NULL));	/* none set aside */
+	CHECK(store_reserve(s, 8192));
+	char path[4200];
+	snprintf(path, sizeof path, "%s/mpdrec.reserve", dir);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_size == 8192 &&
+	      st.st_blocks * 512 >= 8192 && (st.st_mode & 0777) == 0600);
+	CHECK(store_reserve_read(s, &got, &n));
+	CHECK_INT(n, 0);
+	enum { N = 60 };
+	struct store_event ev[N];
+	char uris[N][64];
+	for (int i = 0; i < N; i++) {
+		snprintf(uris[i], sizeof uris[i], "dir %d/song\t\"%d\".flac",
+			 i, i);
+		ev[i] = (struct store_event){
+			.time = 1.7e9 + i * 0.123456, .uri = uris[i],
+			.kind = (enum store_kind)(i % 6), .played = i * 1.5,
+			.duration = 200, .label = i % 3 - 1,
+			.weight = 0.25 * (i % 4), .source = i % 2 ? "watch" :
+			"channel", .queued_by_us = i % 3 == 0,
+		};
+	}
+	int kept = -1;
+	CHECK(store_reserve_write(s, ev, 3, &kept));
+	CHECK_INT(kept, 3);
+	/* More than a slot holds: the first ones are kept. */
+	CHECK(store_reserve_write(s, ev, N, &kept));
+	CHECK(kept > 10 && kept < N);
+	store_close(s);
+
+	s = open_or_fail(dir);
+	if (!s)
+		return;
+	CHECK(store_reserve(s, 8192));
+	CHECK(store_reserve_read(s, &got, &n));
+	CHECK_INT(n, kept);
+	for (int i = 0; i < n && i < N; i++)
+		CHECK_MSG(same_event(&got[i], &ev[i]), "event %d", i);
+	store_reserve_free(got, n);
+
+	/* A write torn by a crash: the slot it went to is garbage; the one
+	 * before still reads. */
+	int first = kept;
+	CHECK(store_reserve_write(s, ev + 5, 2, &kept));
+	int fd = open(path, O_RDWR);
+	char junk[64];
+	memset(junk, 0x77, sizeof junk);
+	/* The newest slot is the one not holding `kept` events. */
+	for (off_t at = 0; at < 8192; at += 4096) {
+		unsigned char head[16];
+		CHECK(pread(fd, head, sizeof head, at) == sizeof head);
+		if (head[12] == 2)
+			CHECK(pwrite(fd, junk, sizeof junk, at + 50) ==
+			      sizeof junk);
+	}
+	close(fd);
+	store_close(s);
+	s = open_or_fail(dir);
+	if (!s)
+		return;
+	CHECK(store_reserve(s, 8192));
+	CHECK(store_reserve_read(s, &got, &n));
+	CHECK_INT(n, first);	/* the older state */
+	CHECK(n > 2 && same_event(&got[0], &ev[0]));
+	store_reserve_free(got, n);
+	/* Emptied. */
+	CHECK(store_reserve_write(s, NULL, 0, &kept));
+	CHECK(store_reserve_read(s, &got, &n));
+	CHECK_INT(n, 0);
+	store_reserve_free(got, n);
+
+	/* An event stored already is found, so a replay stores it once. */
+	bool has = true;
+	CHECK(store_has_event(s, &ev[7], &has));
+	CHECK(!has);
+	struct store_event copy = ev[7];
+	CHECK(store_add_event(s, &copy));
+	CHECK(store_has_event(s, &ev[7], &has));
+	CHECK(has);
+	store_close(s);
+}
+
 /* --- the crash test ----------------------------------------------------- */
 
 struct report {
@@ -1549,6 +1809,10 @@ int main(void)
 	RUN(test_read_only_directory);
 	RUN(test_full_database);
 	RUN(test_full_disk);
+	RUN(test_negative_schema_refused);
+	RUN(test_unusable_wal_named);
+	RUN(test_corrupt_model_set_aside);
+	RUN(test_reserve);
 	RUN(test_crash_sigkill);
 	return harness_finish();
 }
