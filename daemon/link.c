@@ -17,6 +17,7 @@ struct link {
 	char *password;
 	unsigned timeout_ms;
 	char *channel;
+	char *role;
 	struct mpd_connection *conn;
 	double next_try;
 	double backoff;
@@ -38,8 +39,9 @@ struct link *link_new(const struct link_params *p)
 	l->host = dup_or_null(p->host);
 	l->password = dup_or_null(p->password);
 	l->channel = dup_or_null(p->channel);
+	l->role = dup_or_null(p->role);
 	if ((p->host && !l->host) || (p->password && !l->password) ||
-	    (p->channel && !l->channel)) {
+	    (p->channel && !l->channel) || (p->role && !l->role)) {
 		link_free(l);
 		return NULL;
 	}
@@ -65,6 +67,7 @@ void link_free(struct link *l)
 	free(l->host);
 	free(l->password);
 	free(l->channel);
+	free(l->role);
 	free(l);
 }
 
@@ -83,11 +86,16 @@ static const char *where(const struct link *l, char *buf, size_t size)
 static void outage(struct link *l, double now, const char *why, bool slow)
 {
 	char w[300];
-	if (!l->in_outage)
+	if (!l->in_outage && l->role)
+		log_warning("%s: MPD at %s: %s; reconnecting in %.0f s",
+			    l->role, where(l, w, sizeof w), why,
+			    slow ? BACKOFF_MAX_S : l->backoff);
+	else if (!l->in_outage)
 		log_warning("MPD at %s: %s; retrying in the background",
 			    where(l, w, sizeof w), why);
 	else
-		log_debug("MPD at %s: %s", where(l, w, sizeof w), why);
+		log_debug("%s%sMPD at %s: %s", l->role ? l->role : "",
+			  l->role ? ": " : "", where(l, w, sizeof w), why);
 	l->in_outage = true;
 	l->next_try = now + (slow ? BACKOFF_MAX_S : l->backoff);
 	l->backoff = l->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S
@@ -164,7 +172,12 @@ bool link_connect(struct link *l, double now)
 	l->conn = c;
 	l->backoff = BACKOFF_MIN_S;
 	char w[300];
-	if (l->in_outage && l->ever_up)
+	/* A second connection's words never read like the daemon's own
+	 * ("connected", "is back"), which the tests and users wait for. */
+	if (l->role)
+		log_info("%s: listening on MPD at %s", l->role,
+			 where(l, w, sizeof w));
+	else if (l->in_outage && l->ever_up)
 		log_info("MPD at %s is back (protocol %s)",
 			 where(l, w, sizeof w), l->version);
 	else
@@ -200,6 +213,25 @@ const char *link_server_version(const struct link *l)
 	return l->version;
 }
 
+void link_fail(struct link *l, const char *why, double now)
+{
+	link_drop(l);
+	l->backoff = BACKOFF_MIN_S;
+	outage(l, now, why, false);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool link_same_params(const struct link *l, const struct link_params *p)
+{
+	return same_text(l->host, p->host) && l->port == p->port &&
+	       same_text(l->password, p->password) &&
+	       l->timeout_ms == p->timeout_ms;
+}
+
 bool link_check(struct link *l, const char *what, double now)
 {
 	if (!l->conn)
@@ -213,11 +245,9 @@ bool link_check(struct link *l, const char *what, double now)
 		log_warning("MPD refused %s: %s", what, msg);
 		return true;
 	}
-	link_drop(l);
 	char why[700];
 	snprintf(why, sizeof why, "lost during %s: %s", what, msg);
-	l->backoff = BACKOFF_MIN_S;
-	outage(l, now, why, false);
 	/* MPD restarting: the first retry comes soon. */
+	link_fail(l, why, now);
 	return false;
 }

@@ -16,10 +16,12 @@ struct link_params {
 	const char *password;	/* NULL: none */
 	unsigned timeout_ms;
 	const char *channel;	/* subscribed on connect, NULL: none */
+	const char *role;	/* a second connection's name for the log
+				   ("channel"), NULL: the daemon's own */
 };
 
 /** Fills *p with the MPD address, password and timeout of *c (borrowed:
- *  valid while *c is); no channel. */
+ *  valid while *c is); no channel, no role. */
 void link_params_from_conf(struct link_params *p, const struct conf *c);
 
 /** Opens one connection now, without retries: connect, send the password,
@@ -42,9 +44,10 @@ struct link *link_new(const struct link_params *p);
 void link_free(struct link *l);
 
 /** Tries to connect now (if not connected). On success logs "connected"
- *  (or "back" after an outage) and returns true. On failure logs once per
- *  outage, schedules the next try (1 s doubling to 60 s; a wrong password
- *  waits 60 s) and returns false. */
+ *  (or "back" after an outage; a link with a role says "ROLE: listening")
+ *  and returns true. On failure logs once per outage, schedules the next
+ *  try (1 s doubling to 60 s; a wrong password waits 60 s) and returns
+ *  false. */
 bool link_connect(struct link *l, double now);
 
 /** Whether a connection is up. */
@@ -67,6 +70,13 @@ bool link_check(struct link *l, const char *what, double now);
 
 /** Drops the connection (no log line; used at shutdown). */
 void link_drop(struct link *l);
+
+/** Drops the connection after a failure the caller saw itself (a raw
+ *  read), logs `why` as an outage and schedules a reconnect soon. */
+void link_fail(struct link *l, const char *why, double now);
+
+/** Whether *p names the same MPD, password and timeout as the link's. */
+bool link_same_params(const struct link *l, const struct link_params *p);
 
 /** The MPD protocol version as "0.23.5", or "" when down; borrowed. */
 const char *link_server_version(const struct link *l);

@@ -1,9 +1,12 @@
-/* libFuzzer harness: the channel-message parser (daemon/channel.h).
+/* libFuzzer harness: the channel-message parser and the reader of MPD's
+ * answer to readmessages (daemon/channel.h).
  *
  * The input, NUL-terminated (it may hold NULs of its own: the parser sees the
  * text up to the first), is one message of the "mpdrec" channel. Whatever it
  * holds, channel_parse() must not crash, must explain a refusal, and must
- * hand back a bounded URI free of control characters.
+ * hand back a bounded URI free of control characters. The same bytes, cut
+ * in pieces at every 7th byte, are an answer to readmessages: the reader
+ * must keep no more than its bound and consume no more than it is given.
  */
 #include "daemon/channel.h"
 #include "tests/fuzz/fuzz_common.h"
@@ -16,8 +19,37 @@ static bool is_blank(char ch)
 	return ch == ' ' || ch == '\t';
 }
 
+static void on_text(const char *text, size_t size, void *ctx)
+{
+	size_t *count = ctx;
+	(*count)++;
+	if (text)
+		FUZZ_CHECK(size <= CHANNEL_LINE_MAX && strlen(text) <= size,
+			   "kept a message of %zu bytes", size);
+	else
+		FUZZ_CHECK(size > CHANNEL_LINE_MAX - 9, "dropped a message of "
+			   "%zu bytes", size);
+}
+
+static void read_answer(const uint8_t *data, size_t size)
+{
+	struct channel_reader r;
+	channel_reader_init(&r);
+	size_t count = 0, at = 0;
+	while (at < size && !r.done) {
+		size_t piece = size - at < 7 ? size - at : 7;
+		size_t used = channel_reader_feed(&r, (const char *)data + at,
+						  piece, on_text, &count);
+		FUZZ_CHECK(used <= piece, "consumed %zu of %zu", used, piece);
+		FUZZ_CHECK(used == piece || r.done, "stopped early");
+		FUZZ_CHECK(r.kept <= CHANNEL_LINE_MAX, "kept %zu", r.kept);
+		at += used;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	read_answer(data, size);
 	/* An exact-size heap copy, so ASan sees any read past the end. */
 	char *text = malloc(size + 1);
 	FUZZ_CHECK(text != NULL, "out of memory");

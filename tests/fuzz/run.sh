@@ -55,7 +55,7 @@ target_src() {
 	model)   echo core/model.c core/nn.c core/scaler.c core/metrics.c core/util.c ;;
 	conf)    echo conf/conf.c ;;
 	csv)     echo core/csv.c ;;
-	channel) echo daemon/channel.c ;;
+	channel) echo daemon/channel.c daemon/link.c daemon/log.c ;;
 	decode)  echo features/decode.c features/resample.c ;;
 	*)       return 1 ;;
 	esac
@@ -64,6 +64,7 @@ target_pkgs() {
 	case $1 in
 	model)  echo openblas ;;
 	conf)   echo libconfig ;;
+	channel) echo libmpdclient ;;
 	decode) echo libavformat libavcodec libavutil libswresample ;;
 	esac
 }
