@@ -133,6 +133,35 @@ bool model_params_check(const struct model_params *p, char *err,
 #undef BAD
 }
 
+bool model_set_params(struct model *m, const struct model_params *p,
+		      char *err, size_t err_size)
+{
+	if (!model_params_check(p, err, err_size))
+		return false;
+	bool shape = p->n_in != m->p.n_in || p->n_hidden != m->p.n_hidden ||
+		     p->ensemble != m->p.ensemble ||
+		     memcmp(p->hidden, m->p.hidden,
+			    (size_t)p->n_hidden * sizeof *p->hidden) != 0;
+	if (shape || p->batch > m->cap || p->train_batch > m->cap) {
+		snprintf(err, err_size, "model: the %s differs: a new model "
+			 "is needed", shape ? "shape" : "batch capacity");
+		return false;
+	}
+	/* Weights, Adam moments, scaler and random states stay. */
+	m->p.learning_rate = p->learning_rate;
+	m->p.l2 = p->l2;
+	m->p.steps_per_event = p->steps_per_event;
+	m->p.batch = p->batch;
+	m->p.half_life_days = p->half_life_days;
+	m->p.train_batch = p->train_batch;
+	m->p.train_learning_rate = p->train_learning_rate;
+	m->p.max_epochs = p->max_epochs;
+	m->p.patience = p->patience;
+	m->p.val_fraction = p->val_fraction;
+	m->p.max_train_rows = p->max_train_rows;
+	return true;
+}
+
 /* ---- life cycle ---- */
 
 static uint64_t member_seed(unsigned seed, int k)

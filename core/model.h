@@ -99,6 +99,16 @@ int model_inputs(const struct model *m);
 /** The parameters the model was built with (borrowed). */
 const struct model_params *model_get_params(const struct model *m);
 
+/** Applies new parameters to a model that keeps its weights and its shape
+ *  (a reload of the configuration): the learning rate, L2, steps per
+ *  event, batch, half-life and the full-training settings take effect at
+ *  the next update; the seed is kept. Returns false with err filled, the
+ *  model unchanged, when *p is out of range or needs a new model: another
+ *  shape (n_in, hidden, ensemble) or a batch above the model's scratch
+ *  (model_alloc's capacity, at least 1024 rows). */
+bool model_set_params(struct model *m, const struct model_params *p,
+		      char *err, size_t err_size);
+
 /** Fits the scaler on x (n, n_in), raw features of the whole library,
  *  reading a uniform sample of at most SCALER_SAMPLE_ROWS rows (so its cost
  *  does not grow with the library). Returns false (err filled) when n < 1

@@ -1,12 +1,22 @@
-/* The daemon. It sleeps in poll() on MPD's socket and a
- * self-pipe (signals, background threads), turns song changes into events,
- * learns from them, and keeps the queue filled. */
+/* The daemon. It sleeps in poll() on MPD's socket, the channel's own
+ * connection and a self-pipe (signals, background threads), turns song
+ * changes into events, learns from them, and keeps the queue filled.
+ *
+ * One road for the options: the daemon holds one immutable configuration
+ * value and hands it to each part (the filler and the learner take it with
+ * their *_set_conf, the watcher its rules, the links their parameters, the
+ * log its level and file, the scan a copy per pass). A reload parses the
+ * file in a thread, so a slow or blocked read never delays a song change,
+ * then builds a new value, says what changed and hands it round; an option
+ * a reload does not apply (conf.c's table) keeps its running value and the
+ * log says so. */
 #include "conf/conf.h"
 #include "core/store.h"
 #include "core/util.h"
 #include "daemon/channel.h"
 #include "daemon/daemon.h"
 #include "daemon/fill.h"
+#include "daemon/instance.h"
 #include "daemon/learn.h"
 #include "daemon/link.h"
 #include "daemon/log.h"
@@ -19,22 +29,26 @@
 #include <math.h>
 #include <mpd/client.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IDLE_MASK (MPD_IDLE_PLAYER | MPD_IDLE_QUEUE | MPD_IDLE_DATABASE | \
-		   MPD_IDLE_OPTIONS | MPD_IDLE_MESSAGE)
+		   MPD_IDLE_OPTIONS)
 /* Explicit feedback weighs more than what the watcher infers. */
 #define EXPLICIT_WEIGHT 2.0
 #define BAN_WEIGHT 3.0
 /* How often events that could not be stored (full disk) are retried. */
 #define RETRY_STORE_S 5.0
 #define MAX_PENDING 10000
+/* Disk set aside for events a full disk refuses (store_reserve). */
+#define RESERVE_BYTES (256 * 1024)
+/* A reload still reading the file after this long is reported. */
+#define RELOAD_SLOW_S 5.0
 
 static volatile sig_atomic_t got_term, got_hup;
 static int wake_pipe[2] = { -1, -1 };
@@ -59,15 +73,32 @@ struct pending {
 	char *source;
 };
 
+/* A reload: the file is read in a thread of its own. */
+struct reload {
+	pthread_t thread;
+	atomic_bool done;
+	char *path;		/* NULL: the defaults */
+	char *mpd_host, *mpd_port;	/* the environment's, copied */
+	struct conf fresh;
+	bool ok;
+	char err[CONF_ERR_SIZE];
+	double started;		/* monotonic */
+	bool said_slow;
+};
+
 struct daemon {
-	struct conf conf;	/* owned; replaced in place on SIGHUP */
+	struct conf *conf;	/* owned, immutable; a reload replaces it */
 	struct store *store;
+	struct instance *instance;
 	struct learn *learn;
 	struct fill *fill;
 	struct link *link;
+	struct channel *channel;
 	struct scan *scan;
 	struct sticker *sticker;	/* NULL: feedback.stickers off */
 	struct watch watch;
+	struct reload *reload;	/* being read, NULL none */
+	bool reload_again;	/* SIGHUP while one was read */
 	bool idle;		/* an idle command is outstanding */
 	double fill_at;		/* monotonic time of the next fill, 0 none */
 	bool was_playing;
@@ -75,6 +106,8 @@ struct daemon {
 	struct pending *pending;
 	int n_pending;
 	double retry_at;
+	bool reserve;		/* a reserve was set aside */
+	bool replaying;		/* storing what the reserve held */
 };
 
 static void schedule_fill(struct daemon *d, double delay_s)
@@ -82,6 +115,30 @@ static void schedule_fill(struct daemon *d, double delay_s)
 	double at = util_mono() + delay_s;
 	if (d->fill_at == 0 || at < d->fill_at)
 		d->fill_at = at;
+}
+
+/* --- events: stored, or kept until there is room ----------------------- */
+
+/* Writes the waiting events into the reserve, so a stop (or a kill) with
+ * the disk still full loses none of them. */
+static void keep_in_reserve(struct daemon *d)
+{
+	if (!d->reserve || d->replaying)
+		return;
+	struct store_event *v = malloc(((size_t)d->n_pending + 1) * sizeof *v);
+	int kept = 0;
+	if (!v) {
+		log_error("the reserve: out of memory");
+		return;
+	}
+	for (int i = 0; i < d->n_pending; i++)
+		v[i] = d->pending[i].e;
+	if (!store_reserve_write(d->store, v, d->n_pending, &kept))
+		log_error("%s", store_error(d->store));
+	else if (kept < d->n_pending)
+		log_warning("the reserve holds %d of the %d events that wait",
+			    kept, d->n_pending);
+	free(v);
 }
 
 /* Stores one event durably; on failure (full disk, ...) keeps a copy to
@@ -103,14 +160,22 @@ static bool record(struct daemon *d, struct store_event *e)
 	if (!p)
 		return false;
 	d->pending = p;
-	p += d->n_pending++;
+	p += d->n_pending;
 	p->e = *e;
 	p->uri = strdup(e->uri);
 	p->source = strdup(e->source ? e->source : "watch");
+	if (!p->uri || !p->source) {
+		free(p->uri);
+		free(p->source);
+		log_error("out of memory: dropping %s", e->uri);
+		return false;
+	}
+	d->n_pending++;
 	p->e.uri = p->uri;
 	p->e.source = p->source;
 	if (d->retry_at == 0)
 		d->retry_at = util_mono() + RETRY_STORE_S;
+	keep_in_reserve(d);
 	return false;
 }
 
@@ -127,6 +192,7 @@ static void retry_pending(struct daemon *d)
 		memmove(d->pending, d->pending + done,
 			(size_t)(d->n_pending - done) * sizeof *d->pending);
 		d->n_pending -= done;
+		keep_in_reserve(d);
 	}
 	if (d->n_pending == 0) {
 		if (done > 0)
@@ -137,10 +203,45 @@ static void retry_pending(struct daemon *d)
 	}
 }
 
-/* One labelled or unlabelled event: stored first, then learned from. */
+/* The events a run that stopped on a full disk left in the reserve: stored
+ * now (once: one stored before that run stopped is found and skipped), or
+ * kept waiting for room. Before the learner loads the history, so it
+ * learns from them. */
+static void replay_reserve(struct daemon *d)
+{
+	struct store_event *v = NULL;
+	int n = 0, old = 0, stored = 0;
+	if (!store_reserve_read(d->store, &v, &n)) {
+		log_error("%s", store_error(d->store));
+		return;
+	}
+	d->replaying = true;
+	for (int i = 0; i < n; i++) {
+		bool has = false;
+		if (d->n_pending == 0 && store_has_event(d->store, &v[i], &has) &&
+		    has)
+			old++;
+		else
+			stored += record(d, &v[i]);
+	}
+	d->replaying = false;
+	if (n > 0) {
+		if (stored > 0)
+			log_info("stored %d events that had waited in the "
+				 "reserve", stored);
+		if (old > 0)
+			log_info("%d events of the reserve were stored "
+				 "already", old);
+		keep_in_reserve(d);
+	}
+	store_reserve_free(v, n);
+}
+
+/* One labelled or unlabelled event: stored first, then learned from.
+ * `why`: for an event without a label, the reason in words. */
 static void feedback(struct daemon *d, const char *uri, enum store_kind kind,
 		     int label, double weight, double played, double duration,
-		     const char *source)
+		     const char *source, const char *why)
 {
 	struct store_event e = {
 		.time = util_epoch(),
@@ -154,7 +255,10 @@ static void feedback(struct daemon *d, const char *uri, enum store_kind kind,
 		.queued_by_us = fill_queued_by_us(d->fill, uri),
 	};
 	bool stored = record(d, &e);
-	if (stored)
+	if (stored && label < 0)
+		log_info("event %lld: %s %s (%s)", (long long)e.id,
+			 store_kind_name(kind), uri, why ? why : "no label");
+	else if (stored)
 		log_info("event %lld: %s %s (label %d, weight %.2f)",
 			 (long long)e.id, store_kind_name(kind), uri, label,
 			 weight);
@@ -175,8 +279,10 @@ static void on_verdict(struct daemon *d, const struct watch_verdict *v)
 		  v->played, v->duration);
 	fill_note_played(d->fill, v->uri);
 	feedback(d, v->uri, kind, label, v->weight, v->played, v->duration,
-		 "watch");
+		 "watch", v->why);
 }
+
+/* --- MPD ---------------------------------------------------------------- */
 
 /* Looks at MPD's player and feeds the watcher. */
 static bool observe(struct daemon *d)
@@ -202,6 +308,8 @@ static bool observe(struct daemon *d)
 		.uri = song ? mpd_song_get_uri(song) : NULL,
 		.elapsed = mpd_status_get_elapsed_ms(st) / 1000.0,
 		.duration = song ? mpd_song_get_duration_ms(song) / 1000.0 : 0,
+		.cleared = state == MPD_STATE_STOP &&
+			   mpd_status_get_queue_length(st) == 0,
 	};
 	log_debug("player: %s song %d at %.2f of %.2f s",
 		  o.state == WATCH_PLAY ? "play" :
@@ -291,34 +399,33 @@ static void on_undo_or_group(struct daemon *d, const struct channel_msg *m)
 	schedule_fill(d, 0);
 }
 
-static void on_message(struct daemon *d, const char *text)
+/* A message of the channel's own connection (channel.c refused the bad
+ * ones). A ban reaches the filler at once: never picked again, and our
+ * queued copies go at the fill that follows now. */
+static void on_message(const struct channel_msg *m, void *ctx)
 {
-	struct channel_msg m;
-	char err[160];
-	if (!channel_parse(text, &m, err, sizeof err)) {
-		log_warning("channel %s: ignored message: %s", CHANNEL_NAME,
-			    err);
+	struct daemon *d = ctx;
+	if (m->verb != CHANNEL_LIKE && m->verb != CHANNEL_DISLIKE &&
+	    m->verb != CHANNEL_BAN) {
+		on_undo_or_group(d, m);
 		return;
 	}
-	if (m.verb != CHANNEL_LIKE && m.verb != CHANNEL_DISLIKE &&
-	    m.verb != CHANNEL_BAN) {
-		on_undo_or_group(d, &m);
-		return;
-	}
-	const char *uri = m.uri[0] ? m.uri : d->watch.uri;
+	const char *uri = m->uri[0] ? m->uri : d->watch.uri;
 	if (!uri) {
 		log_warning("channel %s: '%s' but no song is playing",
-			    CHANNEL_NAME, channel_verb_name(m.verb));
+			    CHANNEL_NAME, channel_verb_name(m->verb));
 		return;
 	}
-	enum store_kind kind = m.verb == CHANNEL_LIKE ? STORE_KIND_LIKE :
-			       m.verb == CHANNEL_DISLIKE ? STORE_KIND_DISLIKE :
-							   STORE_KIND_BAN;
-	feedback(d, uri, kind, m.verb == CHANNEL_LIKE ? 1 : 0,
-		 m.verb == CHANNEL_BAN ? BAN_WEIGHT : EXPLICIT_WEIGHT, 0, 0,
-		 "channel");
-	if (m.verb == CHANNEL_BAN)
-		fill_library_changed(d->fill);
+	enum store_kind kind = m->verb == CHANNEL_LIKE ? STORE_KIND_LIKE :
+			       m->verb == CHANNEL_DISLIKE ? STORE_KIND_DISLIKE :
+							    STORE_KIND_BAN;
+	feedback(d, uri, kind, m->verb == CHANNEL_LIKE ? 1 : 0,
+		 m->verb == CHANNEL_BAN ? BAN_WEIGHT : EXPLICIT_WEIGHT, 0, 0,
+		 "channel", NULL);
+	if (m->verb == CHANNEL_BAN) {
+		fill_ban(d->fill, uri);
+		schedule_fill(d, 0);
+	}
 }
 
 static bool on_sticker(const char *uri, int label, const char *why,
@@ -327,42 +434,17 @@ static bool on_sticker(const char *uri, int label, const char *why,
 	struct daemon *d = ctx;
 	log_info("sticker %s on %s", why, uri);
 	feedback(d, uri, label ? STORE_KIND_LIKE : STORE_KIND_DISLIKE, label,
-		 EXPLICIT_WEIGHT, 0, 0, "sticker");
+		 EXPLICIT_WEIGHT, 0, 0, "sticker", NULL);
 	return true;
-}
-
-static bool read_messages(struct daemon *d)
-{
-	struct mpd_connection *c = link_conn(d->link);
-	if (!mpd_send_read_messages(c))
-		return link_check(d->link, "readmessages", util_mono());
-	/* Collect first: the connection is busy until the list ends. */
-	char *texts[64];
-	int n = 0;
-	struct mpd_message *msg;
-	while ((msg = mpd_recv_message(c))) {
-		if (n < 64 && !strcmp(mpd_message_get_channel(msg),
-				      CHANNEL_NAME))
-			texts[n++] = strdup(mpd_message_get_text(msg));
-		mpd_message_free(msg);
-	}
-	bool ok = mpd_response_finish(c) ||
-		  link_check(d->link, "readmessages", util_mono());
-	for (int i = 0; i < n; i++) {
-		if (texts[i])
-			on_message(d, texts[i]);
-		free(texts[i]);
-	}
-	return ok;
 }
 
 static void start_scan(struct daemon *d)
 {
-	if (!d->conf.music_directory) {
+	if (!d->conf->music_directory) {
 		log_debug("no music_directory: not analysing files");
 		return;
 	}
-	if (!scan_start(d->scan, &d->conf))
+	if (!scan_start(d->scan, d->conf))
 		d->scan_wanted = true;	/* one runs: go again after it */
 }
 
@@ -374,9 +456,7 @@ static void handle(struct daemon *d, enum mpd_idle mask)
 		schedule_fill(d, 0.05);
 	}
 	if (mask & (MPD_IDLE_QUEUE | MPD_IDLE_OPTIONS))
-		schedule_fill(d, d->conf.queue.settle_ms / 1000.0);
-	if ((mask & MPD_IDLE_MESSAGE) && !read_messages(d))
-		return;
+		schedule_fill(d, d->conf->queue.settle_ms / 1000.0);
 	if ((mask & MPD_IDLE_STICKER) && d->sticker &&
 	    !sticker_on_change(d->sticker, d->link, on_sticker, d))
 		return;
@@ -389,8 +469,7 @@ static void on_connected(struct daemon *d)
 	d->idle = false;
 	/* A daemon that starts mid-song counts only what it sees. */
 	watch_reset(&d->watch);
-	if (observe(d) && link_up(d->link))
-		read_messages(d);
+	observe(d);
 	if (d->sticker && link_up(d->link))
 		sticker_on_connect(d->sticker, d->link, on_sticker, d);
 	schedule_fill(d, 0);
@@ -406,7 +485,8 @@ static void on_disconnected(struct daemon *d)
 static void do_fill(struct daemon *d)
 {
 	d->fill_at = 0;
-	int n = fill_run(d->fill, link_conn(d->link), util_epoch(), d->was_playing);
+	int n = fill_run(d->fill, link_conn(d->link), util_epoch(),
+			 d->was_playing);
 	if (n < 0)
 		link_check(d->link, "filling the queue", util_mono());
 	/* Catch up with the last events now that the queue is full. */
@@ -435,33 +515,269 @@ static void after_scan(struct daemon *d)
 	}
 }
 
-static void reload(struct daemon *d)
+/* --- reload -------------------------------------------------------------- */
+
+static void *reload_main(void *arg)
+{
+	struct reload *r = arg;
+	r->ok = r->path ? conf_load(&r->fresh, r->path, r->err, sizeof r->err)
+			: conf_defaults(&r->fresh);
+	if (r->ok)
+		r->ok = conf_apply_env(&r->fresh, r->mpd_host, r->mpd_port,
+				       r->err, sizeof r->err);
+	atomic_store(&r->done, true);
+	char b = 'h';
+	ssize_t rc = write(wake_pipe[1], &b, 1);
+	(void)rc;
+	return NULL;
+}
+
+static void reload_free(struct reload *r)
+{
+	if (!r)
+		return;
+	conf_free(&r->fresh);
+	free(r->path);
+	free(r->mpd_host);
+	free(r->mpd_port);
+	free(r);
+}
+
+static char *dup_env(const char *name)
+{
+	const char *v = getenv(name);
+	return v ? strdup(v) : NULL;
+}
+
+/* SIGHUP: reads the file in a thread; apply_reload() takes the result. */
+static void start_reload(struct daemon *d)
 {
 	got_hup = 0;
-	struct conf fresh = { 0 };
-	char err[CONF_ERR_SIZE];
-	const char *path = d->conf.path;
-	bool ok = path ? conf_load(&fresh, path, err, sizeof err)
-		       : conf_defaults(&fresh);
-	if (ok)
-		ok = conf_apply_env(&fresh, getenv("MPD_HOST"),
-				    getenv("MPD_PORT"), err, sizeof err);
-	if (!ok) {
-		log_error("SIGHUP: keeping the old configuration: %s", err);
-		conf_free(&fresh);
+	if (d->reload) {
+		d->reload_again = true;
+		log_info("SIGHUP: a reload is being read; another follows it");
 		return;
 	}
-	if (fresh.warnings)
-		log_warning("%s", fresh.warnings);
-	/* The filler and learner point at d->conf: replace it in place. */
-	conf_free(&d->conf);
-	d->conf = fresh;
-	log_threshold = (enum log_level)d->conf.log.level;
-	d->watch.rules.end_margin = d->conf.feedback.end_margin;
-	d->watch.rules.min_duration = d->conf.feedback.min_duration;
-	log_info("configuration reloaded from %s",
-		 d->conf.path ? d->conf.path : "(defaults)");
-	schedule_fill(d, 0);
+	struct reload *r = calloc(1, sizeof *r);
+	if (!r || (d->conf->path && !(r->path = strdup(d->conf->path)))) {
+		log_error("SIGHUP: out of memory");
+		reload_free(r);
+		return;
+	}
+	r->mpd_host = dup_env("MPD_HOST");
+	r->mpd_port = dup_env("MPD_PORT");
+	atomic_init(&r->done, false);
+	r->started = util_mono();
+	int e = pthread_create(&r->thread, NULL, reload_main, r);
+	if (e) {
+		log_error("SIGHUP: cannot start a thread: %s", strerror(e));
+		reload_free(r);
+		return;
+	}
+	d->reload = r;
+}
+
+/* Says what changed in `fresh` against the running configuration; an
+ * option a reload does not apply, or one the command line set, keeps its
+ * running value. Returns false when out of memory. */
+static bool merge(const struct conf *old, struct conf *fresh)
+{
+	for (size_t i = 0; i < conf_option_count(); i++) {
+		bool cli = old->source[i] == CONF_SOURCE_COMMAND_LINE;
+		if (!cli && conf_option_equal(old, fresh, i))
+			continue;
+		const char *name;
+		char was[256], now[256];
+		conf_option_describe(old, i, &name, NULL, was, sizeof was, NULL);
+		conf_option_describe(fresh, i, NULL, NULL, now, sizeof now,
+				     NULL);
+		if (cli || !conf_option_live(i)) {
+			if (!conf_option_copy(fresh, old, i))
+				return false;
+			if (!cli)
+				log_warning("SIGHUP: %s changed to %s: it takes "
+					    "effect at the next start (%s until "
+					    "then)", name, now, was);
+		} else {
+			log_info("SIGHUP: %s: %s -> %s", name, was, now);
+		}
+	}
+	return true;
+}
+
+/* The log first, so what follows goes where the new configuration says;
+ * every reload opens the file again (after logrotate moved it). */
+static void apply_log(const struct conf *old, struct conf *fresh)
+{
+	if (fresh->log.file &&
+	    !log_setup((enum log_level)fresh->log.level, fresh->log.file)) {
+		log_error("SIGHUP: cannot open log file %s: %s; the log stays "
+			  "where it was", fresh->log.file, strerror(errno));
+		conf_option_copy(fresh, old, (size_t)conf_option_index("log.file"));
+	} else if (!fresh->log.file && old->log.file) {
+		log_close();
+	}
+	log_threshold = (enum log_level)fresh->log.level;
+}
+
+static void apply_link(struct daemon *d)
+{
+	struct link_params lp;
+	link_params_from_conf(&lp, d->conf);
+	if (!channel_set_params(d->channel, &lp))
+		log_error("SIGHUP: out of memory for the channel");
+	if (link_same_params(d->link, &lp))
+		return;
+	struct link *l = link_new(&lp);
+	if (!l) {
+		log_error("SIGHUP: out of memory for the MPD link");
+		return;
+	}
+	link_free(d->link);
+	d->link = l;
+	on_disconnected(d);
+}
+
+static void apply_stickers(struct daemon *d, bool was_on)
+{
+	if (d->conf->feedback.stickers == was_on)
+		return;
+	if (!d->conf->feedback.stickers) {
+		sticker_free(d->sticker);
+		d->sticker = NULL;
+		return;
+	}
+	if (!(d->sticker = sticker_new()) || !sticker_seed(d->sticker, d->store))
+		log_warning("stickers: %s", d->sticker ? store_error(d->store) :
+			    "out of memory");
+	if (d->sticker && link_up(d->link))
+		sticker_on_connect(d->sticker, d->link, on_sticker, d);
+	/* The idle mask changes: ask again. */
+	if (d->idle && link_up(d->link)) {
+		mpd_run_noidle(link_conn(d->link));
+		d->idle = false;
+		link_check(d->link, "noidle", util_mono());
+	}
+}
+
+/* Whether the scan's options changed. */
+static bool scan_changed(const struct conf *a, const struct conf *b)
+{
+	static const char *const names[] = { "music_directory",
+					     "analysis.jobs",
+					     "analysis.max_seconds" };
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+		if (!conf_option_equal(a, b, (size_t)conf_option_index(names[k])))
+			return true;
+	return false;
+}
+
+/* The reload thread is done: hands the new value to every part. */
+static void apply_reload(struct daemon *d)
+{
+	struct reload *r = d->reload;
+	pthread_join(r->thread, NULL);
+	d->reload = NULL;
+	struct conf *fresh = malloc(sizeof *fresh);
+	if (!r->ok) {
+		log_error("SIGHUP: keeping the old configuration: %s", r->err);
+	} else if (!fresh || !merge(d->conf, &r->fresh)) {
+		log_error("SIGHUP: out of memory; keeping the old "
+			  "configuration");
+	} else {
+		if (r->fresh.warnings)
+			log_warning("%s", r->fresh.warnings);
+		*fresh = r->fresh;
+		memset(&r->fresh, 0, sizeof r->fresh);
+		struct conf *old = d->conf;
+		apply_log(old, fresh);
+		d->conf = fresh;
+		fresh = NULL;
+		d->watch.rules.end_margin = d->conf->feedback.end_margin;
+		d->watch.rules.min_duration = d->conf->feedback.min_duration;
+		fill_set_conf(d->fill, d->conf);
+		learn_set_conf(d->learn, d->conf);
+		apply_link(d);
+		apply_stickers(d, old->feedback.stickers);
+		if (scan_changed(old, d->conf))
+			start_scan(d);
+		conf_free(old);
+		free(old);
+		log_info("configuration reloaded from %s",
+			 d->conf->path ? d->conf->path : "(defaults)");
+		schedule_fill(d, 0);
+	}
+	free(fresh);
+	reload_free(r);
+	if (d->reload_again) {
+		d->reload_again = false;
+		start_reload(d);
+	}
+}
+
+/* --- the loop ------------------------------------------------------------ */
+
+static void on_wake(struct daemon *d)
+{
+	char buf[64];
+	while (read(wake_pipe[0], buf, sizeof buf) > 0)
+		;
+	if (got_hup)
+		start_reload(d);
+	if (d->reload && atomic_load(&d->reload->done))
+		apply_reload(d);
+	if (learn_collect(d->learn))
+		schedule_fill(d, 0);
+	after_scan(d);
+}
+
+/* A reload that reads for long says so once; the daemon goes on. */
+static void watch_reload(struct daemon *d, double now)
+{
+	struct reload *r = d->reload;
+	if (!r || r->said_slow || now < r->started + RELOAD_SLOW_S)
+		return;
+	r->said_slow = true;
+	log_warning("SIGHUP: still reading %s after %.0f s; mpdrec goes on "
+		    "with the old configuration meanwhile",
+		    r->path ? r->path : "the configuration", RELOAD_SLOW_S);
+}
+
+/* Connects, leaves idle for a fill that is due, fills, goes idle. */
+static void mpd_work(struct daemon *d, double now)
+{
+	if (!link_up(d->link) && now >= link_next_try(d->link) &&
+	    link_connect(d->link, now))
+		on_connected(d);
+	/* Commands cannot be sent while idle: leave idle first. */
+	bool due = d->fill_at && now >= d->fill_at;
+	if (link_up(d->link) && d->idle && due) {
+		enum mpd_idle mask = mpd_run_noidle(link_conn(d->link));
+		d->idle = false;
+		if (!link_check(d->link, "noidle", now)) {
+			on_disconnected(d);
+			return;
+		}
+		handle(d, mask);
+	}
+	if (link_up(d->link) && due && d->fill_at &&
+	    util_mono() >= d->fill_at)
+		do_fill(d);
+	if (!link_up(d->link)) {
+		on_disconnected(d);
+	} else if (!d->idle) {
+		enum mpd_idle mask = IDLE_MASK |
+			(d->sticker ? MPD_IDLE_STICKER : 0);
+		if (mpd_send_idle_mask(link_conn(d->link), mask))
+			d->idle = true;
+		else if (!link_check(d->link, "idle", util_mono()))
+			on_disconnected(d);
+	}
+}
+
+static double earliest(double a, double b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
 }
 
 /* Runs until SIGTERM/SIGINT. */
@@ -469,75 +785,50 @@ static void loop(struct daemon *d)
 {
 	while (!got_term) {
 		double now = util_mono();
-		if (!link_up(d->link) && now >= link_next_try(d->link) &&
-		    link_connect(d->link, now))
-			on_connected(d);
-		/* Commands cannot be sent while idle: leave idle first. */
-		bool due = d->fill_at && now >= d->fill_at;
-		if (link_up(d->link) && d->idle && due) {
-			enum mpd_idle mask = mpd_run_noidle(link_conn(d->link));
-			d->idle = false;
-			if (!link_check(d->link, "noidle", now)) {
-				on_disconnected(d);
-				continue;
-			}
-			handle(d, mask);
-		}
-		if (link_up(d->link) && due && d->fill_at &&
-		    util_mono() >= d->fill_at)
-			do_fill(d);
-		if (!link_up(d->link)) {
-			on_disconnected(d);
-		} else if (!d->idle) {
-			enum mpd_idle mask = IDLE_MASK |
-				(d->sticker ? MPD_IDLE_STICKER : 0);
-			if (mpd_send_idle_mask(link_conn(d->link), mask))
-				d->idle = true;
-			else if (!link_check(d->link, "idle", util_mono()))
-				on_disconnected(d);
-		}
+		mpd_work(d, now);
+		int chfd = channel_prepare(d->channel, util_mono());
 
-		double wake = 0;
-		if (d->fill_at)
-			wake = d->fill_at;
-		if (!link_up(d->link) &&
-		    (!wake || link_next_try(d->link) < wake))
-			wake = link_next_try(d->link);
-		if (d->retry_at && (!wake || d->retry_at < wake))
-			wake = d->retry_at;
+		double wake = d->fill_at;
+		if (!link_up(d->link))
+			wake = earliest(wake, link_next_try(d->link));
+		if (chfd < 0)
+			wake = earliest(wake, channel_next_try(d->channel));
+		wake = earliest(wake, d->retry_at);
+		if (d->reload && !d->reload->said_slow)
+			wake = earliest(wake, d->reload->started +
+					RELOAD_SLOW_S);
 		int timeout = -1;
 		if (wake) {
 			double ms = (wake - util_mono()) * 1000.0;
 			timeout = ms < 0 ? 0 : ms > 3.6e6 ? 3600000 : (int)ceil(ms);
 		}
-		struct pollfd fds[2] = {
+		struct pollfd fds[3] = {
 			{ .fd = wake_pipe[0], .events = POLLIN },
 			{ .fd = d->idle ? link_fd(d->link) : -1,
 			  .events = POLLIN },
+			{ .fd = chfd, .events = POLLIN },
 		};
-		int rc = poll(fds, 2, timeout);
+		int rc = poll(fds, 3, timeout);
 		if (rc < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		if (fds[0].revents & POLLIN) {
-			char buf[64];
-			while (read(wake_pipe[0], buf, sizeof buf) > 0)
-				;
-			if (got_hup)
-				reload(d);
-			if (learn_collect(d->learn))
-				schedule_fill(d, 0);
-			after_scan(d);
-		}
+		if (fds[0].revents & POLLIN)
+			on_wake(d);
+		watch_reload(d, util_mono());
 		if (d->retry_at && util_mono() >= d->retry_at)
 			retry_pending(d);
+		/* Messages before the player's news of the same moment: a
+		 * "like" was meant for the song the listener heard. */
+		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+			channel_ready(d->channel, util_mono(), on_message, d);
 		if (link_up(d->link) && d->idle &&
 		    (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			enum mpd_idle mask = mpd_recv_idle(link_conn(d->link),
 							   false);
 			d->idle = false;
-			if (mask == 0 && !link_check(d->link, "idle", util_mono())) {
+			if (mask == 0 &&
+			    !link_check(d->link, "idle", util_mono())) {
 				on_disconnected(d);
 				continue;
 			}
@@ -545,6 +836,8 @@ static void loop(struct daemon *d)
 		}
 	}
 }
+
+/* --- start and stop ------------------------------------------------------ */
 
 static bool setup_signals(void)
 {
@@ -559,20 +852,45 @@ static bool setup_signals(void)
 	return true;
 }
 
-static bool daemonize(const char *pidfile)
+/* Forks twice and detaches. The first process waits for the daemon to say
+ * it started (a byte on a pipe: the lock, the pidfile and the store are
+ * its) and exits with 0, or with 1 when the pipe closes without it (the
+ * daemon printed why on the terminal, which it keeps until then). Returns
+ * the pipe's end to report on, or -1. */
+static int daemonize(void)
 {
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
 	pid_t pid = fork();
 	if (pid < 0)
-		return false;
-	if (pid > 0)
-		_exit(0);
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		char b = 0;
+		ssize_t n;
+		do
+			n = read(p[0], &b, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 && b == '0' ? 0 : 1);
+	}
+	close(p[0]);
 	if (setsid() < 0)
-		return false;
+		return -1;
 	pid = fork();
 	if (pid < 0)
-		return false;
+		return -1;
 	if (pid > 0)
 		_exit(0);
+	return p[1];
+}
+
+/* The daemon started: the first process may exit, and the terminal is let
+ * go (stderr too, unless the log goes to a file). */
+static void detached(int report_fd)
+{
+	if (report_fd < 0)
+		return;
 	int fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -582,50 +900,149 @@ static bool daemonize(const char *pidfile)
 		if (fd > 2)
 			close(fd);
 	}
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-		if (!f)
-			return false;
-		fprintf(f, "%ld\n", (long)getpid());
-		fclose(f);
+	char b = '0';
+	ssize_t n = write(report_fd, &b, 1);
+	(void)n;
+	close(report_fd);
+}
+
+/* Lock, pidfile, reserve: what makes this the one daemon of its data
+ * directory, and what it left there last time. */
+static bool take_data_directory(struct daemon *d, const char *pidfile)
+{
+	char err[512];
+	d->instance = instance_lock(d->conf->data_directory, err, sizeof err);
+	if (!d->instance) {
+		log_error("%s", err);
+		return false;
 	}
+	if (pidfile && !instance_pidfile(d->instance, pidfile, err,
+					 sizeof err)) {
+		log_error("%s", err);
+		return false;
+	}
+	d->reserve = store_reserve(d->store, RESERVE_BYTES);
+	if (!d->reserve)
+		log_warning("no disk set aside for events a full disk would "
+			    "refuse: %s", store_error(d->store));
+	else
+		replay_reserve(d);
 	return true;
 }
 
-/* Copies the configuration (the daemon owns and reloads its own). */
-static bool own_conf(struct conf *dst, const struct conf *src)
+static bool start_parts(struct daemon *d)
 {
-	char err[CONF_ERR_SIZE];
-	bool ok = src->path ? conf_load(dst, src->path, err, sizeof err)
-			    : conf_defaults(dst);
-	if (ok)
-		ok = conf_apply_env(dst, getenv("MPD_HOST"), getenv("MPD_PORT"),
-				    err, sizeof err);
-	if (!ok)
+	char err[512];
+	d->learn = learn_new(d->store, d->conf, wake_pipe[1], err, sizeof err);
+	if (!d->learn) {
+		log_error("%s", err);
 		return false;
-	/* Keep what the command line changed (the log level). */
-	dst->log.level = src->log.level;
+	}
+	d->fill = fill_new(d->conf, d->store, d->learn);
+	if (d->conf->feedback.stickers &&
+	    (!(d->sticker = sticker_new()) || !sticker_seed(d->sticker, d->store)))
+		log_warning("stickers: %s",
+			    d->sticker ? store_error(d->store) : "out of memory");
+	d->scan = scan_new(wake_pipe[1]);
+	struct link_params lp;
+	link_params_from_conf(&lp, d->conf);
+	d->link = link_new(&lp);
+	d->channel = channel_new(&lp);
+	if (!d->fill || !d->scan || !d->link || !d->channel) {
+		log_error("out of memory");
+		return false;
+	}
+	struct watch_rules rules = {
+		.end_margin = d->conf->feedback.end_margin,
+		.min_duration = d->conf->feedback.min_duration,
+	};
+	watch_init(&d->watch, &rules);
 	return true;
+}
+
+/* What could not be stored is in the reserve for the next start; only
+ * what did not fit there is lost, and named. */
+static void stop_events(struct daemon *d)
+{
+	if (d->n_pending)
+		retry_pending(d);
+	if (d->n_pending == 0)
+		return;
+	int kept = 0;
+	struct store_event *v = malloc((size_t)d->n_pending * sizeof *v);
+	for (int i = 0; v && i < d->n_pending; i++)
+		v[i] = d->pending[i].e;
+	if (v && d->reserve &&
+	    store_reserve_write(d->store, v, d->n_pending, &kept) && kept > 0)
+		log_warning("%d events could not be stored (%s): kept in the "
+			    "reserve, they are stored at the next start", kept,
+			    store_error(d->store));
+	free(v);
+	for (int i = kept; i < d->n_pending; i++)
+		log_error("lost event: %s", d->pending[i].uri);
+}
+
+/* Tears down in reverse. Returns false when the model could not be
+ * saved. */
+static bool stop(struct daemon *d)
+{
+	bool saved = true;
+	if (d->reload && atomic_load(&d->reload->done)) {
+		pthread_join(d->reload->thread, NULL);
+		reload_free(d->reload);
+	} else if (d->reload) {
+		/* Blocked in a read: it ends with the process. */
+		pthread_detach(d->reload->thread);
+	}
+	scan_free(d->scan);
+	channel_free(d->channel);
+	if (d->link) {
+		if (d->idle && link_up(d->link))
+			mpd_run_noidle(link_conn(d->link));
+		link_free(d->link);
+	}
+	watch_reset(&d->watch);
+	if (d->learn) {
+		char e[256];
+		if (d->store)
+			stop_events(d);
+		if (!learn_save(d->learn, e, sizeof e)) {
+			log_error("saving the model: %s", e);
+			saved = false;
+		}
+	}
+	sticker_free(d->sticker);
+	fill_free(d->fill);
+	learn_free(d->learn);
+	for (int i = 0; i < d->n_pending; i++) {
+		free(d->pending[i].uri);
+		free(d->pending[i].source);
+	}
+	free(d->pending);
+	store_close(d->store);
+	instance_free(d->instance);
+	if (d->conf)
+		conf_free(d->conf);
+	free(d->conf);
+	return saved;
 }
 
 int daemon_run(const struct conf *c, const struct daemon_options *o)
 {
-	bool background = o->background;
-	const char *pidfile = o->pidfile;
 	struct daemon d = { 0 };
-	int rc = 1;
-	if (!own_conf(&d.conf, c)) {
-		fprintf(stderr, "mpdrec: the configuration changed while "
-				"starting\n");
-		return 2;
+	int rc = 1, report = -1;
+	if (!(d.conf = malloc(sizeof *d.conf)) || !conf_copy(d.conf, c)) {
+		fprintf(stderr, "mpdrec: out of memory\n");
+		free(d.conf);
+		return 1;
 	}
-	if (d.conf.log.file &&
-	    !log_setup((enum log_level)d.conf.log.level, d.conf.log.file)) {
+	if (d.conf->log.file &&
+	    !log_setup((enum log_level)d.conf->log.level, d.conf->log.file)) {
 		fprintf(stderr, "mpdrec: cannot open log file %s: %s\n",
-			d.conf.log.file, strerror(errno));
+			d.conf->log.file, strerror(errno));
 		goto out;
 	}
-	if (background && !daemonize(pidfile)) {
+	if (o->background && (report = daemonize()) < 0) {
 		log_error("cannot run in the background: %s", strerror(errno));
 		goto out;
 	}
@@ -634,37 +1051,20 @@ int daemon_run(const struct conf *c, const struct daemon_options *o)
 		goto out;
 	}
 	char err[512];
-	d.store = store_open(d.conf.data_directory, err, sizeof err);
+	d.store = store_open(d.conf->data_directory, err, sizeof err);
 	if (!d.store) {
 		log_error("%s", err);
 		goto out;
 	}
-	d.learn = learn_new(d.store, &d.conf, wake_pipe[1], err, sizeof err);
-	if (!d.learn) {
-		log_error("%s", err);
+	if (!take_data_directory(&d, o->pidfile))
 		goto out;
-	}
-	d.fill = fill_new(&d.conf, d.store, d.learn);
-	if (d.conf.feedback.stickers &&
-	    (!(d.sticker = sticker_new()) || !sticker_seed(d.sticker, d.store)))
-		log_warning("stickers: %s",
-			    d.sticker ? store_error(d.store) : "out of memory");
-	d.scan = scan_new(wake_pipe[1]);
-	struct link_params lp;
-	link_params_from_conf(&lp, &d.conf);
-	lp.channel = CHANNEL_NAME;
-	d.link = link_new(&lp);
-	if (!d.fill || !d.scan || !d.link) {
-		log_error("out of memory");
+	detached(report);
+	report = -1;
+	if (!start_parts(&d))
 		goto out;
-	}
-	struct watch_rules rules = {
-		.end_margin = d.conf.feedback.end_margin,
-		.min_duration = d.conf.feedback.min_duration,
-	};
-	watch_init(&d.watch, &rules);
-	log_info("mpdrec %s: %d tracks analysed, data in %s", MPDREC_VERSION,
-		 learn_library(d.learn)->n, d.conf.data_directory);
+	log_info("mpdrec %s (pid %ld): %d tracks analysed, data in %s",
+		 MPDREC_VERSION, (long)getpid(), learn_library(d.learn)->n,
+		 d.conf->data_directory);
 	start_scan(&d);
 
 	loop(&d);
@@ -672,35 +1072,9 @@ int daemon_run(const struct conf *c, const struct daemon_options *o)
 	log_info("stopping");
 	rc = 0;
 out:
-	if (d.scan)
-		scan_free(d.scan);
-	if (d.link) {
-		if (d.idle && link_up(d.link))
-			mpd_run_noidle(link_conn(d.link));
-		link_free(d.link);
-	}
-	watch_reset(&d.watch);
-	if (d.learn) {
-		char e[256];
-		if (d.n_pending)
-			retry_pending(&d);
-		if (!learn_save(d.learn, e, sizeof e)) {
-			log_error("saving the model: %s", e);
-			rc = 1;
-		}
-	}
-	sticker_free(d.sticker);
-	fill_free(d.fill);
-	learn_free(d.learn);
-	for (int i = 0; i < d.n_pending; i++) {
-		log_error("lost event: %s", d.pending[i].uri);
-		free(d.pending[i].uri);
-		free(d.pending[i].source);
-	}
-	free(d.pending);
-	store_close(d.store);
-	if (pidfile && background)
-		unlink(pidfile);
-	conf_free(&d.conf);
+	if (report >= 0)
+		close(report);
+	if (!stop(&d))
+		rc = 1;
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* The daemon: it watches MPD, turns song changes into events, learns from
  * them and keeps the queue filled, until SIGTERM or SIGINT; SIGHUP reloads
- * the configuration. The loop sleeps in poll() on MPD's socket and a
- * self-pipe (signals, background threads). */
+ * the configuration. The loop sleeps in poll() on MPD's socket, the
+ * channel's connection and a self-pipe (signals, background threads). One
+ * daemon per data directory (daemon/instance.h). */
 #ifndef MPDREC_DAEMON_H
 #define MPDREC_DAEMON_H
 
@@ -11,14 +12,18 @@ struct conf;
 
 struct daemon_options {
 	bool background;	/* fork, detach, stdio to /dev/null */
-	const char *pidfile;	/* with background: the pid goes there;
-				   NULL: none */
+	const char *pidfile;	/* the pid goes there (a live one is
+				   refused, a stale one taken over); NULL:
+				   none */
 };
 
 /** Runs the daemon on configuration *c (borrowed during the call; the
  *  daemon keeps its own copy, which SIGHUP replaces) until SIGTERM or
  *  SIGINT. Logs what goes wrong. Returns the exit status: 0 after a clean
- *  stop, 1 when it could not start or could not save the model. */
+ *  stop, 1 when it could not start (another daemon runs on the data
+ *  directory, the pidfile is taken or cannot be written, ...) or could not
+ *  save the model. With o->background the first process exits with that
+ *  status for a start that failed, 0 once the daemon runs. */
 int daemon_run(const struct conf *c, const struct daemon_options *o);
 
 #endif

@@ -21,6 +21,8 @@
 #define RECENT 32
 /* Our picks remembered, to tell the user's songs from ours. */
 #define OURS 256
+/* Banned URIs whose queued copies wait to be removed. */
+#define PURGE_MAX 64
 
 struct fill {
 	const struct conf *conf;
@@ -34,6 +36,12 @@ struct fill {
 	int artist_head;
 	char *ours[OURS];	/* ring of our picks' URIs */
 	int ours_head;
+	unsigned our_ids[OURS];	/* ring of the queue ids MPD gave them */
+	int ids_head;
+	bool *banned;		/* per library track: lib->banned, and bans
+				   since the library was loaded */
+	char *purge[PURGE_MAX];	/* banned: our queued copies to remove */
+	int n_purge;
 	bool said_random;
 	uint64_t seed;
 };
@@ -44,9 +52,14 @@ static void rebuild(struct fill *f)
 	f->rank = NULL;
 	free(f->eligible);
 	f->eligible = NULL;
+	free(f->banned);
+	f->banned = NULL;
 	const struct store_library *lib = learn_library(f->learn);
 	if (!lib || lib->n == 0)
 		return;
+	f->banned = malloc((size_t)lib->n * sizeof *f->banned);
+	if (f->banned)
+		memcpy(f->banned, lib->banned, (size_t)lib->n * sizeof *f->banned);
 	char err[256];
 	f->rank = rank_new(lib->x, lib->n, lib->dim, f->seed++, err,
 			   sizeof err);
@@ -76,11 +89,28 @@ void fill_free(struct fill *f)
 		return;
 	rank_free(f->rank);
 	free(f->eligible);
+	free(f->banned);
 	for (int i = 0; i < 64; i++)
 		free(f->artists[i]);
 	for (int i = 0; i < OURS; i++)
 		free(f->ours[i]);
+	for (int i = 0; i < f->n_purge; i++)
+		free(f->purge[i]);
 	free(f);
+}
+
+void fill_set_conf(struct fill *f, const struct conf *c)
+{
+	f->conf = c;
+}
+
+void fill_ban(struct fill *f, const char *uri)
+{
+	int i = learn_find(f->learn, uri);
+	if (i >= 0 && f->banned)
+		f->banned[i] = true;
+	if (f->n_purge < PURGE_MAX && (f->purge[f->n_purge] = strdup(uri)))
+		f->n_purge++;
 }
 
 void fill_library_changed(struct fill *f)
@@ -151,7 +181,7 @@ static int mark_eligible(struct fill *f, const char *const *queued,
 {
 	const struct store_library *lib = learn_library(f->learn);
 	for (int i = 0; i < lib->n; i++)
-		f->eligible[i] = !lib->banned[i] &&
+		f->eligible[i] = !(f->banned ? f->banned : lib->banned)[i] &&
 			lib->duration[i] >= f->conf->feedback.min_duration &&
 			(!strict || !artist_recent(f, lib->artist[i]));
 	for (int k = 0; k < n_queued; k++) {
@@ -227,6 +257,52 @@ int fill_choose(struct fill *f, const char *const *queued, int n_queued,
 	return n;
 }
 
+static bool ours_by_id(const struct fill *f, unsigned id)
+{
+	int n = f->ids_head < OURS ? f->ids_head : OURS;
+	for (int i = 0; i < n; i++)
+		if (f->our_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Removes the queued copies of banned tracks that mpdrec added (by queue
+ * id: the user may have queued the same song), after position pos.
+ * Returns how many, or -1 when an MPD command failed. */
+static int purge_banned(struct fill *f, struct mpd_connection *c, int pos,
+			int len)
+{
+	unsigned ids[PURGE_MAX];
+	int n = 0;
+	if (pos + 1 < len) {
+		if (!mpd_send_list_queue_range_meta(c, (unsigned)(pos + 1),
+						    UINT_MAX))
+			return -1;
+		struct mpd_song *song;
+		while ((song = mpd_recv_song(c))) {
+			unsigned id = mpd_song_get_id(song);
+			for (int k = 0; k < f->n_purge && n < PURGE_MAX; k++)
+				if (!strcmp(f->purge[k], mpd_song_get_uri(song)) &&
+				    ours_by_id(f, id)) {
+					log_info("removed banned %s from the "
+						 "queue", f->purge[k]);
+					ids[n++] = id;
+					break;
+				}
+			mpd_song_free(song);
+		}
+		if (!mpd_response_finish(c))
+			return -1;
+	}
+	for (int k = 0; k < n; k++)
+		if (!mpd_run_delete_id(c, ids[k]))
+			return -1;
+	for (int k = 0; k < f->n_purge; k++)
+		free(f->purge[k]);
+	f->n_purge = 0;
+	return n;
+}
+
 /* The URIs of the current song and those after it (`from` = the current
  * position, 0 when none): songs already played earlier in the queue may
  * come back. Caller frees each and the array. -1 on error. */
@@ -274,6 +350,12 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 	int pos = mpd_status_get_song_pos(st);
 	enum mpd_state state = mpd_status_get_state(st);
 	mpd_status_free(st);
+	if (f->n_purge > 0) {
+		int removed = purge_banned(f, c, pos, len);
+		if (removed < 0)
+			return -1;
+		len -= removed;
+	}
 	if (random) {
 		if (!f->said_random)
 			log_info("MPD's random mode is on: \"songs ahead\" "
@@ -306,8 +388,10 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 	for (int k = 0; k < chosen; k++) {
 		const struct rank_pick *p = &picks[k];
 		const char *uri = lib->uri[p->index];
-		if (!mpd_run_add(c, uri))
+		int id = mpd_run_add_id(c, uri);
+		if (id < 0)
 			break;
+		f->our_ids[f->ids_head++ % OURS] = (unsigned)id;
 		added++;
 		struct store_pick sp = {
 			.time = now,

@@ -21,6 +21,15 @@ struct fill *fill_new(const struct conf *c, struct store *store,
 /** Frees. Accepts NULL. */
 void fill_free(struct fill *f);
 
+/** Takes the configuration *c from now on (a reload); c is borrowed, as
+ *  in fill_new(), until the next fill_set_conf() or fill_free(). */
+void fill_set_conf(struct fill *f, const struct conf *c);
+
+/** uri was banned: it is never picked again, and mpdrec's own queued
+ *  copies of it after the current song are removed from MPD's queue at
+ *  the next fill_run() (the user's own songs never are). uri borrowed. */
+void fill_ban(struct fill *f, const char *uri);
+
 /** The library changed (after learn_reload_library): rebuild the index. */
 void fill_library_changed(struct fill *f);
 
@@ -28,7 +37,8 @@ void fill_library_changed(struct fill *f);
  *  heard lately"). uri borrowed. */
 void fill_note_played(struct fill *f, const char *uri);
 
-/** Tops the queue up at epoch time `now`. `start` allows starting
+/** Removes the banned copies fill_ban() asked for, then tops the queue up
+ *  at epoch time `now`. `start` allows starting
  *  playback when the queue ran dry while playing. Returns the number of
  *  songs added (0 when none were needed, in random mode, or when there is
  *  nothing to pick), or -1 when an MPD command failed (the caller checks the

@@ -170,9 +170,8 @@ static struct model_data history_view(const struct history *h, double now,
 void learn_params_from_conf(struct model_params *p, const struct conf *c,
 			    int dim)
 {
+	/* The model's own defaults only for what no option sets. */
 	model_params_default(p, dim);
-	if (!c)
-		return;
 	if (c->model.n_hidden >= 0 && c->model.n_hidden <= MODEL_MAX_HIDDEN) {
 		p->n_hidden = c->model.n_hidden;
 		for (int i = 0; i < c->model.n_hidden; i++)
@@ -292,7 +291,7 @@ static bool collect(struct learn *l, bool wait)
 	l->running = false;
 	struct retrain_job *j = l->job;
 	l->job = NULL;
-	bool swapped = false;
+	bool swapped = false, retrain_again = false;
 	if (j->result) {
 		char line[256];
 		report_summary(&j->report, j->h.n, line, sizeof line);
@@ -307,10 +306,16 @@ static bool collect(struct learn *l, bool wait)
 		l->scores_valid = false;
 		l->dirty = true;
 		swapped = true;
+		/* The configuration changed while it trained. */
+		char why[256];
+		if (!model_set_params(l->model, &l->params, why, sizeof why))
+			retrain_again = true;
 	} else {
 		log_warning("retrain failed: %s", j->err);
 	}
 	job_free(j);
+	if (retrain_again)
+		learn_retrain_async(l);
 	return swapped;
 }
 
@@ -378,6 +383,19 @@ static bool load_library(struct learn *l, char *err, size_t err_size)
 	return true;
 }
 
+/* A saved model that cannot be used is kept for inspection, not
+ * overwritten, and a new one is trained from the events. */
+static void set_aside(struct store *store, const char *why)
+{
+	if (store_reject_model(store, why))
+		log_warning("saved model not usable (%s): set aside in the "
+			    "models_rejected table; starting a new one", why);
+	else
+		log_warning("saved model not usable (%s); starting a new one "
+			    "(setting it aside failed: %s)", why,
+			    store_error(store));
+}
+
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size)
 {
@@ -389,7 +407,7 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	l->store = store;
 	l->notify_fd = notify_fd;
 	l->dim = features_count();
-	l->retrain_every = c ? c->model.retrain_every : 50;
+	l->retrain_every = c->model.retrain_every;
 	learn_params_from_conf(&l->params, c, l->dim);
 	if (!load_library(l, err, err_size) || !history_load(l, err, err_size))
 		goto fail;
@@ -397,21 +415,30 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	void *blob = NULL;
 	size_t size = 0;
 	if (!store_load_model(store, &blob, &size)) {
-		snprintf(err, err_size, "loading the model: %s",
-			 store_error(store));
-		goto fail;
+		if (!store_model_corrupt(store)) {
+			snprintf(err, err_size, "loading the model: %s",
+				 store_error(store));
+			goto fail;
+		}
+		set_aside(store, store_error(store));
 	}
 	if (blob) {
 		char why[256];
 		l->model = model_load(blob, size, why, sizeof why);
 		free(blob);
 		if (!l->model)
-			log_warning("saved model not usable (%s); starting "
-				    "a new one", why);
+			set_aside(store, why);
 		else if (model_inputs(l->model) != l->dim) {
 			log_info("features changed (%d inputs, now %d); "
 				 "starting a new model",
 				 model_inputs(l->model), l->dim);
+			model_free(l->model);
+			l->model = NULL;
+		} else if (!model_set_params(l->model, &l->params, why,
+					     sizeof why)) {
+			/* model.hidden or model.ensemble changed. */
+			log_info("the configuration asks for another model "
+				 "(%s); starting a new one", why);
 			model_free(l->model);
 			l->model = NULL;
 		}
@@ -452,6 +479,28 @@ void learn_free(struct learn *l)
 	free(l->mean);
 	free(l->spread);
 	free(l);
+}
+
+void learn_set_conf(struct learn *l, const struct conf *c)
+{
+	struct model_params p;
+	learn_params_from_conf(&p, c, l->dim);
+	l->retrain_every = c->model.retrain_every;
+	if (!memcmp(&p, &l->params, sizeof p))
+		return;
+	l->params = p;
+	char why[256];
+	if (model_set_params(l->model, &p, why, sizeof why)) {
+		l->dirty = true;
+		log_info("learning now: rate %g, L2 %g, batch %d, %d steps per "
+			 "event, half-life %g days", (double)p.learning_rate,
+			 (double)p.l2, p.batch, p.steps_per_event,
+			 (double)p.half_life_days);
+	} else {
+		log_info("the configuration asks for another model (%s): "
+			 "retraining in the background", why);
+		learn_retrain_async(l);
+	}
 }
 
 bool learn_reload_library(struct learn *l, char *err, size_t err_size)

@@ -17,19 +17,28 @@ struct store_library;
 struct learn;
 struct model_params;
 
-/** Fills *p with the model's defaults for n_in features, then the
- *  configuration's model.* options (c may be NULL: defaults only). */
+/** Fills *p for n_in features from the configuration's model.* options;
+ *  the model's own defaults only for what no option sets. */
 void learn_params_from_conf(struct model_params *p, const struct conf *c,
 			    int n_in);
 
-/** Opens the learner over `store` (borrowed; must outlive it): loads the
- *  analysed library and the events, and the saved model (a model of another
- *  shape or version is replaced by a new one trained on the history).
+/** Opens the learner over `store` (borrowed; must outlive it) with the
+ *  options of *c (borrowed for the call): loads the analysed library and
+ *  the events, and the saved model (a model of another shape or version,
+ *  or one that fails its checksum, is set aside in the store and replaced
+ *  by a new one trained on the history).
  *  `notify_fd` (or -1) gets one byte written when a background retrain is
  *  done, so the daemon's poll() wakes up. Returns NULL with err filled.
  *  Free with learn_free(). */
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size);
+
+/** Takes the model.* options of *c (borrowed for the call; a reload):
+ *  the learning rate, L2, batch, steps per event and half-life apply to the
+ *  running model at its next update; another shape (model.hidden,
+ *  model.ensemble) starts a retrain in the background; retrain_every and
+ *  the seed apply from the next retrain on. */
+void learn_set_conf(struct learn *l, const struct conf *c);
 
 /** Waits for a running retrain, then frees. Accepts NULL. */
 void learn_free(struct learn *l);
