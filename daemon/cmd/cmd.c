@@ -6,6 +6,7 @@
 #include "core/store.h"
 #include "daemon/link.h"
 
+#include <errno.h>
 #include <mpd/client.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,4 +78,23 @@ bool cmd_each_queued(const struct conf *c,
 	free(uris);
 	mpd_connection_free(m);
 	return ok;
+}
+
+int cmd_finish_output(int rc)
+{
+	/* stdio says that a write failed (`> /dev/full`, a closed pipe, a
+	 * full disk) only when the buffer is flushed: at exit, too late for
+	 * the exit status. */
+	errno = 0;
+	bool bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	if (fclose(stdout) != 0 && !bad) {
+		bad = true;
+		e = errno;
+	}
+	if (!bad)
+		return rc;
+	fprintf(stderr, "mpdrec: cannot write the output: %s\n",
+		strerror(e ? e : EIO));
+	return rc ? rc : 1;
 }

@@ -41,6 +41,10 @@ int cmd_unlike(int argc, char **argv, const struct conf *c);
  *  reached. For `recommend`, which leaves out what is already queued. */
 bool cmd_each_queued(const struct conf *c,
 		     bool (*fn)(const char *uri, void *ctx), void *ctx);
+/** Flushes and closes stdout at the end of a command. Returns rc, or 1
+ *  (after saying why on stderr) when rc is 0 but the output could not be
+ *  written: every command exits 1 then (`mpdrec status > /dev/full`). */
+int cmd_finish_output(int rc);
 
 /** mpdrec eval --csv FILE --label COL [--folds K] [--repeats R] [--seed S]
  *  [--drop a,b]: offline evaluation of the model on a CSV table. */

@@ -152,10 +152,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return cmd_finish_output(0);
 		case 'V':
 			printf("mpdrec %s\n", MPDREC_VERSION);
-			return 0;
+			return cmd_finish_output(0);
 		default:
 			usage(stderr);
 			return 2;
@@ -190,13 +190,13 @@ int main(int argc, char **argv)
 		if (cmd->run == cmd_eval)
 			return cmd_eval(sub_argc, sub_argv, NULL);
 		printf("usage: mpdrec %s\n  %s\n", cmd->usage, cmd->help);
-		return 0;
+		return cmd_finish_output(0);
 	}
 	for (int i = 1; i < sub_argc; i++)
 		if (!strcmp(sub_argv[i], "--version") ||
 		    !strcmp(sub_argv[i], "-V")) {
 			printf("mpdrec %s\n", MPDREC_VERSION);
-			return 0;
+			return cmd_finish_output(0);
 		}
 	blas_tune(cmd->name);
 
@@ -208,8 +208,12 @@ int main(int argc, char **argv)
 		conf_free(&c);
 		return 2;
 	}
-	if (verbose)
+	if (verbose) {
+		/* The command line wins over the file, at a reload too. */
 		c.log.level = CONF_LOG_DEBUG;
+		c.source[conf_option_index("log.level")] =
+			CONF_SOURCE_COMMAND_LINE;
+	}
 	log_setup((enum log_level)c.log.level, NULL);
 	/* The nets are small: one BLAS thread learns about twice as fast as
 	 * two that mostly wait for each other, and analysis threads need the
@@ -220,5 +224,5 @@ int main(int argc, char **argv)
 	int rc = cmd->run(sub_argc, sub_argv, &c);
 	log_close();
 	conf_free(&c);
-	return rc;
+	return cmd_finish_output(rc);
 }

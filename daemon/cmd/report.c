@@ -1,6 +1,10 @@
-/* mpdrec report --html FILE: the HTML report of daemon/cmd/report_html.c, written
- * atomically (a temporary file beside FILE, renamed over it), so a browser
- * or a cron job never sees half a page. FILE "-" writes to stdout. */
+/* mpdrec report --html FILE: the HTML report of daemon/cmd/report_html.c,
+ * written to what FILE is. A regular file (or a new one) is written
+ * atomically: a temporary file beside it, renamed over it, so a browser or
+ * a cron job never sees half a page. A symbolic link is written through to
+ * its target (the link stays a link). Anything else, a device or a pipe,
+ * is written to as it is, never replaced (run as root, a rename over
+ * /dev/full replaced the device node). FILE "-" writes to stdout. */
 #include "conf/conf.h"
 #include "core/store.h"
 #include "daemon/cmd/cmd.h"
@@ -8,6 +12,7 @@
 #include "daemon/cmd/report_html.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,26 +28,55 @@ static void usage(FILE *f)
 		   "stdout)\n");
 }
 
-/* Writes the report of s to path through a temporary file; prints why it
- * could not. Returns the exit status. */
-static int write_report(struct store *s, const char *path)
+/* Writes the report to the open stream f (named `name` in errors) and
+ * checks that it got there. Returns the exit status after saying why it
+ * could not. */
+static int finish(FILE *f, struct store *s, const char *name, bool sync)
 {
 	char err[1024];
-	if (!strcmp(path, "-")) {
-		if (!report_html_write(stdout, s, (double)time(NULL), err,
-				       sizeof err)) {
-			fprintf(stderr, "mpdrec report: %s\n", err);
-			return 1;
-		}
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			fprintf(stderr, "mpdrec report: cannot write to "
-					"stdout: %s\n",
-				strerror(errno));
-			return 1;
-		}
-		return 0;
+	if (!report_html_write(f, s, (double)time(NULL), err, sizeof err)) {
+		fclose(f);
+		fprintf(stderr, "mpdrec report: %s\n", err);
+		return 1;
 	}
+	errno = 0;
+	bool ok = fflush(f) == 0 && !ferror(f) &&
+		  (!sync || fsync(fileno(f)) == 0);
+	int saved = errno;
+	if (fclose(f) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok) {
+		fprintf(stderr, "mpdrec report: cannot write %s: %s\n", name,
+			strerror(saved ? saved : EIO));
+		return 1;
+	}
+	return 0;
+}
 
+/* Written to as it is: a device, a pipe, a socket (flags 0), or a
+ * symbolic link whose target does not exist yet (O_CREAT: open() creates
+ * the target through it). */
+static int write_direct(struct store *s, const char *path, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | flags, 0666);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		fprintf(stderr, "mpdrec report: cannot write %s: %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	return finish(f, s, path, flags != 0);
+}
+
+/* A regular file, or a new one: a temporary file beside it, renamed over
+ * it. An existing file keeps its permissions. */
+static int write_atomically(struct store *s, const char *path,
+			    const struct stat *old)
+{
 	size_t len = strlen(path);
 	char *tmp = malloc(len + sizeof ".XXXXXX");
 	if (!tmp) {
@@ -58,50 +92,66 @@ static int write_report(struct store *s, const char *path)
 		free(tmp);
 		return 1;
 	}
-	/* mkstemp makes the file 0600; give it the mode a plain create
-	 * would. */
+	/* mkstemp makes the file 0600; give it the mode the old file had,
+	 * or the one a plain create would. */
 	mode_t mask = umask(0);
 	umask(mask);
-	FILE *f = fdopen(fd, "w");
-	bool written = false;
-	const char *why = NULL;
-	int saved = 0;
-	if (!f) {
-		saved = errno;
+	mode_t mode = old ? old->st_mode & 07777 : 0666 & ~mask;
+	FILE *f = NULL;
+	int rc = 1;
+	if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "w"))) {
+		fprintf(stderr, "mpdrec report: cannot write %s: %s\n", path,
+			strerror(errno));
 		close(fd);
-	} else if (fchmod(fd, 0666 & ~mask) != 0) {
-		saved = errno;
-		fclose(f);
-	} else if (!report_html_write(f, s, (double)time(NULL), err,
-				      sizeof err)) {
-		why = err;
-		fclose(f);
 	} else {
-		bool ok = fflush(f) == 0 && !ferror(f) && fsync(fd) == 0;
-		saved = errno;
-		if (fclose(f) != 0 && ok) {
-			ok = false;
-			saved = errno;
-		}
-		written = ok;
+		rc = finish(f, s, path, true);
 	}
-	if (written && rename(tmp, path) != 0) {
-		saved = errno;
-		written = false;
+	if (rc == 0 && rename(tmp, path) != 0) {
+		fprintf(stderr, "mpdrec report: cannot write %s: %s\n", path,
+			strerror(errno));
+		rc = 1;
 	}
-	if (!written) {
+	if (rc != 0)
 		unlink(tmp);
-		if (why)
-			fprintf(stderr, "mpdrec report: %s\n", why);
-		else
-			fprintf(stderr, "mpdrec report: cannot write %s: %s\n",
-				path, strerror(saved ? saved : EIO));
-		free(tmp);
-		return 1;
-	}
 	free(tmp);
-	log_info("report written to %s", path);
-	return 0;
+	return rc;
+}
+
+/* Writes the report of s to what path is. Returns the exit status. */
+static int write_report(struct store *s, const char *path)
+{
+	if (!strcmp(path, "-")) {
+		char err[1024];
+		if (!report_html_write(stdout, s, (double)time(NULL), err,
+				       sizeof err)) {
+			fprintf(stderr, "mpdrec report: %s\n", err);
+			return 1;
+		}
+		/* main checks stdout at the end. */
+		return 0;
+	}
+	/* A link is followed to its target: the rename goes there. */
+	char *target = realpath(path, NULL);
+	const char *real = target ? target : path;
+	struct stat st;
+	bool exists = stat(real, &st) == 0;
+	int rc;
+	if (exists && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mpdrec report: cannot write %s: it is a "
+			"directory\n", path);
+		rc = 1;
+	} else if (exists && !S_ISREG(st.st_mode)) {
+		rc = write_direct(s, real, 0);
+	} else if (!exists && lstat(path, &st) == 0) {
+		/* A link to nothing yet: creating writes through it. */
+		rc = write_direct(s, path, O_CREAT | O_TRUNC);
+	} else {
+		rc = write_atomically(s, real, exists ? &st : NULL);
+	}
+	free(target);
+	if (rc == 0)
+		log_info("report written to %s", path);
+	return rc;
 }
 
 int cmd_report(int argc, char **argv, const struct conf *c)
