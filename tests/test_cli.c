@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,9 @@
 #define RUN_TIMEOUT_S 30.0
 
 static char bin[4096];
+/* When set, run() sends stdout there (a device: /dev/full) and keeps none
+ * of it. */
+static const char *stdout_to;
 
 /* What one run printed and how it ended. */
 struct res {
@@ -122,7 +126,8 @@ static int run(struct res *r, const char *const *env, ...)
 		for (int i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
 		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int o = stdout_to ? open(stdout_to, O_WRONLY) :
+			    open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (in < 0 || o < 0 || e < 0)
 			_exit(126);
@@ -150,7 +155,7 @@ static int run(struct res *r, const char *const *env, ...)
 						  : 128 + WTERMSIG(st);
 		}
 	}
-	r->out = slurp(out);
+	r->out = stdout_to ? strdup("") : slurp(out);
 	r->err = slurp(err);
 	if (getenv("HARNESS_VERBOSE"))
 		fprintf(stderr, "$ %s  -> %d\n--- stdout\n%s--- stderr\n%s",
@@ -1190,6 +1195,131 @@ static void test_daemon_applies_bans(void)
 	store_close(s);
 }
 
+/* --- issue 13: output that cannot be written, the report's path, the
+ * feedback commands' bounds --------------------------------------------- */
+
+/* `> /dev/full`: every command that prints exits 1 and says why (they
+ * exited 0). */
+static void test_unwritable_output_fails(void)
+{
+	char conf[4200];	/* tmp()'s buffers rotate */
+	snprintf(conf, sizeof conf, "%s", empty_config("full.conf", tmp("full-data")));
+	const char *cmds[][3] = {
+		{ "--version", NULL, NULL },
+		{ "--help", NULL, NULL },
+		{ "status", "--help", NULL },
+		{ "--config", conf, "status" },
+		{ "--config", conf, "check-config" },
+		{ "check-config", conf, NULL },
+	};
+	stdout_to = "/dev/full";
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		struct res r;
+		run(&r, NULL, cmds[i][0], cmds[i][1], cmds[i][2], NULL);
+		CHECK_EXIT(r, 1);
+		CHECK_HAS(r, err, "cannot write the output: No space left");
+		res_free(&r);
+	}
+	stdout_to = NULL;
+	/* The same commands to a file are fine. */
+	struct res r;
+	run(&r, NULL, "--config", conf, "status", NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+}
+
+/* Issue 13: `report --html PATH` renamed a temporary file over PATH: run
+ * as root on /dev/full it replaced the device node; a link was replaced
+ * instead of written through. */
+static void test_report_writes_what_the_path_is(void)
+{
+	char conf[4200];	/* tmp()'s buffers rotate */
+	snprintf(conf, sizeof conf, "%s", empty_config("report.conf", tmp("report-data")));
+	struct res r;
+	struct stat st;
+	/* A device: an error, and the device stays. A node of our own like
+	 * /dev/full (1, 7), so a broken mpdrec replaces no system file. */
+	char dev[4200];
+	snprintf(dev, sizeof dev, "%s", tmp("full-device"));
+	const char *device = mknod(dev, S_IFCHR | 0666, makedev(1, 7)) == 0 ?
+			     dev : "/dev/full";
+	run(&r, NULL, "--config", conf, "report", "--html", device, NULL);
+	CHECK_EXIT(r, 1);
+	CHECK_HAS(r, err, ": No space left");
+	res_free(&r);
+	CHECK(stat(device, &st) == 0 && S_ISCHR(st.st_mode));
+	/* A regular file keeps its mode; a link is written through. */
+	char page[4200], link[4200], dangling[4200], made[4200], fifo[4200];
+	snprintf(page, sizeof page, "%s", tmp("page.html"));
+	snprintf(link, sizeof link, "%s", tmp("link.html"));
+	snprintf(dangling, sizeof dangling, "%s", tmp("dangling.html"));
+	snprintf(made, sizeof made, "%s", tmp("made.html"));
+	snprintf(fifo, sizeof fifo, "%s", tmp("report.fifo"));
+	write_file("page.html", "old");
+	CHECK(chmod(page, 0640) == 0);
+	CHECK(symlink(page, link) == 0);
+	run(&r, NULL, "--config", conf, "report", "--html", link, NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+	CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+	CHECK(stat(page, &st) == 0 && (st.st_mode & 0777) == 0640 &&
+	      st.st_size > 1000);
+	/* A link to a file that does not exist yet. */
+	CHECK(symlink(made, dangling) == 0);
+	run(&r, NULL, "--config", conf, "report", "--html", dangling, NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+	CHECK(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode));
+	CHECK(stat(made, &st) == 0 && st.st_size > 1000);
+	/* A pipe: read by someone, never replaced. */
+	CHECK(mkfifo(fifo, 0600) == 0);
+	char cmd[9000];
+	snprintf(cmd, sizeof cmd, "timeout 20 cat '%s' > '%s' 2>/dev/null &", fifo,
+		 tmp("from-fifo.html"));
+	CHECK_INT(system(cmd), 0);
+	run(&r, NULL, "--config", conf, "report", "--html", fifo, NULL);
+	CHECK_EXIT(r, 0);
+	res_free(&r);
+	CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+	for (int i = 0; i < 100 && (stat(tmp("from-fifo.html"), &st) != 0 ||
+				    st.st_size < 1000); i++)
+		proc_sleep(0.02);
+	CHECK(st.st_size > 1000);
+	/* A directory: refused. */
+	run(&r, NULL, "--config", conf, "report", "--html",
+	    harness_tmpdir(), NULL);
+	CHECK_EXIT(r, 1);
+	CHECK_HAS(r, err, "is a directory");
+	res_free(&r);
+}
+
+/* A URI longer than a channel message holds was cut silently. */
+static void test_feedback_uri_bound(void)
+{
+	char conf[4200];	/* tmp()'s buffers rotate */
+	snprintf(conf, sizeof conf, "%s", empty_config("bound.conf", tmp("bound-data")));
+	char uri[1100];
+	memset(uri, 'u', sizeof uri - 1);
+	uri[sizeof uri - 1] = '\0';
+	struct res r;
+	uri[1019] = '\0';	/* "like " + 1,019 = 1,024: the bound */
+	run(&r, NULL, "--config", conf, "like", uri, NULL);
+	CHECK_EXIT(r, 1);	/* fits; then no MPD */
+	CHECK_LACKS(r, err, "at most");
+	res_free(&r);
+	uri[1019] = 'u';
+	uri[1020] = '\0';
+	run(&r, NULL, "--config", conf, "like", uri, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, err, "the URI is 1020 bytes long");
+	CHECK_HAS(r, err, "a URI at most 1019");
+	res_free(&r);
+	run(&r, NULL, "--config", conf, "dislike", uri, NULL);
+	CHECK_EXIT(r, 2);
+	CHECK_HAS(r, err, "a URI at most 1016");
+	res_free(&r);
+}
+
 int main(void)
 {
 	/* Absolute: the runs do not depend on the current directory. */
@@ -1221,5 +1351,8 @@ int main(void)
 	RUN(test_ban_artist_and_undo);
 	RUN(test_daemon_logs_to_state_dir);
 	RUN(test_daemon_applies_bans);
+	RUN(test_unwritable_output_fails);
+	RUN(test_report_writes_what_the_path_is);
+	RUN(test_feedback_uri_bound);
 	return harness_finish();
 }
