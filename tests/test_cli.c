@@ -1203,7 +1203,8 @@ static void test_daemon_applies_bans(void)
 static void test_unwritable_output_fails(void)
 {
 	char conf[4200];	/* tmp()'s buffers rotate */
-	snprintf(conf, sizeof conf, "%s", empty_config("full.conf", tmp("full-data")));
+	snprintf(conf, sizeof conf, "%s",
+		 empty_config("full.conf", tmp("full-data")));
 	const char *cmds[][3] = {
 		{ "--version", NULL, NULL },
 		{ "--help", NULL, NULL },
@@ -1234,7 +1235,8 @@ static void test_unwritable_output_fails(void)
 static void test_report_writes_what_the_path_is(void)
 {
 	char conf[4200];	/* tmp()'s buffers rotate */
-	snprintf(conf, sizeof conf, "%s", empty_config("report.conf", tmp("report-data")));
+	snprintf(conf, sizeof conf, "%s",
+		 empty_config("report.conf", tmp("report-data")));
 	struct res r;
 	struct stat st;
 	/* A device: an error, and the device stays. A node of our own like
@@ -1274,8 +1276,8 @@ static void test_report_writes_what_the_path_is(void)
 	/* A pipe: read by someone, never replaced. */
 	CHECK(mkfifo(fifo, 0600) == 0);
 	char cmd[9000];
-	snprintf(cmd, sizeof cmd, "timeout 20 cat '%s' > '%s' 2>/dev/null &", fifo,
-		 tmp("from-fifo.html"));
+	snprintf(cmd, sizeof cmd, "timeout 20 cat '%s' > '%s' 2>/dev/null &",
+		 fifo, tmp("from-fifo.html"));
 	CHECK_INT(system(cmd), 0);
 	run(&r, NULL, "--config", conf, "report", "--html", fifo, NULL);
 	CHECK_EXIT(r, 0);
@@ -1297,7 +1299,8 @@ static void test_report_writes_what_the_path_is(void)
 static void test_feedback_uri_bound(void)
 {
 	char conf[4200];	/* tmp()'s buffers rotate */
-	snprintf(conf, sizeof conf, "%s", empty_config("bound.conf", tmp("bound-data")));
+	snprintf(conf, sizeof conf, "%s",
+		 empty_config("bound.conf", tmp("bound-data")));
 	char uri[1100];
 	memset(uri, 'u', sizeof uri - 1);
 	uri[sizeof uri - 1] = '\0';
