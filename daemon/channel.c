@@ -191,6 +191,12 @@ bool channel_set_params(struct channel *ch, const struct link_params *p)
 	return true;
 }
 
+void channel_retry_now(struct channel *ch)
+{
+	if (!link_up(ch->link))
+		link_retry_now(ch->link);
+}
+
 double channel_next_try(const struct channel *ch)
 {
 	return link_next_try(ch->link);

@@ -106,6 +106,11 @@ bool channel_set_params(struct channel *ch, const struct link_params *p);
  *  for input, or -1 when there is none (see channel_next_try). */
 int channel_prepare(struct channel *ch, double now);
 
+/** Makes the next connection attempt due now: the daemon's own connection
+ *  is about to connect, and the channel comes first, so a client that sees
+ *  the daemon connected finds the channel subscribed. */
+void channel_retry_now(struct channel *ch);
+
 /** When the next connection attempt is due (meaningful while
  *  channel_prepare returns -1). */
 double channel_next_try(const struct channel *ch);

@@ -746,9 +746,13 @@ static void watch_reload(struct daemon *d, double now)
 /* Connects, leaves idle for a fill that is due, fills, goes idle. */
 static void mpd_work(struct daemon *d, double now)
 {
-	if (!link_up(d->link) && now >= link_next_try(d->link) &&
-	    link_connect(d->link, now))
-		on_connected(d);
+	if (!link_up(d->link) && now >= link_next_try(d->link)) {
+		/* The channel first: whoever sees "connected" can send. */
+		channel_retry_now(d->channel);
+		channel_prepare(d->channel, now);
+		if (link_connect(d->link, now))
+			on_connected(d);
+	}
 	/* Commands cannot be sent while idle: leave idle first. */
 	bool due = d->fill_at && now >= d->fill_at;
 	if (link_up(d->link) && d->idle && due) {

@@ -203,6 +203,11 @@ int link_fd(const struct link *l)
 	return l->conn ? mpd_connection_get_fd(l->conn) : -1;
 }
 
+void link_retry_now(struct link *l)
+{
+	l->next_try = 0;
+}
+
 double link_next_try(const struct link *l)
 {
 	return l->next_try;

@@ -59,6 +59,10 @@ struct mpd_connection *link_conn(struct link *l);
 /** The socket to poll, or -1 when down. */
 int link_fd(const struct link *l);
 
+/** Makes the next connection attempt due now (a second connection that
+ *  follows the daemon's own back after an outage). */
+void link_retry_now(struct link *l);
+
 /** Monotonic time of the next connection attempt (meaningful when down). */
 double link_next_try(const struct link *l);
 

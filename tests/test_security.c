@@ -5,7 +5,10 @@
  * in `check-config`, `status` or `like` output, from the file or from
  * MPD_HOST; a URI outside music_directory, sent on the channel or given
  * to the command line, is never opened (inotify watches the file it
- * names); channel messages over the bound are refused. Real MPD. */
+ * names), and `mpdrec like` refuses it; channel messages over the bound
+ * are refused, and messages far over libmpdclient's 4 kB line, sent again
+ * and again, neither make the daemon deaf nor cost the song playing its
+ * verdict. Real MPD. */
 #include "core/store.h"
 #include "features/table.h"
 #include "tests/lib/harness.h"
@@ -13,12 +16,15 @@
 #include "tests/lib/proc.h"
 #include "tests/lib/rig.h"
 
+#include <arpa/inet.h>
 #include <mpd/client.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -64,6 +70,16 @@ static void setup(void)
 		return;
 	snprintf(outside, sizeof outside, "%s/secret.wav", dir);
 	if (rename(strcat(dir, "/soft_00.wav"), outside) != 0)
+		return;
+	/* A song long enough to send messages while it plays. */
+	enum { RATE = 22050, LONG_S = 6 };
+	static float tone[LONG_S * RATE];
+	for (int i = 0; i < LONG_S * RATE; i++)
+		tone[i] = 0.2f * (float)((i / 40) % 2 ? 1 : -1);
+	char long_path[4400];
+	snprintf(long_path, sizeof long_path, "%s/long.wav", rig.mpd.music);
+	if (!harness_write_track(long_path, tone, LONG_S * RATE, RATE) ||
+	    !mpdtest_update(&rig.mpd))
 		return;
 	/* From now on MPD wants the password for anything but reading. */
 	if (!rig_mpd_config(&rig, "password \"" PASSWORD
@@ -309,8 +325,14 @@ static void test_uri_outside_music_never_opened(void)
 	CHECK(mpd_run_update(c, NULL));
 	mpd_connection_free(c);
 	CHECK(proc_wait_for(rig.log, "library scan:", from, 20));
-	CHECK_INT(harness_system("'%s' --config '%s' like '%s'", proc_mpdrec(),
-				 rig.conf, outside_uri), 0);
+	/* Refused by the command line: not a song MPD knows. */
+	char refusal[4400];
+	snprintf(refusal, sizeof refusal, "%s/refusal.txt", rig.root);
+	CHECK_INT(harness_system("{ '%s' --config '%s' like '%s' 2> '%s'; }",
+				 proc_mpdrec(), rig.conf, outside_uri,
+				 refusal), 1);
+	CHECK(rig_log_count(refusal, 0, "MPD does not know ../../outside/"
+			    "secret.wav") == 1);
 	CHECK(harness_system("'%s' --config '%s' analyze", proc_mpdrec(),
 			     rig.conf) == 0);
 	/* show is refused: not a track of the library. */
@@ -376,6 +398,115 @@ static void test_channel_bound(void)
 	       "1,024), the daemon listens on\n");
 }
 
+/* Sends messages as a hostile client would, on a socket of its own
+ * (libmpdclient will not send a line over 4 kB either). Returns how many
+ * MPD took ("OK"); MPD drops a client whose line is too long for it. */
+static int send_raw(const char *text, int times)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)rig.mpd.port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	FILE *in = fdopen(dup(fd), "r");
+	char line[256];
+	int ok = 0;
+	if (!in || !fgets(line, sizeof line, in))
+		goto out;
+	dprintf(fd, "password \"%s\"\n", PASSWORD);
+	if (!fgets(line, sizeof line, in) || strncmp(line, "OK", 2))
+		goto out;
+	for (int i = 0; i < times; i++) {
+		if (dprintf(fd, "sendmessage mpdrec \"%s\"\n", text) < 0 ||
+		    !fgets(line, sizeof line, in) || strncmp(line, "OK", 2))
+			break;
+		ok++;
+	}
+out:
+	if (in)
+		fclose(in);
+	close(fd);
+	return ok;
+}
+
+static char *long_message(const char *verb, size_t size)
+{
+	char *m = malloc(size + 1);
+	if (!m)
+		return NULL;
+	memset(m, 'x', size);
+	memcpy(m, verb, strlen(verb));
+	m[strlen(verb)] = ' ';
+	m[size] = '\0';
+	return m;
+}
+
+/* Issue 13: a message of about 5,000 bytes exceeds libmpdclient's 4 kB
+ * line: the daemon's one connection was dropped, the other messages of the
+ * batch lost, and the watcher reset, so the song playing lost its verdict;
+ * sent again and again, it kept the daemon deaf. Now the channel has a
+ * connection of its own, read in bounded memory. A 5,000-byte and a
+ * 100,000-byte message (MPD itself drops a client that sends a line that
+ * long) between a like and a full play, then 30 more of 5,000 bytes: the
+ * like is recorded, the full play gets its label, the channel still
+ * listens, and the daemon's MPD connection never dropped. */
+static void test_channel_survives_long_messages(void)
+{
+	if (!CHECK(ready) || !CHECK(rig_start_daemon(&rig, 30)))
+		return;
+	long from = proc_file_size(rig.log);
+	struct mpd_connection *c = authed();
+	if (!CHECK(c))
+		return;
+	CHECK(mpd_run_clear(c) && mpd_run_add(c, "long.wav") &&
+	      mpd_run_play_pos(c, 0));
+	CHECK(proc_wait_for(rig.log, "player: play song", from, 5));
+	char *m5k = long_message("like", 5000);
+	char *m100k = long_message("dislike", 100000);
+	if (!CHECK(m5k && m100k))
+		goto out;
+	CHECK(mpd_run_send_message(c, "mpdrec", "like"));
+	CHECK_INT(send_raw(m5k, 1), 1);
+	CHECK_MSG(send_raw(m100k, 1) == 0, "MPD passed a 100,000-byte "
+		  "message on");
+	CHECK(mpd_run_send_message(c, "mpdrec", "dislike soft_02.wav"));
+	/* A hostile client, again and again. */
+	int sent = send_raw(m5k, 30);
+	CHECK_INT(sent, 30);
+	CHECK(mpd_run_send_message(c, "mpdrec", "ban soft_01.wav"));
+	/* long.wav plays to its end. */
+	CHECK(proc_wait_for(rig.log, "played long.wav", from, 15));
+	CHECK(proc_wait_for(rig.log, "ban soft_01.wav", from, 5));
+	int likes = rig_log_count(rig.log, from, "like long.wav (label 1");
+	int played = rig_log_count(rig.log, from, "played long.wav (label 1");
+	int refused = rig_log_count(rig.log, from, "longer than 1024 bytes");
+	int drops = rig_log_count(rig.log, from, "Response line too large") +
+		    rig_log_count(rig.log, from, "retrying in the background") +
+		    rig_log_count(rig.log, from, "lost during");
+	CHECK_INT(likes, 1);
+	CHECK_INT(played, 1);
+	CHECK_INT(rig_log_count(rig.log, from, "dislike soft_02.wav (label 0"),
+		  1);
+	CHECK_MSG(refused >= 10, "%d refusals logged", refused);
+	CHECK_INT(drops, 0);
+	CHECK_INT(rig_log_count(rig.log, from, "info: event "), 4);
+	printf("channel: a like, a 5,000-byte message, a 100,000-byte one "
+	       "(MPD dropped its sender), a dislike, %d more of 5,000 bytes "
+	       "and a ban: the like, the dislike, the ban and the full play "
+	       "recorded (4 events), %d refusals logged, the daemon's MPD "
+	       "connection dropped %d times\n", sent, refused, drops);
+out:
+	mpd_run_stop(c);
+	mpd_connection_free(c);
+	free(m5k);
+	free(m100k);
+	CHECK_INT(rig_stop_daemon(&rig, SIGTERM, 10), 0);
+}
+
 int main(void)
 {
 	umask(022);
@@ -385,6 +516,7 @@ int main(void)
 	RUN(test_log_file_private);
 	RUN(test_uri_outside_music_never_opened);
 	RUN(test_channel_bound);
+	RUN(test_channel_survives_long_messages);
 	if (rig.pid > 0)
 		rig_stop_daemon(&rig, SIGTERM, 5);
 	mpdtest_stop(&rig.mpd);
