@@ -1046,6 +1046,8 @@ int daemon_run(const struct conf *c, const struct daemon_options *o)
 			d.conf->log.file, strerror(errno));
 		goto out;
 	}
+	/* Until it runs, what goes wrong is shown on the terminal too. */
+	log_also_stderr(true);
 	if (o->background && (report = daemonize()) < 0) {
 		log_error("cannot run in the background: %s", strerror(errno));
 		goto out;
@@ -1062,6 +1064,7 @@ int daemon_run(const struct conf *c, const struct daemon_options *o)
 	}
 	if (!take_data_directory(&d, o->pidfile))
 		goto out;
+	log_also_stderr(false);
 	detached(report);
 	report = -1;
 	if (!start_parts(&d))

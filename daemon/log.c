@@ -9,6 +9,7 @@
 
 enum log_level log_threshold = LOG_INFO;
 static FILE *log_file;
+static bool also_stderr;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -41,6 +42,11 @@ bool log_file_active(void)
 	return log_file != NULL;
 }
 
+void log_also_stderr(bool on)
+{
+	also_stderr = on;
+}
+
 void log_close(void)
 {
 	if (log_file)
@@ -59,12 +65,21 @@ void log_write(enum log_level level, const char *fmt, ...)
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm);
 	}
-	va_list ap;
+	va_list ap, copy;
 	va_start(ap, fmt);
+	va_copy(copy, ap);
 	flockfile(f);
 	fprintf(f, "%smpdrec: %s: ", stamp, level_names[level]);
 	vfprintf(f, fmt, ap);
 	fputc('\n', f);
 	funlockfile(f);
+	if (log_file && also_stderr && level <= LOG_WARNING) {
+		flockfile(stderr);
+		fprintf(stderr, "mpdrec: %s: ", level_names[level]);
+		vfprintf(stderr, fmt, copy);
+		fputc('\n', stderr);
+		funlockfile(stderr);
+	}
+	va_end(copy);
 	va_end(ap);
 }

@@ -17,6 +17,10 @@ bool log_setup(enum log_level level, const char *path);
 /** Whether messages go to a file rather than stderr. */
 bool log_file_active(void);
 
+/** While on, errors and warnings written to a log file go to stderr too:
+ *  the daemon's start, whose failure the user at the terminal must see. */
+void log_also_stderr(bool on);
+
 /** Closes the log file, if any. */
 void log_close(void);
 
