@@ -577,32 +577,59 @@ static void start_reload(struct daemon *d)
 	d->reload = r;
 }
 
-/* Says what changed in `fresh` against the running configuration; an
- * option a reload does not apply, or one the command line set, keeps its
- * running value. Returns false when out of memory. */
-static bool merge(const struct conf *old, struct conf *fresh)
+/* What a reload changed, to say once the log is where it goes now. */
+struct changes {
+	size_t applied[64];	/* options, by index */
+	int n_applied;
+	char kept[8][600];	/* "name changed to x: ..." for the others */
+	int n_kept;
+};
+
+/* Compares `fresh` with the running configuration: an option a reload
+ * does not apply, or one the command line set, keeps its running value.
+ * Returns false when out of memory. */
+static bool merge(const struct conf *old, struct conf *fresh,
+		  struct changes *ch)
 {
+	ch->n_applied = ch->n_kept = 0;
 	for (size_t i = 0; i < conf_option_count(); i++) {
 		bool cli = old->source[i] == CONF_SOURCE_COMMAND_LINE;
 		if (!cli && conf_option_equal(old, fresh, i))
 			continue;
+		if (!cli && conf_option_live(i)) {
+			if (ch->n_applied < 64)
+				ch->applied[ch->n_applied++] = i;
+			continue;
+		}
 		const char *name;
 		char was[256], now[256];
 		conf_option_describe(old, i, &name, NULL, was, sizeof was, NULL);
 		conf_option_describe(fresh, i, NULL, NULL, now, sizeof now,
 				     NULL);
-		if (cli || !conf_option_live(i)) {
-			if (!conf_option_copy(fresh, old, i))
-				return false;
-			if (!cli)
-				log_warning("SIGHUP: %s changed to %s: it takes "
-					    "effect at the next start (%s until "
-					    "then)", name, now, was);
-		} else {
-			log_info("SIGHUP: %s: %s -> %s", name, was, now);
-		}
+		if (!cli && !conf_option_equal(old, fresh, i) && ch->n_kept < 8)
+			snprintf(ch->kept[ch->n_kept++], sizeof ch->kept[0],
+				 "%s changed to %s: it takes effect at the next "
+				 "start (%s until then)", name, now, was);
+		if (!conf_option_copy(fresh, old, i))
+			return false;
 	}
 	return true;
+}
+
+static void log_changes(const struct conf *old, const struct conf *fresh,
+			const struct changes *ch)
+{
+	for (int k = 0; k < ch->n_applied; k++) {
+		const char *name;
+		char was[256], now[256];
+		conf_option_describe(old, ch->applied[k], &name, NULL, was,
+				     sizeof was, NULL);
+		conf_option_describe(fresh, ch->applied[k], NULL, NULL, now,
+				     sizeof now, NULL);
+		log_info("SIGHUP: %s: %s -> %s", name, was, now);
+	}
+	for (int k = 0; k < ch->n_kept; k++)
+		log_warning("SIGHUP: %s", ch->kept[k]);
 }
 
 /* The log first, so what follows goes where the new configuration says;
@@ -679,18 +706,20 @@ static void apply_reload(struct daemon *d)
 	pthread_join(r->thread, NULL);
 	d->reload = NULL;
 	struct conf *fresh = malloc(sizeof *fresh);
+	struct changes ch;
 	if (!r->ok) {
 		log_error("SIGHUP: keeping the old configuration: %s", r->err);
-	} else if (!fresh || !merge(d->conf, &r->fresh)) {
+	} else if (!fresh || !merge(d->conf, &r->fresh, &ch)) {
 		log_error("SIGHUP: out of memory; keeping the old "
 			  "configuration");
 	} else {
-		if (r->fresh.warnings)
-			log_warning("%s", r->fresh.warnings);
 		*fresh = r->fresh;
 		memset(&r->fresh, 0, sizeof r->fresh);
 		struct conf *old = d->conf;
 		apply_log(old, fresh);
+		if (fresh->warnings)
+			log_warning("%s", fresh->warnings);
+		log_changes(old, fresh, &ch);
 		d->conf = fresh;
 		fresh = NULL;
 		d->watch.rules.end_margin = d->conf->feedback.end_margin;
