@@ -5,6 +5,10 @@
  *    running and the music keeps playing (and the queue filled), and once
  *    there is room again it stores the events that waited ("stored N events
  *    that had waited"): nothing lost, nothing stored twice;
+ *  - it fills up and the daemon is stopped before there is room: the
+ *    events that wait are kept in the reserve (disk set aside in advance)
+ *    and stored at the next start; before, SIGTERM lost them ("lost event"
+ *    five times, none stored);
  *  - it is read-only (empty, or holding a database): `mpdrec run` and
  *    `mpdrec analyze` stop at once with exit status 1 and an error that
  *    names the directory. */
@@ -242,6 +246,75 @@ static void test_disk_full(void)
 	unmount_all();
 }
 
+/* Issue 13: disk full, then SIGTERM: the waiting events were lost. */
+static void test_stop_while_full(void)
+{
+	char root[4400];
+	snprintf(root, sizeof root, "%s/stop", harness_tmpdir());
+	mkdir(root, 0700);
+	if (!CHECK(rig_start_mpd(&rig, root)) ||
+	    !CHECK(listener_make_library(rig.mpd.music, PER_STYLE, TRACK_S)) ||
+	    !CHECK(mpdtest_update(&rig.mpd)) ||
+	    !CHECK(mount_tmpfs(rig.data)))
+		return;
+	if (!CHECK(rig_write_conf(&rig,
+		"feedback = { min_duration = 0.5; };\n"
+		"queue = { ahead = 2; history_hours = 0.001; "
+		"artist_spacing = 0; settle_ms = 50.0; };\n"
+		"analysis = { jobs = 1; };")) ||
+	    !CHECK(rig_start_daemon(&rig, 30)))
+		return;
+	int analysed = listener_wait_analysed(rig.data, 2 * PER_STYLE, 60);
+	if (!CHECK_MSG(analysed == 2 * PER_STYLE, "%d analysed", analysed))
+		return;
+	struct rig_listener *l = rig_listener_start(&rig.mpd, 0.3);
+	if (!CHECK(l))
+		return;
+	double t0 = proc_now();
+	while (rig_log_count(rig.log, 0, "info: event ") < 2 &&
+	       proc_now() - t0 < 30)
+		proc_sleep(0.1);
+	long from = proc_file_size(rig.log);
+	harness_system("dd if=/dev/zero of='%s/filler' bs=64k", rig.data);
+	CHECK(proc_wait_for(rig.log, "cannot store an event", from, 30));
+	/* A few more songs wait, then the daemon is stopped. */
+	int heard = rig_listener_heard(l);
+	while (rig_listener_heard(l) < heard + 5 && proc_now() - t0 < 60)
+		proc_sleep(0.1);
+	proc_sleep(0.5);
+	int rc = rig_stop_daemon(&rig, SIGTERM, 15);
+	rig_listener_stop(l);
+	CHECK_MSG(rc == 0 || rc == 1, "exit status %d", rc);
+	int lost = rig_log_count(rig.log, 0, "lost event");
+	char line[1024];
+	find_line(rig.log, from, "kept in the reserve", line, sizeof line);
+	CHECK_INT(lost, 0);
+	CHECK_MSG(line[0], "no \"kept in the reserve\" line");
+	int kept = 0;
+	const char *w = strstr(line, "warning: ");
+	if (w)
+		sscanf(w, "warning: %d", &kept);
+	CHECK_MSG(kept >= 3, "%d events kept", kept);
+
+	/* Room again; the next start stores them, once. */
+	char filler[4400];
+	snprintf(filler, sizeof filler, "%s/filler", rig.data);
+	CHECK(unlink(filler) == 0);
+	long restart = proc_file_size(rig.log);
+	CHECK(rig_start_daemon(&rig, 30));
+	CHECK(rig_log_count(rig.log, restart, "that had waited in the "
+			    "reserve") == 1);
+	CHECK_INT(rig_stop_daemon(&rig, SIGTERM, 10), 0);
+	check_nothing_lost("after a stop on a full disk and a restart");
+	CHECK_INT(waited_events(), kept);
+	printf("disk full, then SIGTERM: %d events waited; kept in the "
+	       "reserve, stored at the next start; %d lost, 0 stored "
+	       "twice\n", kept, lost);
+	printf("  the log said: %s\n", line);
+	mpdtest_stop(&rig.mpd);
+	unmount_all();
+}
+
 /* Runs `mpdrec run` or `mpdrec analyze` on the configuration, bounded;
  * returns its exit status; its output goes to `log`. */
 static int run_cmd(const char *conf, const char *cmd, const char *log,
@@ -320,6 +393,11 @@ int main(void)
 		return harness_finish();
 	}
 	RUN(test_disk_full);
+	if (rig.pid > 0)
+		rig_stop_daemon(&rig, SIGTERM, 5);
+	mpdtest_stop(&rig.mpd);
+	unmount_all();
+	RUN(test_stop_while_full);
 	if (rig.pid > 0)
 		rig_stop_daemon(&rig, SIGTERM, 5);
 	mpdtest_stop(&rig.mpd);
