@@ -537,7 +537,7 @@ struct scan {
 	bool started;		/* a thread exists and was not joined */
 	atomic_int finished;
 	atomic_int stop;
-	struct conf conf;	/* the fields a pass reads, copied */
+	struct conf conf;	/* the pass's own copy */
 	struct scan_result result;
 };
 
@@ -582,27 +582,6 @@ static void *background(void *arg)
 	return NULL;
 }
 
-/* Copies what a pass reads from *c into s->conf (strings duplicated). */
-static bool copy_conf(struct conf *dst, const struct conf *c)
-{
-	conf_free(dst);
-	memset(dst, 0, sizeof *dst);
-	dst->mpd.port = c->mpd.port;
-	dst->mpd.timeout_ms = c->mpd.timeout_ms;
-	dst->analysis = c->analysis;
-	if ((c->mpd.host && !(dst->mpd.host = strdup(c->mpd.host))) ||
-	    (c->mpd.password &&
-	     !(dst->mpd.password = strdup(c->mpd.password))) ||
-	    (c->music_directory &&
-	     !(dst->music_directory = strdup(c->music_directory))) ||
-	    (c->data_directory &&
-	     !(dst->data_directory = strdup(c->data_directory)))) {
-		conf_free(dst);
-		return false;
-	}
-	return true;
-}
-
 bool scan_start(struct scan *s, const struct conf *c)
 {
 	if (s->started && !atomic_load(&s->finished))
@@ -612,7 +591,9 @@ bool scan_start(struct scan *s, const struct conf *c)
 		pthread_join(s->thread, NULL);
 		s->started = false;
 	}
-	if (!copy_conf(&s->conf, c)) {
+	/* The pass reads its own copy: a reload may replace *c meanwhile. */
+	conf_free(&s->conf);
+	if (!conf_copy(&s->conf, c)) {
 		log_error("library scan: out of memory");
 		return true;	/* nothing to retry after */
 	}

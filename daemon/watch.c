@@ -101,9 +101,9 @@ static void judge(const struct watch *w, const struct watch_obs *o,
 	v->kind = WATCH_NONE;
 	double m = watch_end_margin(w->duration, w->rules.end_margin);
 	if (w->duration <= 0) {
-		v->why = "duration unknown (a stream?)";
+		v->why = "duration unknown";
 	} else if (w->duration < w->rules.min_duration) {
-		v->why = "too short (under feedback.min_duration)";
+		v->why = "too short for feedback.min_duration";
 	} else if (watch_played_to_end(w->played, w->position, w->duration,
 				       w->rules.end_margin)) {
 		v->kind = WATCH_LIKE;
@@ -111,16 +111,15 @@ static void judge(const struct watch *w, const struct watch_obs *o,
 		v->why = "played to its end";
 	} else if (w->duration - w->position <= m) {
 		v->why = w->seeked ? "seeked to the end" :
-			 w->joined_late ? "only its end was seen playing "
-					  "(the daemon came late)" :
+			 w->joined_late ? "only its end was seen playing" :
 					  "reached its end without being heard";
 	} else if (o->state == WATCH_STOP) {
 		v->why = o->cleared ? "the queue was cleared" : "stopped";
 	} else if (w->played <= 0) {
 		v->why = "never heard playing";
 	} else if (watch_listened(w->played, w->duration)) {
-		v->why = "left after half of it or 4 minutes heard (a listen, "
-			 "not a skip)";
+		v->why = "a listen, not a skip: half of it or 4 minutes "
+			 "heard";
 	} else {
 		v->kind = WATCH_SKIP;
 		v->weight = watch_skip_weight(w->position, w->duration);

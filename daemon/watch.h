@@ -41,7 +41,8 @@ struct watch_verdict {
 	double duration;
 	double weight;		/* how much the verdict counts, (0, 1] */
 	const char *why;	/* in words, for the log ("stopped", "seeked
-				   to the end", ...); static */
+				   to the end", ...), no parentheses;
+				   static */
 };
 
 /** Thresholds from the configuration. */

@@ -2,7 +2,10 @@
  * long SQLite wait, a synchronous retrain, swap) the daemon may see a song
  * change long after it happened. A song skipped after 0.5 s must still be
  * a skip, not a full play; a song that did play to its end while the
- * daemon was stalled must still be a like. The stall is made with SIGSTOP
+ * daemon was stalled must still be a like; and a song that began during a
+ * stall and then played to its end is a like too (issue 13: stalled for
+ * 70 s, a song first seen at 0:32 of 0:40 that then finished was stored as
+ * "reached its end without being heard"). The stall is made with SIGSTOP
  * and SIGCONT on the real daemon against a real MPD; the first test shows
  * the same with the watcher alone. */
 #include "daemon/watch.h"
@@ -140,11 +143,62 @@ static void test_full_play_seen_late_is_a_like(void)
 	printf("a full play seen %.0f s late: %s\n", STALL_S, kind);
 }
 
+/* a plays, the daemon stops; b begins during the stall and is well under
+ * way when the daemon looks again; b then plays to its end. */
+static void test_song_begun_during_a_stall(void)
+{
+	if (!CHECK(ready))
+		return;
+	struct mpd_connection *c = mpdtest_connect(&rig.mpd);
+	if (!CHECK(c))
+		return;
+	long from = proc_file_size(rig.log);
+	CHECK(mpd_run_clear(c) && mpd_run_add(c, "soft_01.wav") &&
+	      mpd_run_add(c, "long.wav") && mpd_run_play_pos(c, 0));
+	CHECK(proc_wait_for(rig.log, "player: play song", from, 5));
+	kill(rig.pid, SIGSTOP);
+	double t0 = proc_now();
+	/* Until long.wav is about half through (by MPD's own clock). */
+	double at = 0;
+	while (proc_now() - t0 < 30) {
+		struct mpd_status *st = mpd_run_status(c);
+		struct mpd_song *song = mpd_run_current_song(c);
+		at = st && song && !strcmp(mpd_song_get_uri(song), "long.wav") ?
+		     mpd_status_get_elapsed_ms(st) / 1000.0 : 0;
+		if (st)
+			mpd_status_free(st);
+		if (song)
+			mpd_song_free(song);
+		if (at >= 6.0)
+			break;
+		proc_sleep(0.1);
+	}
+	double stall = proc_now() - t0;
+	kill(rig.pid, SIGCONT);
+	char kind[16] = "";
+	CHECK(logged_kind("soft_01.wav", from, kind, sizeof kind));
+	CHECK_STR(kind, "played");
+	/* long.wav ends about 6 s later. */
+	kind[0] = '\0';
+	double end = proc_now() + 20;
+	while (!logged_kind("long.wav", from, kind, sizeof kind) &&
+	       proc_now() < end)
+		;
+	CHECK_MSG(!strcmp(kind, "played"), "long.wav, first seen at %.1f of "
+		  "12 s after a %.1f s stall, then played to its end: %s",
+		  at, stall, kind[0] ? kind : "no event");
+	printf("a song begun during a %.1f s stall, first seen at %.1f of 12 "
+	       "s, then played to its end: %s\n", stall, at, kind);
+	mpd_run_stop(c);
+	mpd_connection_free(c);
+}
+
 int main(void)
 {
 	RUN(test_late_look_at_a_skip);
 	setup();
 	RUN(test_full_play_seen_late_is_a_like);
+	RUN(test_song_begun_during_a_stall);
 	if (rig.pid > 0)
 		rig_stop_daemon(&rig, SIGTERM, 5);
 	mpdtest_stop(&rig.mpd);

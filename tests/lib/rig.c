@@ -147,7 +147,10 @@ int rig_log_count(const char *path, long from, const char *text)
 	return n;
 }
 
-/* "...info: event 12: played soft_03.wav (label 1, weight 1.00)" */
+/* "...info: event 12: played soft_03.wav (label 1, weight 1.00)", or
+ * "...info: event 13: no label soft_04.wav (stopped)": the kind is one of
+ * the store's names (two words for "no label"), the URI runs to the last
+ * " (" (the reason has no parentheses; a URI may). */
 static bool parse_event(const char *line, struct rig_logged *e)
 {
 	const char *p = strstr(line, "info: event ");
@@ -167,8 +170,10 @@ static bool parse_event(const char *line, struct rig_logged *e)
 		if (!strncmp(p, name, len) && p[len] == ' ')
 			k = len;
 	}
-	const char *tail = strstr(p + k, " (label ");
-	if (k == 0 || k >= sizeof e->kind || p[k] != ' ' || !tail)
+	const char *tail = NULL;
+	for (const char *q = p + k; (q = strstr(q, " (")); q++)
+		tail = q;
+	if (k == 0 || k >= sizeof e->kind || !tail || tail <= p + k)
 		return false;
 	memset(e, 0, sizeof *e);
 	e->id = id;

@@ -91,7 +91,7 @@ bool rig_store_events(const char *data_dir, struct rig_event **v, int *n,
 const struct rig_event *rig_find_event(const struct rig_event *v, int n,
 				       int64_t id);
 
-/** The word the daemon logs for a store_kind ("played", "skipped", ...). */
+/** The words the daemon logs for a store_kind: store_kind_name(). */
 const char *rig_kind_word(int kind);
 
 /** Number of pairs of events in v that are the same event stored twice
