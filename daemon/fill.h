@@ -1,6 +1,7 @@
 /* The queue filler: keeps queue.ahead songs after the current one, picked
- * by core/rank from the learner's scores. It only appends: songs the user
- * added count toward `ahead` and are never moved or removed. */
+ * by core/rank from the learner's scores. It appends, and removes only its
+ * own picks of a song that was banned: songs the user added count toward
+ * `ahead` and are never moved or removed. */
 #ifndef MPDREC_FILL_H
 #define MPDREC_FILL_H
 

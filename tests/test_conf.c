@@ -1002,6 +1002,11 @@ static void test_docs_match_table(void)
 			snprintf(want, sizeof want, "default: %s", v);
 		CHECK_MSG(strstr(line, want), "man: %s lacks \"%s\"", line,
 			  want);
+		/* Whether a reload applies it, as the table says. */
+		const char *when = conf_option_live(i) ? "; reload: applied)" :
+				   "; reload: at the next start)";
+		CHECK_MSG(strstr(line, when), "man: %s lacks \"%s\"", line,
+			  when);
 		double lo, hi;
 		bool integer;
 		if (!conf_option_bounds(i, &lo, &hi, &integer))
