@@ -95,7 +95,8 @@ static const struct option options[] = {
 	    100, RELOAD,
 	    "softmax temperature of exploiting picks (lower: greedier)"),
 	NUM("queue.settle_ms", OPT_DOUBLE, queue.settle_ms, 500, 0, 60000,
-	    RELOAD, "wait this long after a queue change before filling, in ms"),
+	    RELOAD,
+	    "wait this long after a queue change before filling, in ms"),
 	NUM("feedback.end_margin", OPT_DOUBLE, feedback.end_margin, 10, 0, 600,
 	    RELOAD, "seconds before the end (at most a tenth) that still count "
 	    "as played"),
@@ -890,7 +891,8 @@ static bool yes_no_on_line(const char *path, int line, char *err,
 static const char *file_kind(mode_t mode)
 {
 	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
-	       S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) ? "a character device" :
+	       S_ISSOCK(mode) ? "a socket" :
+	       S_ISCHR(mode) ? "a character device" :
 	       S_ISBLK(mode) ? "a block device" : "not a regular file";
 }
 

@@ -2044,7 +2044,8 @@ static uint64_t read_slot(struct store *s, int k, unsigned char *buf)
 	    get_u32(buf + 8) != RESERVE_VERSION)
 		return 0;
 	uint32_t len = get_u32(buf + 24);
-	if (len > size - RESERVE_HEAD || get_u64(buf + 32) != slot_sum(buf, len))
+	if (len > size - RESERVE_HEAD ||
+	    get_u64(buf + 32) != slot_sum(buf, len))
 		return 0;
 	return get_u64(buf + 16);
 }

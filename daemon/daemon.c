@@ -218,8 +218,8 @@ static void replay_reserve(struct daemon *d)
 	d->replaying = true;
 	for (int i = 0; i < n; i++) {
 		bool has = false;
-		if (d->n_pending == 0 && store_has_event(d->store, &v[i], &has) &&
-		    has)
+		if (d->n_pending == 0 &&
+		    store_has_event(d->store, &v[i], &has) && has)
 			old++;
 		else
 			stored += record(d, &v[i]);
@@ -603,13 +603,14 @@ static bool merge(const struct conf *old, struct conf *fresh,
 		}
 		const char *name;
 		char was[256], now[256];
-		conf_option_describe(old, i, &name, NULL, was, sizeof was, NULL);
+		conf_option_describe(old, i, &name, NULL, was, sizeof was,
+				     NULL);
 		conf_option_describe(fresh, i, NULL, NULL, now, sizeof now,
 				     NULL);
 		if (!cli && !conf_option_equal(old, fresh, i) && ch->n_kept < 8)
 			snprintf(ch->kept[ch->n_kept++], sizeof ch->kept[0],
-				 "%s changed to %s: it takes effect at the next "
-				 "start (%s until then)", name, now, was);
+				 "%s changed to %s: it takes effect at the "
+				 "next start (%s until then)", name, now, was);
 		if (!conf_option_copy(fresh, old, i))
 			return false;
 	}
@@ -640,7 +641,8 @@ static void apply_log(const struct conf *old, struct conf *fresh)
 	    !log_setup((enum log_level)fresh->log.level, fresh->log.file)) {
 		log_error("SIGHUP: cannot open log file %s: %s; the log stays "
 			  "where it was", fresh->log.file, strerror(errno));
-		conf_option_copy(fresh, old, (size_t)conf_option_index("log.file"));
+		conf_option_copy(fresh, old,
+				 (size_t)conf_option_index("log.file"));
 	} else if (!fresh->log.file && old->log.file) {
 		log_close();
 	}
@@ -674,7 +676,8 @@ static void apply_stickers(struct daemon *d, bool was_on)
 		d->sticker = NULL;
 		return;
 	}
-	if (!(d->sticker = sticker_new()) || !sticker_seed(d->sticker, d->store))
+	if (!(d->sticker = sticker_new()) ||
+	    !sticker_seed(d->sticker, d->store))
 		log_warning("stickers: %s", d->sticker ? store_error(d->store) :
 			    "out of memory");
 	if (d->sticker && link_up(d->link))
@@ -693,9 +696,11 @@ static bool scan_changed(const struct conf *a, const struct conf *b)
 	static const char *const names[] = { "music_directory",
 					     "analysis.jobs",
 					     "analysis.max_seconds" };
-	for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-		if (!conf_option_equal(a, b, (size_t)conf_option_index(names[k])))
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		int i = conf_option_index(names[k]);
+		if (!conf_option_equal(a, b, (size_t)i))
 			return true;
+	}
 	return false;
 }
 
@@ -833,7 +838,8 @@ static void loop(struct daemon *d)
 		int timeout = -1;
 		if (wake) {
 			double ms = (wake - util_mono()) * 1000.0;
-			timeout = ms < 0 ? 0 : ms > 3.6e6 ? 3600000 : (int)ceil(ms);
+			timeout = ms < 0 ? 0 :
+				  ms > 3.6e6 ? 3600000 : (int)ceil(ms);
 		}
 		struct pollfd fds[3] = {
 			{ .fd = wake_pipe[0], .events = POLLIN },
@@ -973,9 +979,10 @@ static bool start_parts(struct daemon *d)
 	}
 	d->fill = fill_new(d->conf, d->store, d->learn);
 	if (d->conf->feedback.stickers &&
-	    (!(d->sticker = sticker_new()) || !sticker_seed(d->sticker, d->store)))
-		log_warning("stickers: %s",
-			    d->sticker ? store_error(d->store) : "out of memory");
+	    (!(d->sticker = sticker_new()) ||
+	     !sticker_seed(d->sticker, d->store)))
+		log_warning("stickers: %s", d->sticker ? store_error(d->store) :
+			    "out of memory");
 	d->scan = scan_new(wake_pipe[1]);
 	struct link_params lp;
 	link_params_from_conf(&lp, d->conf);

@@ -59,7 +59,8 @@ static void rebuild(struct fill *f)
 		return;
 	f->banned = malloc((size_t)lib->n * sizeof *f->banned);
 	if (f->banned)
-		memcpy(f->banned, lib->banned, (size_t)lib->n * sizeof *f->banned);
+		memcpy(f->banned, lib->banned,
+		       (size_t)lib->n * sizeof *f->banned);
 	char err[256];
 	f->rank = rank_new(lib->x, lib->n, lib->dim, f->seed++, err,
 			   sizeof err);
@@ -281,8 +282,9 @@ static int purge_banned(struct fill *f, struct mpd_connection *c, int pos,
 		struct mpd_song *song;
 		while ((song = mpd_recv_song(c))) {
 			unsigned id = mpd_song_get_id(song);
+			const char *uri = mpd_song_get_uri(song);
 			for (int k = 0; k < f->n_purge && n < PURGE_MAX; k++)
-				if (!strcmp(f->purge[k], mpd_song_get_uri(song)) &&
+				if (!strcmp(f->purge[k], uri) &&
 				    ours_by_id(f, id)) {
 					log_info("removed banned %s from the "
 						 "queue", f->purge[k]);

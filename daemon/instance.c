@@ -72,8 +72,8 @@ struct instance *instance_lock(const char *dir, char *err, size_t err_size)
 	if (i->lock_fd < 0 && errno == EWOULDBLOCK) {
 		if (holder)
 			snprintf(err, err_size, "another mpdrec (pid %ld) runs "
-				 "on the data directory %s; one daemon per data "
-				 "directory", holder, dir);
+				 "on the data directory %s; one daemon per "
+				 "data directory", holder, dir);
 		else
 			snprintf(err, err_size, "another mpdrec runs on the "
 				 "data directory %s (%s is locked)", dir, path);

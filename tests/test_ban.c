@@ -30,7 +30,8 @@ static void setup(void)
 		rig_write_conf(&rig,
 			       "feedback = { min_duration = 0.5; };\n"
 			       "queue = { ahead = 2; settle_ms = 50.0; "
-			       "history_hours = 0.0001; artist_spacing = 0; };\n"
+			       "history_hours = 0.0001; "
+			       "artist_spacing = 0; };\n"
 			       "analysis = { jobs = 1; };\n"
 			       "log = { level = \"debug\"; };") &&
 		rig_start_daemon(&rig, 30);

@@ -159,7 +159,8 @@ static void test_reader_ack_and_bound(void)
 		channel_reader_init(&r);
 		s.n = 0;
 		size_t text = CHANNEL_LINE_MAX - 9 + (size_t)extra;
-		int n = snprintf(line, sizeof line, "channel: mpdrec\nmessage: ");
+		int n = snprintf(line, sizeof line,
+				 "channel: mpdrec\nmessage: ");
 		memset(line + n, 'y', text);
 		memcpy(line + n + text, "\nOK\n", 5);
 		channel_reader_feed(&r, line, (size_t)n + text + 4, note, &s);

@@ -49,7 +49,8 @@ static const char *other_conf(const char *name, char *path, size_t size)
 	FILE *f = fopen(path, "w");
 	if (f) {
 		fprintf(f, "mpd = { host = \"127.0.0.1\"; port = %u; };\n"
-			   "data_directory = \"%s\";\nlog = { file = \"%s\"; };\n",
+			   "data_directory = \"%s\";\n"
+			   "log = { file = \"%s\"; };\n",
 			rig.mpd.port, data, log);
 		fclose(f);
 	}

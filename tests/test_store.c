@@ -1088,7 +1088,8 @@ static void test_unusable_wal_named(void)
 			 * not this one file. */
 			if (geteuid() == 0) {
 				chmod(harness_tmpdir(), 0711);
-				harness_system("chown -R 65534:65534 '%s'", dir);
+				harness_system("chown -R 65534:65534 '%s'",
+					       dir);
 				chown(p, 0, 0);
 				if (setgroups(0, NULL) != 0 ||
 				    setgid(65534) != 0 || setuid(65534) != 0)

@@ -48,7 +48,8 @@ static int current_uri(struct mpd_connection *c, char **uri)
 	*uri = NULL;
 	struct mpd_song *s = mpd_run_current_song(c);
 	if (!s)
-		return mpd_connection_get_error(c) == MPD_ERROR_SUCCESS ? 0 : -1;
+		return mpd_connection_get_error(c) == MPD_ERROR_SUCCESS ?
+		       0 : -1;
 	*uri = strdup(mpd_song_get_uri(s));
 	mpd_song_free(s);
 	return *uri ? 1 : -1;
