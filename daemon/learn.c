@@ -170,8 +170,15 @@ static struct model_data history_view(const struct history *h, double now,
 void learn_params_from_conf(struct model_params *p, const struct conf *c,
 			    int dim)
 {
-	/* The model's own defaults only for what no option sets. */
+	/* The model's own defaults only for what no option sets; the
+	 * options' defaults are the table's, also without a file. */
 	model_params_default(p, dim);
+	struct conf defaults;
+	if (!c) {
+		if (!conf_defaults(&defaults))
+			return;
+		c = &defaults;
+	}
 	if (c->model.n_hidden >= 0 && c->model.n_hidden <= MODEL_MAX_HIDDEN) {
 		p->n_hidden = c->model.n_hidden;
 		for (int i = 0; i < c->model.n_hidden; i++)
@@ -185,6 +192,8 @@ void learn_params_from_conf(struct model_params *p, const struct conf *c,
 	p->batch = c->model.batch;
 	p->half_life_days = (float)c->model.half_life_days;
 	p->seed = c->model.seed;
+	if (c == &defaults)
+		conf_free(&defaults);
 }
 
 /* A fresh model with its scaler fitted on the library. */

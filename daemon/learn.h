@@ -17,8 +17,9 @@ struct store_library;
 struct learn;
 struct model_params;
 
-/** Fills *p for n_in features from the configuration's model.* options;
- *  the model's own defaults only for what no option sets. */
+/** Fills *p for n_in features from the configuration's model.* options
+ *  (c NULL: the table's defaults); the model's own defaults only for what
+ *  no option sets. */
 void learn_params_from_conf(struct model_params *p, const struct conf *c,
 			    int n_in);
 
