@@ -152,8 +152,14 @@ static void test_ban_thirty_of_thirty_two(void)
 		snprintf(list[n++], 64, "noisy_%02d.wav", k);
 	}
 	long from = proc_file_size(rig.log);
-	CHECK_INT(harness_system("'%s' --config '%s' ban '%s'", proc_mpdrec(),
-				 rig.conf, list[0]), 0);
+	char out[4400], said[128];
+	snprintf(out, sizeof out, "%s/ban.out", rig.root);
+	CHECK_INT(harness_system("{ '%s' --config '%s' ban '%s' > '%s'; }",
+				 proc_mpdrec(), rig.conf, list[0], out), 0);
+	snprintf(said, sizeof said, "banned %s: mpdrec will not queue it "
+		 "again", list[0]);
+	CHECK_MSG(rig_log_count(out, 0, said) == 1, "mpdrec ban did not say "
+		  "\"%s\"", said);
 	for (int i = 1; i < n; i++) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "ban %s", list[i]);

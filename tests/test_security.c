@@ -160,6 +160,7 @@ static void test_password_never_shown(void)
 	CHECK_INT(cli(rig.conf, "check-config", out), 0);
 	CHECK_INT(cli(conf3, "status", out), 0);
 	CHECK_INT(cli(conf3, "like soft_01.wav", out), 0);
+	CHECK(file_has(out, "liked soft_01.wav"));
 	/* A password MPD refuses, from MPD_HOST. */
 	setenv("MPD_HOST", WRONG "@127.0.0.1", 1);
 	CHECK(cli(conf3, "like soft_01.wav", out) != 0);
