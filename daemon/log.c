@@ -1,6 +1,7 @@
 #include "daemon/log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_INFO;
+/* A reload opens the file again while other threads (the scan, a retrain)
+ * write: the lock keeps a writer off a file being closed. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_file;
 static bool also_stderr;
 
@@ -32,8 +36,12 @@ bool log_setup(enum log_level level, const char *path)
 		return false;
 	}
 	setvbuf(f, NULL, _IOLBF, 0);
-	log_close();
+	pthread_mutex_lock(&lock);
+	FILE *old = log_file;
 	log_file = f;
+	pthread_mutex_unlock(&lock);
+	if (old)
+		fclose(old);
 	return true;
 }
 
@@ -49,13 +57,17 @@ void log_also_stderr(bool on)
 
 void log_close(void)
 {
-	if (log_file)
-		fclose(log_file);
+	pthread_mutex_lock(&lock);
+	FILE *old = log_file;
 	log_file = NULL;
+	pthread_mutex_unlock(&lock);
+	if (old)
+		fclose(old);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
 {
+	pthread_mutex_lock(&lock);
 	FILE *f = log_file ? log_file : stderr;
 	char stamp[32] = "";
 	if (log_file) {
@@ -82,4 +94,5 @@ void log_write(enum log_level level, const char *fmt, ...)
 	}
 	va_end(copy);
 	va_end(ap);
+	pthread_mutex_unlock(&lock);
 }
