@@ -165,9 +165,8 @@ static void test_ban_thirty_of_thirty_two(void)
 		snprintf(msg, sizeof msg, "ban %s", list[i]);
 		CHECK(mpd_run_send_message(c, "mpdrec", msg));
 	}
-	double end = proc_now() + 10;
-	while (rig_log_count(rig.log, from, "info: event ") < n &&
-	       proc_now() < end)
+	double end = proc_now() + 30;
+	while (rig_log_count(rig.log, from, ": ban ") < n && proc_now() < end)
 		proc_sleep(0.05);
 	CHECK_INT(rig_log_count(rig.log, from, ": ban "), n);
 	/* From here on (mpdrec filled the queue the first clear emptied
