@@ -1218,7 +1218,7 @@ static void test_unwritable_output_fails(void)
 		struct res r;
 		run(&r, NULL, cmds[i][0], cmds[i][1], cmds[i][2], NULL);
 		CHECK_EXIT(r, 1);
-		CHECK_HAS(r, err, "cannot write the output: No space left");
+		CHECK_HAS(r, err, "cannot write the output");
 		res_free(&r);
 	}
 	stdout_to = NULL;

@@ -94,7 +94,11 @@ int cmd_finish_output(int rc)
 	}
 	if (!bad)
 		return rc;
-	fprintf(stderr, "mpdrec: cannot write the output: %s\n",
-		strerror(e ? e : EIO));
+	/* A write that failed while printing left errno long since. */
+	if (e)
+		fprintf(stderr, "mpdrec: cannot write the output: %s\n",
+			strerror(e));
+	else
+		fprintf(stderr, "mpdrec: cannot write the output\n");
 	return rc ? rc : 1;
 }
