@@ -68,8 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(len <= CHANNEL_MAX, "accepted %zu bytes (max %d)", len,
 		   CHANNEL_MAX);
-	FUZZ_CHECK(m.verb == CHANNEL_LIKE || m.verb == CHANNEL_DISLIKE ||
-			   m.verb == CHANNEL_BAN,
+	FUZZ_CHECK(m.verb >= CHANNEL_LIKE && m.verb <= CHANNEL_UNBAN_ALBUM,
 		   "verb %d", (int)m.verb);
 	const char *word = channel_verb_name(m.verb);
 	FUZZ_CHECK(word != NULL && *word, "no name for verb %d", (int)m.verb);
