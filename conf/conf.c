@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 enum opt_type {
@@ -887,6 +888,15 @@ static bool yes_no_on_line(const char *path, int line, char *err,
 	return found;
 }
 
+/* Whether a file may be read: a regular file, or /dev/null (an empty
+ * file: `--config /dev/null` means "no file"). A FIFO, a socket, a tty or
+ * an endless device would block or never end. */
+static bool readable(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) ||
+	       (S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3));
+}
+
 /* What a file that is not a regular one is, for an error message. */
 static const char *file_kind(mode_t mode)
 {
@@ -941,7 +951,7 @@ static bool check_includes(struct loader *l, const char *file,
 			break;
 		}
 		struct stat st;
-		if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (stat(full, &st) == 0 && !readable(&st)) {
 			snprintf(l->err, l->err_size, "%s:%u: @include \"%s\": "
 				 "%s is %s (expected a regular file)", file,
 				 lineno, name, full, file_kind(st.st_mode));
@@ -971,7 +981,7 @@ static bool read_file(struct loader *l, config_t *cfg, const char *dir)
 			 strerror(EISDIR));
 		return false;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!readable(&st)) {
 		snprintf(l->err, l->err_size, "%s: cannot read: it is %s "
 			 "(expected a regular file)", l->path,
 			 file_kind(st.st_mode));

@@ -516,9 +516,13 @@ static void test_only_regular_files(void)
 	CHECK_INT(load_bounded(fifo, err, sizeof err), 0);
 	CHECK_MSG(strstr(err, "pipe.conf: cannot read: it is a FIFO"), "%s",
 		  err);
-	/* A regular include still works. */
+	/* A regular include still works, and /dev/null is an empty file
+	 * (`--config /dev/null`: no settings); a tty is refused. */
 	path = write_file("fifo/good.conf", "@include \"ok.conf\"\n");
 	CHECK_INT(load_bounded(path, err, sizeof err), 1);
+	CHECK_INT(load_bounded("/dev/null", err, sizeof err), 1);
+	CHECK_INT(load_bounded("/dev/tty", err, sizeof err), 0);
+	CHECK_MSG(strstr(err, "a character device"), "%s", err);
 }
 
 /* ---- one road: copies and the reload column ---- */
