@@ -153,10 +153,19 @@ static void test_song_begun_during_a_stall(void)
 	if (!CHECK(c))
 		return;
 	long from = proc_file_size(rig.log);
-	CHECK(mpd_run_clear(c) && mpd_run_add(c, "soft_01.wav") &&
-	      mpd_run_add(c, "long.wav") && mpd_run_play_pos(c, 0));
+	/* One command list: the filler, which fills an emptied queue, gets
+	 * no chance to slip its picks in between. */
+	CHECK(mpd_command_list_begin(c, false) && mpd_send_clear(c) &&
+	      mpd_send_add(c, "soft_01.wav") && mpd_send_add(c, "long.wav") &&
+	      mpd_send_play_pos(c, 0) && mpd_command_list_end(c) &&
+	      mpd_response_finish(c));
 	CHECK(proc_wait_for(rig.log, "player: play song", from, 5));
 	kill(rig.pid, SIGSTOP);
+	struct mpd_song *first = mpd_run_current_song(c);
+	CHECK_MSG(first && !strcmp(mpd_song_get_uri(first), "soft_01.wav"),
+		  "playing %s", first ? mpd_song_get_uri(first) : "nothing");
+	if (first)
+		mpd_song_free(first);
 	double t0 = proc_now();
 	/* Until long.wav is about half through (by MPD's own clock). */
 	double at = 0;
