@@ -112,7 +112,7 @@ static const struct option options[] = {
 	  .def_list = { 64, 32 }, .def_count = 2, .min = 1, .max = 1024,
 	  .when = RELOAD,
 	  .help = "sizes of the hidden layers, input side first" },
-	NUM("model.bins", OPT_INT, model.bins, 8, 1, 64,
+	NUM("model.bins", OPT_INT, model.bins, 8, 1, 64, RELOAD,
 	    "piecewise-linear bins per feature in the first layer (1: plain)"),
 	NUM("model.learning_rate", OPT_DOUBLE, model.learning_rate, 0.001, 1e-6,
 	    1, RELOAD, "Adam's learning rate"),

@@ -139,7 +139,7 @@ bool model_set_params(struct model *m, const struct model_params *p,
 	if (!model_params_check(p, err, err_size))
 		return false;
 	bool shape = p->n_in != m->p.n_in || p->n_hidden != m->p.n_hidden ||
-		     p->ensemble != m->p.ensemble ||
+		     p->ensemble != m->p.ensemble || p->bins != m->p.bins ||
 		     memcmp(p->hidden, m->p.hidden,
 			    (size_t)p->n_hidden * sizeof *p->hidden) != 0;
 	if (shape || p->batch > m->cap || p->train_batch > m->cap) {

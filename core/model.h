@@ -104,7 +104,7 @@ const struct model_params *model_get_params(const struct model *m);
  *  event, batch, half-life and the full-training settings take effect at
  *  the next update; the seed is kept. Returns false with err filled, the
  *  model unchanged, when *p is out of range or needs a new model: another
- *  shape (n_in, hidden, ensemble) or a batch above the model's scratch
+ *  shape (n_in, hidden, bins, ensemble) or a batch above the model's scratch
  *  (model_alloc's capacity, at least 1024 rows). */
 bool model_set_params(struct model *m, const struct model_params *p,
 		      char *err, size_t err_size);
