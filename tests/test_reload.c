@@ -307,6 +307,8 @@ static void test_every_option_reloads(void)
 	CHECK(proc_wait_for(rig.log, "retrained:", from, 30));
 	from = change("model.ensemble", "3");
 	CHECK(proc_wait_for(rig.log, "retrained:", from, 30));
+	from = change("model.bins", "4");
+	CHECK(proc_wait_for(rig.log, "retrained:", from, 30));
 	from = change("model.retrain_every", "1");
 	CHECK(send("like soft_02.wav"));
 	CHECK(proc_wait_for(rig.log, "retraining on", from, 10));
