@@ -199,7 +199,7 @@ static struct model *model_alloc(const struct model_params *p)
 			goto fail;
 		/* Members run one after the other: one scratch for all
 		 * (a borrower never frees it). */
-		if (k > 0 && !nn_bins_share(m->mem[k].net, m->mem[0].net))
+		if (k > 0 && !nn_share_scratch(m->mem[k].net, m->mem[0].net))
 			goto fail;
 	}
 	return m;

@@ -86,19 +86,20 @@ struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch);
 
 /** The same with a binned first layer of `bins` bins per input (1 = plain
  *  dense): layer 0 then has C = n_in·bins inputs, W_0 (OC, n_in·bins) with
- *  input j's bins at j·bins .. j·bins + bins - 1. Inputs are read in
- *  [0, 1] (clamped). Caller frees with nn_free(). */
+ *  input j's bins at j·bins .. j·bins + bins - 1 (bins ≤ 255). Inputs are
+ *  read in [0, 1] (clamped). Caller frees with nn_free(). */
 struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
 			 int max_batch);
 
-/** Makes net use owner's scratch of the binned layer instead of its own
- *  (freed): the members of an ensemble, run one after the other, need
- *  one. Then a forward of one of them must not come between a forward and
- *  the backward of another. owner must outlive net, have the same inputs,
- *  bins and first-layer width, and take batches at least as large.
- *  Returns false (nothing changed) when they differ; true for plain nets,
- *  which have no such scratch. */
-bool nn_bins_share(struct nn *net, const struct nn *owner);
+/** Makes net use owner's scratch (activations, gradients of activations,
+ *  the binned layer's) instead of its own (freed): the members of an
+ *  ensemble, run one after the other, need one. Then a forward of one of
+ *  them must not come between a forward and the backward (or nn_logits,
+ *  nn_loss) of another, and nn_forward's probabilities last until the
+ *  next forward of any of them. owner must outlive net, have the same
+ *  shape and take batches at least as large. Returns false (nothing
+ *  changed) when they differ. */
+bool nn_share_scratch(struct nn *net, const struct nn *owner);
 
 /** Bins per input of the first layer (1 for a plain net). */
 int nn_bins(const struct nn *net);
@@ -106,6 +107,19 @@ int nn_bins(const struct nn *net);
 /** The encoded inputs of the binned layer, the naive reference:
  *  enc (B, C·bins)[b][j·bins + t] = clamp(x[b][j]·bins - t, 0, 1). */
 void nn_bins_encode(float *enc, const float *x, int B, int C, int bins);
+
+/** The builds of the binned layer's loops, each computing the same: plain
+ *  C (the reference), vectors of the baseline instruction set, AVX2. */
+enum nn_kernel { NN_KERNEL_PLAIN, NN_KERNEL_VECTOR, NN_KERNEL_AVX2 };
+
+/** The best build this compiler and CPU run (the one nets use unless
+ *  nn_set_kernel() says otherwise). */
+enum nn_kernel nn_kernel_best(void);
+
+/** Makes every net of the process run build k, for the tests and benches
+ *  that compare them. Returns false (nothing changed) when k is beyond
+ *  nn_kernel_best(). Not thread-safe: call while no net runs. */
+bool nn_set_kernel(enum nn_kernel k);
 
 /** Frees a net; accepts NULL. */
 void nn_free(struct nn *net);
@@ -130,7 +144,11 @@ int nn_max_batch(const struct nn *net);
 size_t nn_num_params(const struct nn *net);
 
 /** Parameters, gradients and Adam moments: borrowed arrays of
- *  nn_num_params() floats in one layout, valid until nn_free(). */
+ *  nn_num_params() floats in one layout, valid until nn_free(). The
+ *  binned layer keeps a table built from the parameters, rebuilt by the
+ *  first forward after nn_params() (or nn_init, nn_copy_state,
+ *  nn_adam_step): write parameters through a pointer from nn_params()
+ *  called since the last forward. */
 float *nn_params(struct nn *net);
 float *nn_grads(struct nn *net);
 float *nn_adam_m(struct nn *net);

@@ -331,116 +331,268 @@ static void test_layout(void)
 	nn_free(NULL);
 }
 
-/* The binned first layer is a dense layer over the encoded inputs: a net
- * with bins reads like a plain net fed nn_bins_encode()'s columns, in its
- * output, every parameter gradient and (chained through the encoding) the
- * input gradient; with inputs on bin edges, at 0, at 1, outside [0, 1]
- * and NaN. */
-static void test_binned_layer_equals_encoded_dense(void)
+/* Largest difference between a and b (n), relative to 1 + |b|. */
+static double worst_diff(const float *a, const float *b, size_t n)
 {
-	enum { B = 9, C = 5, T = 4 };
-	int hidden[2] = { 7, 3 };
-	struct nn *bn = nn_new_binned(C, T, hidden, 2, B);
-	struct nn *dn = nn_new(C * T, hidden, 2, B);
-	if (!CHECK(bn && dn))
-		return;
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs((double)a[i] - b[i]) / (1.0 + fabs(b[i]));
+		worst = e > worst ? e : worst;
+	}
+	return worst;
+}
+
+/* One binned net of C inputs, T bins, hidden layers hidden (nh) against a
+ * plain net fed nn_bins_encode()'s columns, on B rows: their outputs,
+ * every parameter gradient and (chained through the encoding) the input
+ * gradient, with inputs on bin edges, at 0, at 1, outside [0, 1] and NaN.
+ * Returns false when they differ. */
+static bool binned_equals_encoded_dense(int C, int T, const int *hidden,
+					int nh, int B, uint64_t seed)
+{
+	struct nn *bn = nn_new_binned(C, T, hidden, nh, B);
+	struct nn *dn = nn_new(C * T, hidden, nh, B);
+	size_t n = (size_t)B * C;
+	float *x = malloc(sizeof(float) * n), *xc = malloc(sizeof(float) * n);
+	float *enc = malloc(sizeof(float) * n * T);
+	float *dxb = calloc(n, sizeof(float));
+	float *dxd = calloc(n * T, sizeof(float));
+	float *y = malloc(sizeof(float) * B), *probs = malloc(sizeof(float) * B);
+	if (!CHECK(bn && dn && x && xc && enc && dxb && dxd && y && probs))
+		return false;
 	CHECK_INT(nn_bins(bn), T);
 	CHECK_INT(nn_num_params(bn), nn_num_params(dn));
 	int c0, oc0;
 	nn_layer_shape(bn, 0, &c0, &oc0);
 	CHECK_INT(c0, C * T);
-	uint64_t rng = 5;
+	uint64_t rng = seed;
 	nn_init(bn, &rng);
+	/* Non-zero first-layer biases: the table carries them. */
+	float *pb = nn_params(bn);
+	for (int o = 0; o < oc0; o++)
+		pb[(size_t)oc0 * C * T + o] = (float)util_rand_normal(&rng);
 	memcpy(nn_params(dn), nn_params(bn),
 	       sizeof(float) * nn_num_params(bn));
-	float x[B * C], enc[B * C * T], y[B], dxb[B * C] = { 0 };
-	float dxd[B * C * T] = { 0 };
-	for (int i = 0; i < B * C; i++)
+	for (size_t i = 0; i < n; i++)
 		x[i] = (float)util_rand_uniform(&rng);
-	x[0] = 0.0f, x[1] = 1.0f, x[2] = 0.5f, x[3] = 0.25f, x[4] = -2.0f;
-	x[5] = 3.0f, x[6] = NAN, x[7] = 0.75f;
+	float edge[] = { 0.0f, 1.0f, 0.5f, 0.25f, -2.0f, 3.0f, NAN, 0.75f,
+			 1.0f / T, 1.0f - 1e-7f, -0.0f };
+	for (size_t i = 0; i < sizeof edge / sizeof *edge && i < n; i++)
+		x[i * 7 % n] = edge[i];
 	for (int b = 0; b < B; b++)
 		y[b] = (float)(b % 2);
-	float xc[B * C];	/* what the layer reads: clamped, NaN as 0 */
-	for (int i = 0; i < B * C; i++)
+	/* what the layer reads: clamped, NaN as 0 */
+	for (size_t i = 0; i < n; i++)
 		xc[i] = x[i] > 1.0f ? 1.0f : x[i] > 0.0f ? x[i] : 0.0f;
 	nn_bins_encode(enc, xc, B, C, T);
-	CHECK_NEAR(enc[2 * T + 1], 1.0, 0);	/* 0.5 of 4 bins: 2 full */
-	CHECK_NEAR(enc[2 * T + 2], 0.0, 0);
-	const float *pb = nn_forward(bn, x, B);
-	float probs[B];
-	memcpy(probs, pb, sizeof probs);
+	memcpy(probs, nn_forward(bn, x, B), sizeof(float) * B);
 	const float *pd = nn_forward(dn, enc, B);
-	for (int b = 0; b < B; b++)
-		CHECK_NEAR(probs[b], pd[b], 1e-6);
+	double e_out = worst_diff(probs, pd, B);
 	nn_zero_grad(bn);
 	nn_zero_grad(dn);
 	nn_forward(bn, x, B);
 	nn_backward(bn, x, y, NULL, B, 0.01f, dxb);
 	nn_forward(dn, enc, B);
 	nn_backward(dn, enc, y, NULL, B, 0.01f, dxd);
-	double worst = 0;
-	for (size_t i = 0; i < nn_num_params(bn); i++) {
-		double e = fabs(nn_grads(bn)[i] - nn_grads(dn)[i]);
-		worst = e > worst ? e : worst;
-	}
-	CHECK_MSG(worst < 1e-6, "parameter gradients differ by %g", worst);
+	double e_grad = worst_diff(nn_grads(bn), nn_grads(dn),
+				   nn_num_params(bn));
 	/* d loss / d x = Σ_t d loss / d enc_t · T inside the bin holding x
 	 * (0 where the input is clamped). */
-	for (int b = 0; b < B; b++)
-		for (int j = 0; j < C; j++) {
-			float u = x[b * C + j];
-			double want = 0;
-			if (u >= 0.0f && u < 1.0f) {
-				int t0 = (int)(u * T);
-				want = T * dxd[(b * C + j) * T + t0];
-			}
-			CHECK_NEAR(dxb[b * C + j], want, 1e-6);
-		}
+	double e_dx = 0;
+	for (size_t i = 0; i < n; i++) {
+		float u = x[i];
+		double want = 0;
+		if (u >= 0.0f && u < 1.0f)
+			want = T * dxd[i * T + (int)(u * T)];
+		double e = fabs(dxb[i] - want);
+		e_dx = e > e_dx ? e : e_dx;
+	}
+	bool ok = CHECK_MSG(e_out < 1e-6 && e_grad < 1e-6 && e_dx < 1e-6,
+			    "%d inputs, %d bins, %d rows: outputs differ by "
+			    "%g, parameter gradients by %g, input gradients "
+			    "by %g", C, T, B, e_out, e_grad, e_dx);
 	nn_free(bn);
 	nn_free(dn);
+	free(x), free(xc), free(enc), free(dxb), free(dxd), free(y);
+	free(probs);
+	return ok;
 }
 
-/* Nets of an ensemble share the binned layer's scratch: run one after
- * the other, each gets the outputs and gradients it gets alone. */
-static void test_binned_shared_scratch(void)
+/* The binned first layer is a dense layer over the encoded inputs, in
+ * every build of its loops, for widths that fill vectors exactly, leave a
+ * tail, span several blocks of outputs, or are a single unit, and batches
+ * of one or several blocks of rows. */
+static void test_binned_layer_equals_encoded_dense(void)
 {
-	enum { B = 6, C = 4, T = 3 };
-	int hidden[1] = { 5 };
+	static const struct {
+		int C, T, nh, hidden[2], B;
+	} cases[] = {
+		{ 5, 4, 2, { 7, 3 }, 9 },
+		{ 60, 8, 2, { 64, 32 }, 64 },
+		{ 13, 8, 2, { 70, 5 }, 150 },	/* 64 + 6 outputs */
+		{ 3, 2, 1, { 1 }, 200 },
+		{ 4, 64, 0, { 0 }, 7 },		/* no hidden layer */
+	};
+	enum nn_kernel best = nn_kernel_best();
+	for (int k = NN_KERNEL_PLAIN; k <= (int)best; k++) {
+		CHECK(nn_set_kernel((enum nn_kernel)k));
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+			if (!binned_equals_encoded_dense(
+				    cases[i].C, cases[i].T, cases[i].hidden,
+				    cases[i].nh, cases[i].B, 5 + i))
+				printf("  (kernel %d)\n", k);
+	}
+	CHECK(!nn_set_kernel((enum nn_kernel)(best + 1)));
+	nn_set_kernel(best);
+}
+
+/* The builds of the binned layer's loops and of Adam do the same
+ * arithmetic: the same outputs, gradients and steps to the bit. */
+static void test_binned_kernels_agree(void)
+{
+	enum { B = 300, C = 11, T = 8 };
+	int hidden[2] = { 37, 9 };
+	enum nn_kernel best = nn_kernel_best();
+	struct nn *net = nn_new_binned(C, T, hidden, 2, B);
+	float *x = malloc(sizeof(float) * B * C), y[B];
+	float *dx = malloc(sizeof(float) * B * C);
+	float *ref = NULL;	/* probs, dx, grads, params of the plain run */
+	if (!CHECK(net && x && dx))
+		return;
+	size_t np = nn_num_params(net), nr = B + (size_t)B * C + 2 * np;
+	float *got = malloc(sizeof(float) * nr);
+	ref = malloc(sizeof(float) * nr);
+	uint64_t rng = 9;
+	for (int i = 0; i < B * C; i++)
+		x[i] = (float)(1.2 * util_rand_uniform(&rng) - 0.1);
+	for (int b = 0; b < B; b++)
+		y[b] = (float)(b % 3 == 0);
+	for (int k = NN_KERNEL_PLAIN; k <= (int)best; k++) {
+		nn_set_kernel((enum nn_kernel)k);
+		uint64_t seed = 3;
+		nn_init(net, &seed);
+		for (int s = 0; s < 3; s++) {	/* Adam's moments too */
+			nn_forward(net, x, B);
+			nn_zero_grad(net);
+			nn_backward(net, x, y, NULL, B, 0.001f, NULL);
+			nn_adam_step(net, 0.01f);
+		}
+		memcpy(got, nn_forward(net, x, B), sizeof(float) * B);
+		nn_zero_grad(net);
+		memset(dx, 0, sizeof(float) * B * C);
+		nn_backward(net, x, y, NULL, B, 0.001f, dx);
+		memcpy(got + B, dx, sizeof(float) * B * C);
+		memcpy(got + B + B * C, nn_grads(net), sizeof(float) * np);
+		nn_adam_step(net, 0.01f);
+		memcpy(got + B + B * C + np, nn_params(net),
+		       sizeof(float) * np);
+		if (k == NN_KERNEL_PLAIN) {
+			memcpy(ref, got, sizeof(float) * nr);
+			continue;
+		}
+		CHECK_MSG(memcmp(got, ref, sizeof(float) * nr) == 0,
+			  "kernel %d differs from the plain one: outputs by "
+			  "%g, input gradients by %g, gradients by %g, "
+			  "parameters after Adam by %g", k,
+			  worst_diff(got, ref, B),
+			  worst_diff(got + B, ref + B, (size_t)B * C),
+			  worst_diff(got + B + B * C, ref + B + B * C, np),
+			  worst_diff(got + B + B * C + np,
+				     ref + B + B * C + np, np));
+	}
+	nn_set_kernel(best);
+	nn_free(net);
+	free(x), free(dx), free(got), free(ref);
+}
+
+/* The table of the binned layer follows its parameters: written through
+ * nn_params(), changed by Adam or copied in, the next forward reads the
+ * new ones. */
+static void test_binned_table_follows_parameters(void)
+{
+	enum { B = 4, C = 3, T = 4 };
+	int hidden[1] = { 6 };
 	struct nn *a = nn_new_binned(C, T, hidden, 1, B);
 	struct nn *b = nn_new_binned(C, T, hidden, 1, B);
-	struct nn *alone = nn_new_binned(C, T, hidden, 1, B);
-	struct nn *other = nn_new_binned(C, T + 1, hidden, 1, B);
-	if (!CHECK(a && b && alone && other))
+	if (!CHECK(a && b))
 		return;
-	CHECK(!nn_bins_share(other, a));	/* other bins: refused */
-	CHECK(nn_bins_share(b, a));
-	uint64_t r1 = 1, r2 = 2, r3 = 2;
+	uint64_t r1 = 1, r2 = 2;
 	nn_init(a, &r1);
 	nn_init(b, &r2);
-	nn_init(alone, &r3);	/* b's twin with its own scratch */
-	float x[B * C], x2[B * C], y[B];
+	float x[B * C], y[B] = { 1, 0, 1, 0 }, p[B];
 	for (int i = 0; i < B * C; i++)
-		x[i] = (float)util_rand_uniform(&r1), x2[i] = 1 - x[i];
+		x[i] = (float)util_rand_uniform(&r1);
+	memcpy(p, nn_forward(a, x, B), sizeof p);
+	nn_params(a)[0] += 5.0f;	/* a first-layer weight */
+	CHECK(memcmp(p, nn_forward(a, x, B), sizeof p) != 0);
+	nn_params(a)[0] -= 5.0f;
+	const float *q = nn_forward(a, x, B);
 	for (int i = 0; i < B; i++)
-		y[i] = (float)(i % 2);
-	nn_forward(a, x2, B);		/* a's forward, then b's pass */
-	nn_zero_grad(b);
+		CHECK_NEAR(q[i], p[i], 0);
+	nn_zero_grad(a);
+	nn_backward(a, x, y, NULL, B, 0.0f, NULL);
+	nn_adam_step(a, 0.1f);
+	CHECK(memcmp(p, nn_forward(a, x, B), sizeof p) != 0);
+	nn_forward(b, x, B);
+	nn_copy_state(b, a);
+	float pa[B];
+	memcpy(pa, nn_forward(a, x, B), sizeof pa);
 	const float *pb = nn_forward(b, x, B);
-	float probs[B];
-	memcpy(probs, pb, sizeof probs);
-	nn_backward(b, x, y, NULL, B, 0.0f, NULL);
-	nn_zero_grad(alone);
-	const float *pa = nn_forward(alone, x, B);
-	nn_backward(alone, x, y, NULL, B, 0.0f, NULL);
 	for (int i = 0; i < B; i++)
-		CHECK_NEAR(probs[i], pa[i], 0);
-	CHECK(memcmp(nn_grads(b), nn_grads(alone),
-		     sizeof(float) * nn_num_params(b)) == 0);
-	nn_free(a);	/* the owner first: b never frees what it borrows */
+		CHECK_NEAR(pb[i], pa[i], 0);
+	nn_free(a);
 	nn_free(b);
-	nn_free(alone);
-	nn_free(other);
+}
+
+/* Nets of an ensemble share their scratch: run one after the other, each
+ * gets the outputs and gradients it gets alone. */
+static void test_shared_scratch(void)
+{
+	enum { B = 6, C = 4, T = 3 };
+	int hidden[1] = { 5 }, wider[1] = { 6 };
+	for (int bins = 1; bins <= T; bins += T - 1) {
+		struct nn *a = nn_new_binned(C, bins, hidden, 1, B);
+		struct nn *b = nn_new_binned(C, bins, hidden, 1, B);
+		struct nn *alone = nn_new_binned(C, bins, hidden, 1, B);
+		struct nn *other = nn_new_binned(C, bins + 1, hidden, 1, B);
+		struct nn *wide = nn_new_binned(C, bins, wider, 1, B);
+		struct nn *big = nn_new_binned(C, bins, hidden, 1, 2 * B);
+		if (!CHECK(a && b && alone && other && wide && big))
+			return;
+		CHECK(!nn_share_scratch(other, a));	/* other bins */
+		CHECK(!nn_share_scratch(wide, a));	/* other widths */
+		CHECK(!nn_share_scratch(big, a));	/* larger batches */
+		CHECK(nn_share_scratch(b, a));
+		CHECK(!nn_share_scratch(alone, b));	/* b borrows */
+		uint64_t r1 = 1, r2 = 2, r3 = 2;
+		nn_init(a, &r1);
+		nn_init(b, &r2);
+		nn_init(alone, &r3);	/* b's twin with its own scratch */
+		float x[B * C], x2[B * C], y[B];
+		for (int i = 0; i < B * C; i++)
+			x[i] = (float)util_rand_uniform(&r1), x2[i] = 1 - x[i];
+		for (int i = 0; i < B; i++)
+			y[i] = (float)(i % 2);
+		nn_forward(a, x2, B);	/* a's forward, then b's pass */
+		nn_zero_grad(b);
+		const float *pb = nn_forward(b, x, B);
+		float probs[B];
+		memcpy(probs, pb, sizeof probs);
+		nn_backward(b, x, y, NULL, B, 0.0f, NULL);
+		nn_zero_grad(alone);
+		const float *pa = nn_forward(alone, x, B);
+		nn_backward(alone, x, y, NULL, B, 0.0f, NULL);
+		for (int i = 0; i < B; i++)
+			CHECK_NEAR(probs[i], pa[i], 0);
+		CHECK(memcmp(nn_grads(b), nn_grads(alone),
+			     sizeof(float) * nn_num_params(b)) == 0);
+		nn_free(a);	/* the owner first: b never frees its scratch */
+		nn_free(b);
+		nn_free(alone);
+		nn_free(other);
+		nn_free(wide);
+		nn_free(big);
+	}
 }
 
 /* Denormals are flushed while the model computes, and only then. */
@@ -471,7 +623,9 @@ int main(void)
 	RUN(test_sigmoid_bce);
 	RUN(test_gradient_check);
 	RUN(test_binned_layer_equals_encoded_dense);
-	RUN(test_binned_shared_scratch);
+	RUN(test_binned_kernels_agree);
+	RUN(test_binned_table_follows_parameters);
+	RUN(test_shared_scratch);
 	RUN(test_adam_by_hand);
 	RUN(test_adam_step_uses_net_layout);
 	RUN(test_learns_xor);
