@@ -192,14 +192,13 @@ static struct model *model_alloc(const struct model_params *p)
 	if (!m->sc || !m->mem || !m->xs || !m->yb || !m->wb || !m->sum ||
 	    !m->sumsq)
 		goto fail;
+	/* Members run one after the other: one scratch for all. */
 	for (int k = 0; k < p->ensemble; k++) {
-		m->mem[k].net = nn_new_binned(p->n_in, p->bins, p->hidden,
-					      p->n_hidden, m->cap);
+		m->mem[k].net = k == 0 ? nn_new_binned(p->n_in, p->bins,
+						       p->hidden, p->n_hidden,
+						       m->cap)
+				       : nn_new_sharing(m->mem[0].net);
 		if (!m->mem[k].net)
-			goto fail;
-		/* Members run one after the other: one scratch for all
-		 * (a borrower never frees it). */
-		if (k > 0 && !nn_share_scratch(m->mem[k].net, m->mem[0].net))
 			goto fail;
 	}
 	return m;

@@ -61,7 +61,7 @@ struct nn {
 	float *params, *grads, *m, *v;
 
 	/* Activations, one allocation that the members of an ensemble share
-	 * (nn_share_scratch): act[l] (B, O_l) is the output of layer l after
+	 * (nn_new_sharing): act[l] (B, O_l) is the output of layer l after
 	 * its ReLU (the logits for the last layer); dact[l] the gradient with
 	 * respect to it; dpre[l] the gradient before the ReLU. */
 	float *work;
@@ -76,17 +76,20 @@ struct nn {
 	 * slope S[j][t] = W_0[·][j·T + t] (S[j][T] = 0), each padded with
 	 * zeros to ocp = OC rounded up to 8, then TAB_SLACK zeros. Built from
 	 * the parameters by the first forward after they change (btab_ok). */
+	void *btab_mem;
 	float *btab;
 	int bocp;
 	bool btab_ok;
-	/* Its scratch, one allocation shared as the activations are: each
-	 * row's bin t0 (B, n_in), 0 ≤ t0 ≤ T, and the fill of that bin f
-	 * (B, n_in) of the last forward or backward; backward's rows in bin
-	 * order (B), and dout padded to a multiple of 64 columns (B, dpad)
-	 * when OC is not one (NULL otherwise). */
+	/* Its scratch, one allocation shared as the activations are: bins t0
+	 * (0 ≤ t0 ≤ T) and the fills f of those bins, of a block of rows
+	 * (block_rows(n_in), n_in) in the forward, of one input's column (B)
+	 * in backward (bsize entries); backward's column of inputs (B), its
+	 * rows in bin order (B), and dout padded to a multiple of 64 columns
+	 * (B, dpad) when OC is not one (NULL otherwise). */
 	void *bmem;
 	int *bt0;
 	float *bfill;
+	float *bcol;
 	int *border;
 	float *bdout;
 	int bdpad;
@@ -304,43 +307,105 @@ struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch)
  * read up to 8·NV_MAX - 8 floats past a row (into lanes it drops). */
 #define TAB_SLACK 64
 
-/* Bytes rounded up to a multiple of 64 (cache lines; aligned_alloc). */
+/* Bytes rounded up to a multiple of 64 (cache lines). */
 static size_t round64(size_t n)
 {
 	return (n + 63) / 64 * 64;
 }
 
-/* The binned layer's table and scratch (see struct nn); false when out
- * of memory. */
-static bool alloc_bins(struct nn *net)
+/* Rows whose bins the forward finds, then sums, at a time: their bins
+ * stay in the first-level cache (and the scratch small with many
+ * inputs). */
+#define BLOCK_ROWS 64
+
+static int block_rows(int C)
+{
+	int r = 4096 / C;
+	return r < 1 ? 1 : r > BLOCK_ROWS ? BLOCK_ROWS : r;
+}
+
+/* The binned layer's table (see struct nn), aligned to a cache line by
+ * hand (aligned_alloc's memalign path is another road through malloc);
+ * false when out of memory. */
+static bool alloc_table(struct nn *net)
 {
 	size_t C = (size_t)net->n_in, T = (size_t)net->bins;
-	size_t OC = (size_t)net->out[0], B = (size_t)net->max_batch;
-	size_t ocp = (OC + 7) / 8 * 8, dpad = (OC + 63) / 64 * 64;
-	size_t tab = round64(sizeof(float) * (ocp + C * (T + 1) * 2 * ocp +
-					      TAB_SLACK));
-	size_t fill = round64(sizeof(float) * B * C);
-	size_t order = round64(sizeof(int) * B);
-	size_t dout = dpad == OC ? 0 : round64(sizeof(float) * B * dpad);
-	size_t t0 = round64(sizeof(int) * B * C);
-	net->btab = aligned_alloc(64, tab);
-	char *p = aligned_alloc(64, fill + order + dout + t0);
-	net->bmem = p;
-	if (!net->btab || !p)
+	size_t OC = (size_t)net->out[0];
+	size_t ocp = (OC + 7) / 8 * 8;
+	size_t tab = sizeof(float) * (ocp + C * (T + 1) * 2 * ocp + TAB_SLACK);
+	net->btab_mem = calloc(1, tab + 63);	/* the padding stays 0 */
+	if (!net->btab_mem)
 		return false;
-	memset(net->btab, 0, tab);	/* the padding stays 0 */
-	memset(p + fill + order, 0, dout);
+	net->btab = (float *)(((uintptr_t)net->btab_mem + 63) &
+			      ~(uintptr_t)63);
 	net->bocp = (int)ocp;
-	net->bfill = (float *)p;
-	net->border = (int *)(p + fill);
-	net->bdout = dout ? (float *)(p + fill + order) : NULL;
-	net->bdpad = (int)dpad;
-	net->bt0 = (int *)(p + fill + order + dout);
 	return true;
 }
 
-struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
-			 int max_batch)
+/* The scratch (see struct nn) of a net of acts activations per row;
+ * false when out of memory. */
+static bool alloc_scratch(struct nn *net, size_t acts)
+{
+	size_t C = (size_t)net->n_in, B = (size_t)net->max_batch;
+	size_t OC = (size_t)net->out[0];
+	/* act, dact, dpre per layer, plus prob */
+	net->work = calloc((3 * acts + 1) * B, sizeof(float));
+	if (!net->work)
+		return false;
+	float *p = net->work;
+	for (int l = 0; l < net->n_layers; l++) {
+		size_t sz = (size_t)net->out[l] * B;
+		net->act[l] = p;
+		net->dact[l] = p + sz;
+		net->dpre[l] = p + 2 * sz;
+		p += 3 * sz;
+	}
+	net->prob = p;
+	if (net->bins == 1)
+		return true;
+	size_t dpad = (OC + 63) / 64 * 64;
+	size_t bsize = (size_t)block_rows(net->n_in) * C;
+	bsize = bsize > B ? bsize : B;
+	size_t fill = round64(sizeof(float) * bsize);
+	size_t col = round64(sizeof(float) * B);
+	size_t order = round64(sizeof(int) * B);
+	size_t dout = dpad == OC ? 0 : round64(sizeof(float) * B * dpad);
+	size_t t0 = sizeof(int) * bsize;
+	char *q = calloc(1, fill + col + order + dout + t0);	/* dout's pad 0 */
+	net->bmem = q;
+	if (!q)
+		return false;
+	net->bfill = (float *)q;
+	net->bcol = (float *)(q + fill);
+	net->border = (int *)(q + fill + col);
+	net->bdout = dout ? (float *)(q + fill + col + order) : NULL;
+	net->bdpad = (int)dpad;
+	net->bt0 = (int *)(q + fill + col + order + dout);
+	return true;
+}
+
+/* Makes net use owner's scratch. */
+static void borrow_scratch(struct nn *net, const struct nn *owner)
+{
+	net->work = owner->work;
+	memcpy(net->act, owner->act, sizeof net->act);
+	memcpy(net->dact, owner->dact, sizeof net->dact);
+	memcpy(net->dpre, owner->dpre, sizeof net->dpre);
+	net->prob = owner->prob;
+	net->bmem = owner->bmem;
+	net->bt0 = owner->bt0;
+	net->bfill = owner->bfill;
+	net->bcol = owner->bcol;
+	net->border = owner->border;
+	net->bdout = owner->bdout;
+	net->bdpad = owner->bdpad;
+	net->borrowed = true;
+}
+
+/* A net of this shape with zeroed parameters, its scratch owner's (NULL:
+ * its own); NULL when out of memory. */
+static struct nn *net_new(int n_in, int bins, const int *hidden,
+			  int n_hidden, int max_batch, const struct nn *owner)
 {
 	assert(n_in > 0 && n_hidden >= 0 && n_hidden <= NN_MAX_HIDDEN);
 	assert(max_batch > 0 && bins >= 1 && bins <= 255);
@@ -365,9 +430,12 @@ struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
 	}
 	net->n_params = n;
 	net->mem = calloc(4 * n, sizeof(float));
-	/* act, dact, dpre per layer, plus prob */
-	net->work = calloc((3 * acts + 1) * (size_t)max_batch, sizeof(float));
-	if (!net->mem || !net->work || (bins > 1 && !alloc_bins(net))) {
+	bool ok = net->mem && (bins == 1 || alloc_table(net));
+	if (ok && owner)
+		borrow_scratch(net, owner);
+	else if (ok)
+		ok = alloc_scratch(net, acts);
+	if (!ok) {
 		nn_free(net);
 		return NULL;
 	}
@@ -375,16 +443,23 @@ struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
 	net->grads = net->mem + n;
 	net->m = net->mem + 2 * n;
 	net->v = net->mem + 3 * n;
-	float *p = net->work;
-	for (int l = 0; l < net->n_layers; l++) {
-		size_t sz = (size_t)net->out[l] * max_batch;
-		net->act[l] = p;
-		net->dact[l] = p + sz;
-		net->dpre[l] = p + 2 * sz;
-		p += 3 * sz;
-	}
-	net->prob = p;
 	return net;
+}
+
+struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
+			 int max_batch)
+{
+	return net_new(n_in, bins, hidden, n_hidden, max_batch, NULL);
+}
+
+struct nn *nn_new_sharing(const struct nn *owner)
+{
+	assert(!owner->borrowed);
+	int hidden[NN_MAX_HIDDEN];
+	for (int l = 0; l + 1 < owner->n_layers; l++)
+		hidden[l] = owner->out[l];
+	return net_new(owner->n_in, owner->bins, hidden, owner->n_layers - 1,
+		       owner->max_batch, owner);
 }
 
 void nn_free(struct nn *net)
@@ -392,40 +467,12 @@ void nn_free(struct nn *net)
 	if (!net)
 		return;
 	free(net->mem);
-	free(net->btab);
+	free(net->btab_mem);
 	if (!net->borrowed) {
 		free(net->work);
 		free(net->bmem);
 	}
 	free(net);
-}
-
-bool nn_share_scratch(struct nn *net, const struct nn *owner)
-{
-	if (owner->n_in != net->n_in || owner->bins != net->bins ||
-	    owner->n_layers != net->n_layers ||
-	    owner->max_batch < net->max_batch || owner->borrowed)
-		return false;
-	for (int l = 0; l < net->n_layers; l++)
-		if (owner->out[l] != net->out[l])
-			return false;
-	if (!net->borrowed) {
-		free(net->work);
-		free(net->bmem);
-	}
-	net->work = owner->work;
-	memcpy(net->act, owner->act, sizeof net->act);
-	memcpy(net->dact, owner->dact, sizeof net->dact);
-	memcpy(net->dpre, owner->dpre, sizeof net->dpre);
-	net->prob = owner->prob;
-	net->bmem = owner->bmem;
-	net->bt0 = owner->bt0;
-	net->bfill = owner->bfill;
-	net->border = owner->border;
-	net->bdout = owner->bdout;
-	net->bdpad = owner->bdpad;
-	net->borrowed = true;
-	return true;
 }
 
 void nn_copy_state(struct nn *dst, const struct nn *src)
@@ -635,7 +682,7 @@ static void fwd_plain(float *restrict out, const float *restrict tab,
 // dweight (OC, C·T)[·][j·T + t] += F_t + Σ_{t' > t} G_t' for input j:
 // bin t is full for rows whose t0 is above it, filled to f where t0 = t,
 // so with G_t = Σ_{t0 = t} dout and F_t = Σ_{t0 = t} f · dout over the
-// rows of bin t (order, start from bins_sort)
+// rows of bin t (order, start from bins_sort); fill (B) of input j
 static void bwd_plain(float *restrict dweight, const float *restrict dout,
 		      int ldd, const float *restrict fill,
 		      const int *restrict order, const int *restrict start,
@@ -651,7 +698,7 @@ static void bwd_plain(float *restrict dweight, const float *restrict dout,
 				int b = order[i];
 				float d = dout[(size_t)b * ldd + k];
 				g += d;
-				F += fill[(size_t)b * C + j] * d;
+				F += fill[b] * d;
 			}
 			if (t < T)
 				dw[t] += F + r;
@@ -758,7 +805,7 @@ KERNEL void bwd_vec(int NV, float *restrict dweight,
 			for (int i = start[t]; i < start[t + 1]; i++) {
 				int b = order[i];
 				const float *d = dout + (size_t)b * ldd + k0;
-				float f = fill[(size_t)b * C + j];
+				float f = fill[b];
 #pragma GCC unroll 8
 				for (int v = 0; v < NV; v++) {
 					vec dv = VAT_C(d + VL * v);
@@ -865,25 +912,22 @@ static struct build build_now(void)
 	return k;
 }
 
-/* Rows of the batch in bin order for input j: bin t's rows, ascending, are
- * order[start[t]] .. order[start[t + 1] - 1] (start has T + 2 entries). */
+/* Rows of the batch in bin order, from their bins t0 (B): bin t's rows,
+ * ascending, are order[start[t]] .. order[start[t + 1] - 1] (start has
+ * T + 2 entries). */
 static void bins_sort(int *restrict order, int *restrict start,
-		      const int *restrict t0, int B, int C, int T, int j)
+		      const int *restrict t0, int B, int T)
 {
 	int pos[256];
 	memset(start, 0, sizeof(int) * (T + 2));
 	for (int b = 0; b < B; b++)
-		start[t0[(size_t)b * C + j] + 1]++;
+		start[t0[b] + 1]++;
 	for (int t = 0; t <= T; t++)
 		start[t + 1] += start[t];
 	memcpy(pos, start, sizeof(int) * (T + 1));
 	for (int b = 0; b < B; b++)
-		order[pos[t0[(size_t)b * C + j]]++] = b;
+		order[pos[t0[b]]++] = b;
 }
-
-/* Rows whose bins are found, then summed, at a time: their bins stay in
- * the first-level cache. */
-#define BLOCK_ROWS 64
 
 // out (B, OC) = enc(inp (B, C)) · W_0 (OC, C·T)ᵀ + bias (OC), where the
 // encoding of u has bins 0 .. t0-1 full and bin t0 filled to f:
@@ -896,13 +940,13 @@ static void bins_forward(struct nn *net, float *out, const float *inp,
 	if (!net->btab_ok)
 		bins_prepare(net, w);
 	net->btab_ok = true;
-	for (int b0 = 0; b0 < B; b0 += BLOCK_ROWS) {
-		int n = B - b0 < BLOCK_ROWS ? B - b0 : BLOCK_ROWS;
-		int *t0 = net->bt0 + (size_t)b0 * C;
-		float *fill = net->bfill + (size_t)b0 * C;
-		k.loc(t0, fill, inp + (size_t)b0 * C, (size_t)n * C, T);
-		k.fwd(out + (size_t)b0 * OC, net->btab, t0, fill, n, C, T, OC,
-		      net->bocp, relu);
+	int rows = block_rows(C);
+	for (int b0 = 0; b0 < B; b0 += rows) {
+		int n = B - b0 < rows ? B - b0 : rows;
+		k.loc(net->bt0, net->bfill, inp + (size_t)b0 * C, (size_t)n * C,
+		      T);
+		k.fwd(out + (size_t)b0 * OC, net->btab, net->bt0, net->bfill, n,
+		      C, T, OC, net->bocp, relu);
 	}
 }
 
@@ -935,29 +979,28 @@ static void bins_backward(struct nn *net, float *dinp, float *dweight,
 		ldd = net->bdpad;
 	}
 	int start[256 + 2];
-	for (int j = 0; j < C; j++) {
-		bins_sort(net->border, start, net->bt0, B, C, T, j);
+	size_t row = 2 * (size_t)net->bocp;
+	for (int j = 0; j < C; j++) {	/* input j's column of the batch */
+		for (int b = 0; b < B; b++)
+			net->bcol[b] = inp[(size_t)b * C + j];
+		k.loc(net->bt0, net->bfill, net->bcol, B, T);
+		bins_sort(net->border, start, net->bt0, B, T);
 		k.bwd(dweight, d, ldd, net->bfill, net->border, start, C, T,
 		      OC, j);
-	}
-	if (!dinp)
-		return;
-	size_t row = 2 * (size_t)net->bocp;
-	for (int b = 0; b < B; b++)
-		for (int j = 0; j < C; j++) {
-			float p = inp[(size_t)b * C + j] * T;
+		for (int b = 0; dinp && b < B; b++) {
+			float p = net->bcol[b] * T;
 			if (!(p >= 0.0f && p < (float)T))
 				continue;	/* clamped: no gradient */
-			int t0 = net->bt0[(size_t)b * C + j];
 			const float *sp = net->btab + net->bocp +
-					  ((size_t)j * (T + 1) + t0) * row +
-					  net->bocp;
+					  ((size_t)j * (T + 1) +
+					   net->bt0[b]) * row + net->bocp;
 			const float *db = dout + (size_t)b * OC;
 			float s = 0.0f;
 			for (int o = 0; o < OC; o++)
 				s += db[o] * sp[o];
 			dinp[(size_t)b * C + j] += (float)T * s;
 		}
+	}
 }
 
 const float *nn_forward(struct nn *net, const float *x, int B)

@@ -91,15 +91,16 @@ struct nn *nn_new(int n_in, const int *hidden, int n_hidden, int max_batch);
 struct nn *nn_new_binned(int n_in, int bins, const int *hidden, int n_hidden,
 			 int max_batch);
 
-/** Makes net use owner's scratch (activations, gradients of activations,
- *  the binned layer's) instead of its own (freed): the members of an
- *  ensemble, run one after the other, need one. Then a forward of one of
- *  them must not come between a forward and the backward (or nn_logits,
- *  nn_loss) of another, and nn_forward's probabilities last until the
- *  next forward of any of them. owner must outlive net, have the same
- *  shape and take batches at least as large. Returns false (nothing
- *  changed) when they differ. */
-bool nn_share_scratch(struct nn *net, const struct nn *owner);
+/** A net of owner's shape (zeroed parameters, see nn_init) that uses
+ *  owner's scratch (activations, their gradients, the binned layer's)
+ *  instead of its own: the members of an ensemble, run one after the
+ *  other, need one. Then a forward of one of them must not come between a
+ *  forward and the backward (or nn_logits, nn_loss) of another, and
+ *  nn_forward's probabilities last until the next forward of any of them.
+ *  owner must not be such a net itself, and must be freed after the last
+ *  use of the new net (nn_free of either never touches the other's).
+ *  Returns NULL when out of memory. Caller frees with nn_free(). */
+struct nn *nn_new_sharing(const struct nn *owner);
 
 /** Bins per input of the first layer (1 for a plain net). */
 int nn_bins(const struct nn *net);
