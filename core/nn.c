@@ -15,14 +15,15 @@
 #include <immintrin.h>
 #endif
 
-/* The binned layer's loops come in three builds of the same arithmetic (so the
- * same results): plain C, the reference; vectors of 8 floats through the
- * GCC vector extension (gcc and clang) for the baseline instruction set
- * (SSE2 on x86-64, where a vector takes two registers); and the same
- * vectors compiled for AVX2, run where the CPU has it. A vector kernel
- * holds its sums in registers: gcc keeps a plain C array of them in
- * memory, which ran at 60% of the speed (forward, 1,024 rows). No FMA:
- * the builds round alike, and FMA gained nothing (the loads bound). */
+/* The binned layer's loops and Adam come in three builds of the same
+ * arithmetic (so the same results): plain C, the reference; vectors of 8
+ * floats through the GCC vector extension (gcc and clang; SSE for Adam's
+ * square roots) for the baseline instruction set (SSE2 on x86-64, where a
+ * vector takes two registers); and the same compiled for AVX2, run where
+ * the CPU has it. A vector kernel holds its sums in registers: gcc keeps a
+ * plain C array of them in memory, which ran at 60% of the speed
+ * (forward, 1,024 rows). No FMA: the builds round alike, and FMA gained
+ * nothing (the loads bound the forward, and a training step no faster). */
 #if defined(__GNUC__)
 #define HAVE_VEC 1
 typedef float vec __attribute__((vector_size(32)));
@@ -83,9 +84,9 @@ struct nn {
 	/* Its scratch, one allocation shared as the activations are: bins t0
 	 * (0 ≤ t0 ≤ T) and the fills f of those bins, of a block of rows
 	 * (block_rows(n_in), n_in) in the forward, of one input's column (B)
-	 * in backward (bsize entries); backward's column of inputs (B), its
-	 * rows in bin order (B), and dout padded to a multiple of 64 columns
-	 * (B, dpad) when OC is not one (NULL otherwise). */
+	 * in backward; backward's column of inputs (B), its rows in bin order
+	 * (B), and dout padded to a multiple of 64 columns (B, dpad) when OC
+	 * is not one (NULL otherwise). */
 	void *bmem;
 	int *bt0;
 	float *bfill;
@@ -235,7 +236,8 @@ static size_t adam_sse(float *param, const float *grad, float *m, float *v,
 		_mm_storeu_ps(v + i, vi);
 		__m128 d = _mm_div_ps(_mm_mul_ps(st, mi),
 				      _mm_add_ps(_mm_sqrt_ps(vi), e2));
-		_mm_storeu_ps(param + i, _mm_sub_ps(_mm_loadu_ps(param + i), d));
+		_mm_storeu_ps(param + i,
+			      _mm_sub_ps(_mm_loadu_ps(param + i), d));
 	}
 	return i;
 }
@@ -324,8 +326,8 @@ static int block_rows(int C)
 	return r < 1 ? 1 : r > BLOCK_ROWS ? BLOCK_ROWS : r;
 }
 
-/* The binned layer's table (see struct nn), aligned to a cache line by
- * hand (aligned_alloc's memalign path is another road through malloc);
+/* The binned layer's table (see struct nn), zeroed, aligned to a cache
+ * line inside its allocation (rows that straddle lines read slower);
  * false when out of memory. */
 static bool alloc_table(struct nn *net)
 {
@@ -371,7 +373,8 @@ static bool alloc_scratch(struct nn *net, size_t acts)
 	size_t order = round64(sizeof(int) * B);
 	size_t dout = dpad == OC ? 0 : round64(sizeof(float) * B * dpad);
 	size_t t0 = sizeof(int) * bsize;
-	char *q = calloc(1, fill + col + order + dout + t0);	/* dout's pad 0 */
+	/* calloc: dout's padding stays 0 */
+	char *q = calloc(1, fill + col + order + dout + t0);
 	net->bmem = q;
 	if (!q)
 		return false;
@@ -762,7 +765,7 @@ KERNEL void fwd_vec(int NV, float *restrict out, const float *restrict tab,
 			}
 			if (relu)
 #pragma GCC unroll 8
-				for (int v = 0; v < NV; v++)	/* |x|: sign off */
+				for (int v = 0; v < NV; v++)	/* |x| */
 					acc[v] = 0.5f * (acc[v] +
 							 (vec)((ivec)acc[v] &
 							       0x7fffffff));

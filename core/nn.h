@@ -8,8 +8,13 @@
  * clamp(u·T - t, 0, 1), so the layer learns a piecewise-linear function of
  * every input instead of a single slope. It is a dense layer over the
  * C·T encoded inputs, computed without materialising them: one bin per
- * input is partly full, those below it are full. With T = 1 it is the plain
- * dense layer.
+ * input is partly full, those below it are full, so with the prefix sums
+ * P and slopes S of each input's weights (a table each net rebuilds when
+ * its parameters change) an input adds P[t0] + f·S[t0], two rows read
+ * where the encoded dense layer would multiply T. Backward sorts a
+ * batch's rows by bin per input. The loops come in builds (plain C,
+ * vectors, AVX2 chosen at run time) that compute the same to the bit.
+ * With T = 1 it is the plain dense layer.
  *
  * Every layer is a forward/backward pair; backward functions ADD into their
  * gradients (+=), so gradients are zeroed once per step. All parameters live
@@ -109,8 +114,9 @@ int nn_bins(const struct nn *net);
  *  enc (B, C·bins)[b][j·bins + t] = clamp(x[b][j]·bins - t, 0, 1). */
 void nn_bins_encode(float *enc, const float *x, int B, int C, int bins);
 
-/** The builds of the binned layer's loops, each computing the same: plain
- *  C (the reference), vectors of the baseline instruction set, AVX2. */
+/** The builds of the binned layer's loops and of Adam, each computing the
+ *  same to the bit: plain C (the reference), vectors of the baseline
+ *  instruction set, AVX2. */
 enum nn_kernel { NN_KERNEL_PLAIN, NN_KERNEL_VECTOR, NN_KERNEL_AVX2 };
 
 /** The best build this compiler and CPU run (the one nets use unless

@@ -357,7 +357,8 @@ static bool binned_equals_encoded_dense(int C, int T, const int *hidden,
 	float *enc = malloc(sizeof(float) * n * T);
 	float *dxb = calloc(n, sizeof(float));
 	float *dxd = calloc(n * T, sizeof(float));
-	float *y = malloc(sizeof(float) * B), *probs = malloc(sizeof(float) * B);
+	float *y = malloc(sizeof(float) * B);
+	float *probs = malloc(sizeof(float) * B);
 	if (!CHECK(bn && dn && x && xc && enc && dxb && dxd && y && probs))
 		return false;
 	CHECK_INT(nn_bins(bn), T);
@@ -581,7 +582,7 @@ static void test_shared_scratch(void)
 			CHECK_NEAR(probs[i], pa[i], 0);
 		CHECK(memcmp(nn_grads(b), nn_grads(alone),
 			     sizeof(float) * nn_num_params(b)) == 0);
-		nn_free(a);	/* the owner first: b never touches its scratch */
+		nn_free(a);	/* the owner first: b never touches it */
 		nn_free(b);
 		nn_free(alone);
 	}
