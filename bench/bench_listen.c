@@ -147,8 +147,9 @@ static bool make_clips(const char *music)
 				    !strcasecmp(ext, ".flac") ? "flac" :
 				    !strcasecmp(ext, ".wav") ? "pcm_s16le" :
 				    "libvorbis";
-		if (harness_system("ffmpeg -nostdin -v error -y -ss %.1f -t %.1f "
-				   "-i '%s' -vn -ac 2 -ar 48000 -c:a %s '%s'",
+		if (harness_system("ffmpeg -nostdin -v error -y -ss %.1f "
+				   "-t %.1f -i '%s' -vn -ac 2 -ar 48000 "
+				   "-c:a %s '%s'",
 				   t->duration * 0.4, CLIP_S, src, codec,
 				   dst) != 0) {
 			fprintf(stderr, "bench_listen: cannot cut %s\n", src);

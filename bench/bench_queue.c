@@ -143,17 +143,17 @@ static bool bench_size(int tracks, int dim)
 		fill_choose(f, queued, 1, 2e9 + r, 2, picks);
 		fast[r] = proc_now() - a;
 		choose[r] = proc_now() - b;
-		learn_refresh_scores(l);	/* after the fill, off the path */
+		learn_refresh_scores(l);	/* after the fill, off path */
 		fill_prepare(f);
 		learn_save_due(l);
 
 		a = proc_now();
 		learn_event(l, lib->uri[i], r % 2, 1.0, 2e9 + r);
 		fill_note_event(f, lib->uri[i], r % 2, 1.0, 2e9 + r, true);
-		learn_refresh_scores(l);	/* the naive path: rescore first */
+		learn_refresh_scores(l);	/* naive: rescore first */
 		fill_choose(f, queued, 1, 2e9 + r, 2, picks);
 		naive[r] = proc_now() - a;
-		fill_prepare(f);		/* as the daemon does, off the path */
+		fill_prepare(f);		/* as the daemon does */
 		learn_save_due(l);
 	}
 	qsort(fast, ROUNDS, sizeof *fast, cmp_double);

@@ -28,7 +28,7 @@ struct affinity {
 	int32_t *artist;	/* n */
 	/* groups: a parent always comes before its children */
 	int groups, cap;
-	char **key;		/* kind letter + name (lower case for tags) */
+	char **key;		/* kind letter + name (tags lower case) */
 	char **name;		/* as first seen, for people */
 	int32_t *parent;	/* -1: the overall rate */
 	unsigned char *kind;

@@ -68,7 +68,7 @@ struct item {
 	float mean, spread;	/* the model's, fresh */
 	double p;		/* combined chance of a like */
 	double po;		/* the same at its best case */
-	double v, o;		/* value and optimistic value (history in) */
+	double v, o;		/* value, optimistic value (history in) */
 	uint32_t t;		/* tie-break */
 	int heard_ago;		/* -1 none within the window */
 	bool top;		/* among the exploit draw's candidates */
@@ -81,7 +81,7 @@ struct rank {
 	struct affinity *aff;	/* borrowed, may be NULL */
 	const int32_t *artist;	/* n, the affinity's artist groups */
 	uint64_t rng;
-	uint32_t salt;		/* tie-breaks differ from round to round */
+	uint32_t salt;		/* tie-breaks change from round to round */
 	/* history */
 	uint32_t *heard_seq;	/* n: the play number of the last hearing,
 				   0 never */
@@ -409,9 +409,12 @@ static void heap_push(struct entry *h, int *k, int cap, double v, uint32_t t,
 {
 	if (*k < cap) {
 		int c = (*k)++;
-		while (c > 0 && below(v, t, h[(c - 1) / 2].v, h[(c - 1) / 2].t)) {
-			h[c] = h[(c - 1) / 2];
-			c = (c - 1) / 2;
+		while (c > 0) {
+			int up = (c - 1) / 2;
+			if (!below(v, t, h[up].v, h[up].t))
+				break;
+			h[c] = h[up];
+			c = up;
 		}
 		h[c] = (struct entry){ v, t, i };
 		return;

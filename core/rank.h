@@ -54,9 +54,9 @@ struct rank_request {
 	rank_rescore_fn rescore;	/* fresh scores for the shortlist;
 					   NULL: use mean and spread */
 	void *rescore_ctx;
-	uint64_t stamp;			/* the caller's fingerprint of mean
-					   and spread (see rank_prepare), 0
-					   unknown */
+	uint64_t stamp;			/* the caller's fingerprint of
+					   mean and spread (rank_prepare),
+					   0 unknown */
 	const unsigned char *allowed;	/* n: may ever be picked */
 	int n_allowed;			/* how many are, -1 unknown */
 	const int *queued;		/* library indices in the queue (the
@@ -64,7 +64,7 @@ struct rank_request {
 	int n_queued;
 	double now;			/* epoch seconds */
 	bool cold;			/* too few labels, or one class */
-	double explore_rate;		/* queue.explore_rate: the base rate */
+	double explore_rate;		/* queue.explore_rate, at most */
 	int artist_spacing;		/* queue.artist_spacing */
 	double history_s;		/* queue.history_hours, in seconds */
 };
@@ -72,13 +72,13 @@ struct rank_request {
 struct rank_pick {
 	int index;			/* into the library */
 	enum rank_mode mode;
-	float score;			/* combined chance of a like, or NaN */
+	float score;			/* chance of a like, or NaN */
 	float model;			/* the model's own score, or NaN */
 	float uncertainty;		/* the ensemble's spread, or NaN */
 	int rank;			/* 1-based, among `candidates` */
 	int candidates;
-	int heard_ago;			/* songs since last heard, -1 never
-					   (within the history window) */
+	int heard_ago;			/* songs since last heard, -1
+					   not within the window */
 	double explore_p;		/* the exploration rate it drew with */
 	char reason[512];		/* words, for the log and the store */
 };

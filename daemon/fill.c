@@ -50,7 +50,7 @@ struct fill {
 	/* What the last fill_run saw: a queue that runs dry under the player
 	 * is not one the user cleared. */
 	bool seen_playing;
-	int seen_left;		/* songs from the current one to the end */
+	int seen_left;		/* songs from the current one on */
 	unsigned seen_version;	/* MPD's queue version */
 	uint64_t seed;
 	float *rows;		/* scratch for rescoring */

@@ -79,7 +79,8 @@ static bool session_start(struct session *s, const char *name, int n_soft,
 	s->pid = proc_spawn(argv, s->log);
 	int analysed = listener_wait_analysed(s->data, n_soft + n_noisy, 60);
 	return CHECK_MSG(analysed == n_soft + n_noisy,
-			 "%d of %d tracks analysed", analysed, n_soft + n_noisy);
+			 "%d of %d tracks analysed", analysed,
+			 n_soft + n_noisy);
 }
 
 static void session_stop(struct session *s)
@@ -172,7 +173,8 @@ static void test_learns_the_listeners_taste(void)
 	       exploit);
 	CHECK_INT(t.judged, 30);
 	CHECK_MSG(rate >= BAR, "like rate %.2f < %.2f", rate, BAR);
-	CHECK_MSG(explored_picks(s.data) >= 1, "no exploratory pick was judged");
+	CHECK_MSG(explored_picks(s.data) >= 1,
+		  "no exploratory pick was judged");
 	CHECK_MSG(exploit >= 20 && top >= 0.9 * exploit,
 		  "%d of %d exploit picks from the top 10%%", top, exploit);
 	session_stop(&s);

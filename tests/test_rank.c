@@ -195,8 +195,8 @@ static void test_exploit_follows_the_ranking(void)
 				  worst + 1);
 			/* A draw, not an argmax, where there is room. */
 			if (cut >= 4)
-				CHECK_MSG(distinct >= 3, "%d tracks: %d distinct "
-					  "picks", l.n, distinct);
+				CHECK_MSG(distinct >= 3, "%d tracks: %d "
+					  "distinct picks", l.n, distinct);
 			lib_close(&l);
 		}
 	}
@@ -334,7 +334,8 @@ static void test_artist_spacing(void)
 		return;
 	/* Artist 0's tracks (0-7, 80-87...) score best. */
 	for (int i = 0; i < l.n; i++) {
-		l.mean[i] = artist_of(i) == 0 ? 0.95f : 0.5f + 0.001f * (float)i;
+		l.mean[i] = artist_of(i) == 0 ? 0.95f
+					      : 0.5f + 0.001f * (float)i;
 		l.spread[i] = 0.02f;
 	}
 	struct rank_request q = request(&l);
