@@ -36,12 +36,12 @@ struct affinity {
 	int32_t *n_liked, *n_heard;	/* event counts, for words */
 	int32_t *members;	/* tracks with it as artist or innermost */
 	float *rate;		/* shrunk like rate */
-	float *odds;		/* odds factor, chain weight applied */
+	float *odds;		/* 3 per group: the odds factor for a
+				   track of 1, 2 or 3 chains */
 	float *snap;		/* odds at affinity_snapshot(), or NULL */
 	unsigned long version;	/* affinity_add() calls */
 	unsigned long snap_version;
 	struct util_index index;	/* key -> group */
-	bool used[3];		/* chains some track has */
 	char *key_buf;		/* scratch for keys */
 	size_t key_cap;
 	struct memo memo[4];	/* last folder, artist, album, genre */
@@ -131,7 +131,10 @@ static bool grow(struct affinity *a)
 	GROW(a->n_heard, cap);
 	GROW(a->members, cap);
 	GROW(a->rate, cap);
-	GROW(a->odds, cap);
+	void *o = realloc(a->odds, (size_t)cap * 3 * sizeof *a->odds);
+	if (!o)
+		return false;
+	a->odds = o;
 	a->cap = cap;
 	return true;
 }
@@ -160,7 +163,7 @@ static int intern(struct affinity *a, const char *key, const char *name,
 	a->n_liked[g] = a->n_heard[g] = 0;
 	a->members[g] = 0;
 	a->rate[g] = (float)a->prior;
-	a->odds[g] = 1.0f;
+	a->odds[3 * g] = a->odds[3 * g + 1] = a->odds[3 * g + 2] = 1.0f;
 	a->groups++;
 	if (!util_index_add(&a->index, a->key, g)) {
 		a->groups--;
@@ -278,7 +281,6 @@ bool affinity_set_track(struct affinity *a, int i, const char *uri,
 	if (folder == -3)
 		return false;
 	a->chain[CHAIN_FOLDER][i] = folder;
-	a->used[CHAIN_FOLDER] |= folder >= 0;
 	if (folder >= 0)
 		a->members[folder]++;
 	/* Artist, then the album under it (an album of no artist stands
@@ -308,7 +310,6 @@ bool affinity_set_track(struct affinity *a, int i, const char *uri,
 		a->members[art]++;
 	if (tag >= 0 && tag != art)
 		a->members[tag]++;
-	a->used[CHAIN_TAG] |= tag >= 0;
 	if (is_set(genre)) {
 		int g;
 		if (memo_is(&a->memo[3], genre, NULL)) {
@@ -320,7 +321,6 @@ bool affinity_set_track(struct affinity *a, int i, const char *uri,
 				return false;
 		}
 		a->chain[CHAIN_GENRE][i] = g;
-		a->used[CHAIN_GENRE] = true;
 		a->members[g]++;
 	}
 	a->dirty = true;
@@ -357,34 +357,39 @@ void affinity_update(struct affinity *a)
 	double p0 = (a->all_liked + 1.0) / (a->all_heard + 2.0);
 	a->prior = p0;
 	double l0 = logit(p0);
-	int chains = a->used[0] + a->used[1] + a->used[2];
-	double w = chains ? 1.0 / chains : 1.0;
 	/* Parents first (they were made first): a group without events of
-	 * its own takes its parent's rate as it is. */
+	 * its own takes its parent's rate as it is. A track's chains share
+	 * its evidence equally: each counts 1/C of its log odds ratio for a
+	 * track of C chains (a song without tags goes by its folders in
+	 * full). */
 	for (int g = 0; g < a->groups; g++) {
 		int p = a->parent[g];
 		double up = p < 0 ? p0 : a->rate[p];
+		float *o = &a->odds[3 * g];
 		if (a->heard[g] <= 0) {
 			a->rate[g] = (float)up;
-			a->odds[g] = p < 0 ? 1.0f : a->odds[p];
-		} else {
-			double r = (a->liked[g] + AFFINITY_PRIOR * up) /
-				   (a->heard[g] + AFFINITY_PRIOR);
-			a->rate[g] = (float)r;
-			a->odds[g] = (float)exp(w * (logit(r) - l0));
+			for (int c = 0; c < 3; c++)
+				o[c] = p < 0 ? 1.0f : a->odds[3 * p + c];
+			continue;
 		}
+		double r = (a->liked[g] + AFFINITY_PRIOR * up) /
+			   (a->heard[g] + AFFINITY_PRIOR);
+		a->rate[g] = (float)r;
+		double dev = logit(r) - l0;
+		for (int c = 0; c < 3; c++)
+			o[c] = (float)exp(dev / (c + 1));
 	}
 }
 
 bool affinity_snapshot(struct affinity *a)
 {
 	if (!a->snap) {
-		a->snap = malloc((size_t)(a->groups ? a->groups : 1) *
+		a->snap = malloc((size_t)(a->groups ? a->groups : 1) * 3 *
 				 sizeof *a->snap);
 		if (!a->snap)
 			return false;
 	}
-	memcpy(a->snap, a->odds, (size_t)a->groups * sizeof *a->snap);
+	memcpy(a->snap, a->odds, (size_t)a->groups * 3 * sizeof *a->snap);
 	a->snap_version = a->version;
 	return true;
 }

@@ -9,8 +9,8 @@
  * an artist, and a group never heard from takes its parent's rate. A
  * track's affinity is the odds ratio of its groups' rates against the
  * overall rate, multiplied over its chains (folders; artist and album;
- * genre) with equal weights that sum to one: a library without tags still
- * works, its folders standing in. Free of I/O and of the model.
+ * genre) with equal weights that sum to one: a song without tags goes by
+ * its folders in full. Free of I/O and of the model.
  */
 #ifndef MPDREC_AFFINITY_H
 #define MPDREC_AFFINITY_H
@@ -63,13 +63,15 @@ double affinity_prior(const struct affinity *a);
 
 /** The groups of every track, for a fast pass over a library: per chain
  *  (folder, tag, genre) the track's innermost group or -1, the track's
- *  artist group or -1, and per group its odds factor as of the last
- *  affinity_update(). Borrowed; valid until affinity_free(). */
+ *  artist group or -1, and per group three odds factors as of the last
+ *  affinity_update(), for a track of 1, 2 or 3 chains (its chains share
+ *  its evidence). Borrowed; valid until affinity_free(). */
 struct affinity_view {
 	const int32_t *chain[3];	/* n each */
 	const int32_t *artist;		/* n */
-	const float *odds;		/* groups */
-	const float *snap;		/* groups, at the snapshot, or NULL */
+	const float *odds;		/* 3 × groups */
+	const float *snap;		/* 3 × groups, at the snapshot, or
+					   NULL */
 	int groups;
 };
 
@@ -80,10 +82,13 @@ void affinity_view(const struct affinity *a, struct affinity_view *v);
  *  of a like (1: nothing known). */
 static inline float affinity_odds_of(const struct affinity_view *v, int i)
 {
+	int g[3], c = 0;
+	for (int k = 0; k < 3; k++)
+		if (v->chain[k][i] >= 0)
+			g[c++] = v->chain[k][i];
 	float f = 1.0f;
-	for (int c = 0; c < 3; c++)
-		if (v->chain[c][i] >= 0)
-			f *= v->odds[v->chain[c][i]];
+	for (int k = 0; k < c; k++)
+		f *= v->odds[3 * g[k] + c - 1];
 	return f;
 }
 
