@@ -90,8 +90,8 @@ static void bench_idle(struct mpdtest *m, const char *root)
 {
 	pid_t pid = start_daemon(m, root, "idle");
 	struct mpd_connection *c = mpdtest_connect(m);
-	listener_wait_queue(c, 2, 10);
-	mpd_run_play(c);
+	listener_begin(c, "noisy_00.wav");
+	listener_wait_queue(c, 3, 10);
 	proc_sleep(0.5);
 	mpd_run_pause(c, true);
 	proc_sleep(1.0);
@@ -141,9 +141,7 @@ static void bench_listener(struct mpdtest *m, const char *root)
 {
 	pid_t pid = start_daemon(m, root, "listen");
 	struct mpd_connection *c = mpdtest_connect(m);
-	mpd_run_clear(c);
-	listener_wait_queue(c, 2, 10);
-	mpd_run_play(c);
+	listener_begin(c, "noisy_00.wav");
 	struct tally ours = { .skip_first = LEARN_SONGS };
 	double t0 = proc_now();
 	listener_run(c, 0.3, 240, count_song, &ours);

@@ -28,6 +28,7 @@ enum opt_type {
 	OPT_PATH,
 	OPT_INT_LIST,	/* model.hidden: int array + int count */
 	OPT_LEVEL,	/* enum conf_log_level, written as its name */
+	OPT_RULES,	/* queue.include/exclude: char ** + int count */
 };
 
 /* When a changed value takes effect in a running daemon. */
@@ -40,7 +41,8 @@ struct option {
 	const char *name;	/* dotted: "group.key" or "key" */
 	enum opt_type type;
 	size_t offset;		/* of the target field in struct conf */
-	size_t count_offset;	/* OPT_INT_LIST: the int holding the length */
+	size_t count_offset;	/* OPT_INT_LIST, OPT_RULES: the int holding
+				   the length */
 	double def;		/* numbers, bools, levels */
 	const char *def_str;	/* strings and paths; NULL: unset */
 	char *(*def_fn)(void);	/* a default computed at run time */
@@ -89,15 +91,25 @@ static const struct option options[] = {
 	NUM("queue.explore_rate", OPT_DOUBLE, queue.explore_rate, 0.15, 0, 1,
 	    RELOAD, "probability that a pick explores instead of exploiting"),
 	NUM("queue.history_hours", OPT_DOUBLE, queue.history_hours, 24, 0,
-	    8760, RELOAD, "do not pick a song played within this many hours"),
+	    8760, RELOAD, "prefer songs not played within this many hours"),
 	NUM("queue.artist_spacing", OPT_INT, queue.artist_spacing, 3, 0, 100,
-	    RELOAD, "do not pick an artist among the last this many picks"),
-	NUM("queue.temperature", OPT_DOUBLE, queue.temperature, 0.1, 0.001,
-	    100, RELOAD,
-	    "softmax temperature of exploiting picks (lower: greedier)"),
+	    RELOAD, "do not pick an artist among the last this many songs"),
 	NUM("queue.settle_ms", OPT_DOUBLE, queue.settle_ms, 500, 0, 60000,
 	    RELOAD,
 	    "wait this long after a queue change before filling, in ms"),
+	NUM("queue.keep_played", OPT_INT, queue.keep_played, 20, -1, 100000,
+	    RELOAD, "played songs kept before the current one; older ones "
+	    "are cropped (-1: keep all)"),
+	{ .name = "queue.include", .type = OPT_RULES,
+	  .offset = AT(queue.include), .count_offset = AT(queue.n_include),
+	  .when = RELOAD,
+	  .help = "pick only songs matching one of these rules "
+		  "(\"path:GLOB\", \"artist:GLOB\", \"album:GLOB\", "
+		  "\"genre:GLOB\"; empty: any)" },
+	{ .name = "queue.exclude", .type = OPT_RULES,
+	  .offset = AT(queue.exclude), .count_offset = AT(queue.n_exclude),
+	  .when = RELOAD,
+	  .help = "never pick songs matching one of these rules" },
 	NUM("feedback.end_margin", OPT_DOUBLE, feedback.end_margin, 10, 0, 600,
 	    RELOAD, "seconds before the end (at most a tenth) that still count "
 	    "as played"),
@@ -354,6 +366,17 @@ static const char *suggest(const char *unknown, bool group, char *buf,
 
 /* ---- defaults and freeing ---- */
 
+static void free_rules(struct conf *c, const struct option *o)
+{
+	char ***v = field(c, o);
+	int *n = (int *)((char *)c + o->count_offset);
+	for (int k = 0; k < *n; k++)
+		free((*v)[k]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
 static bool set_default(struct conf *c, size_t i)
 {
 	const struct option *o = &options[i];
@@ -378,6 +401,9 @@ static bool set_default(struct conf *c, size_t i)
 	case OPT_INT_LIST:
 		memcpy(p, o->def_list, sizeof o->def_list);
 		*(int *)((char *)c + o->count_offset) = o->def_count;
+		break;
+	case OPT_RULES:
+		free_rules(c, o);
 		break;
 	case OPT_STRING:
 	case OPT_PATH: {
@@ -415,9 +441,12 @@ bool conf_defaults(struct conf *c)
 void conf_free(struct conf *c)
 {
 	assert(c);
-	for (size_t i = 0; i < N_OPTIONS; i++)
+	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (is_text(&options[i]))
 			free(*(char **)field(c, &options[i]));
+		else if (options[i].type == OPT_RULES)
+			free_rules(c, &options[i]);
+	}
 	free(c->path);
 	free(c->warnings);
 	memset(c, 0, sizeof *c);
@@ -459,6 +488,24 @@ static bool copy_value(struct conf *dst, const struct conf *src, size_t i)
 			return false;
 		free(*(char **)d);
 		*(char **)d = x;
+		break;
+	}
+	case OPT_RULES: {
+		char *const *from = *(char **const *)v;
+		int n = *(const int *)((const char *)src + o->count_offset);
+		char **x = calloc((size_t)(n ? n : 1), sizeof *x);
+		for (int k = 0; x && k < n; k++)
+			if (!(x[k] = strdup(from[k]))) {
+				while (k-- > 0)
+					free(x[k]);
+				free(x);
+				x = NULL;
+			}
+		if (!x)
+			return false;
+		free_rules(dst, o);
+		*(char ***)d = x;
+		*(int *)((char *)dst + o->count_offset) = n;
 		break;
 	}
 	}
@@ -568,6 +615,11 @@ static void describe_expected(const struct option *o, char *buf, size_t n)
 		snprintf(buf, n, "one of \"error\", \"warning\", \"info\", "
 				 "\"debug\"");
 		break;
+	case OPT_RULES:
+		snprintf(buf, n, "a list of strings \"FIELD:GLOB\", FIELD one "
+				 "of path, artist, album, genre, like "
+				 "[\"genre:*Rock*\", \"path:Jazz/*\"]");
+		break;
 	}
 }
 
@@ -645,6 +697,64 @@ static bool load_list(struct loader *l, const config_setting_t *s,
 	for (int k = n; k < CONF_MAX_HIDDEN; k++)
 		out[k] = 0;
 	*count = n;
+	return true;
+}
+
+bool conf_rule_parse(const char *rule, enum conf_rule_field *field,
+		     const char **glob)
+{
+	static const char *const names[] = { "path", "artist", "album",
+					     "genre" };
+	const char *colon = strchr(rule, ':');
+	if (!colon)
+		return false;
+	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+		size_t len = strlen(names[k]);
+		if ((size_t)(colon - rule) == len &&
+		    strncasecmp(rule, names[k], len) == 0) {
+			*field = (enum conf_rule_field)k;
+			*glob = colon + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool load_rules(struct loader *l, const config_setting_t *s,
+		       const struct option *o)
+{
+	int type = config_setting_type(s);
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return wrong_type(l, s, o);
+	int n = config_setting_length(s);
+	char **v = calloc((size_t)(n ? n : 1), sizeof *v);
+	if (!v) {
+		l->oom = true;
+		return fail(l, s, o, "out of memory");
+	}
+	for (int k = 0; k < n; k++) {
+		const config_setting_t *e = config_setting_get_elem(s, k);
+		const char *t = config_setting_type(e) == CONFIG_TYPE_STRING ?
+				config_setting_get_string(e) : NULL;
+		enum conf_rule_field f;
+		const char *glob;
+		bool ok = t && conf_rule_parse(t, &f, &glob) && *glob;
+		if (ok && !(v[k] = strdup(t)))
+			l->oom = true;
+		if (!ok || !v[k]) {
+			for (int j = 0; j < k; j++)
+				free(v[j]);
+			free(v);
+			if (!t)
+				return fail(l, e, o, "wrong type, rule %d is "
+					    "%s", k + 1, kind_of(e));
+			return fail(l, e, o, "rule %d \"%s\" is not "
+				    "FIELD:GLOB", k + 1, t);
+		}
+	}
+	free_rules(l->c, o);
+	*(char ***)field(l->c, o) = v;
+	*(int *)((char *)l->c + o->count_offset) = n;
 	return true;
 }
 
@@ -730,6 +840,10 @@ static bool load_option(struct loader *l, size_t i, const config_setting_t *s)
 	case OPT_STRING:
 	case OPT_PATH:
 		if (!load_text(l, s, o, p))
+			return false;
+		break;
+	case OPT_RULES:
+		if (!load_rules(l, s, o))
 			return false;
 		break;
 	}
@@ -1168,6 +1282,18 @@ bool conf_option_equal(const struct conf *a, const struct conf *b, size_t i)
 		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
 		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
 	}
+	case OPT_RULES: {
+		int na = *(const int *)((const char *)a + o->count_offset);
+		int nb = *(const int *)((const char *)b + o->count_offset);
+		char *const *va = *(char **const *)pa;
+		char *const *vb = *(char **const *)pb;
+		if (na != nb)
+			return false;
+		for (int k = 0; k < na; k++)
+			if (strcmp(va[k], vb[k]) != 0)
+				return false;
+		return true;
+	}
 	}
 	return false;
 }
@@ -1220,6 +1346,21 @@ static void format_value(const struct conf *c, const struct option *o,
 			snprintf(buf, n, "\"%s\"", s);
 		else
 			snprintf(buf, n, "(unset)");
+		break;
+	}
+	case OPT_RULES: {
+		char *const *v = *(char **const *)p;
+		int count = *(const int *)((const char *)c + o->count_offset);
+		size_t used = 0;
+		buf[0] = '\0';
+		for (int k = 0; k < count; k++) {
+			int r = snprintf(buf + used, n - used, "%s\"%s\"",
+					 k ? ", " : "[", v[k]);
+			if (r < 0 || (size_t)r >= n - used)
+				return;
+			used += (size_t)r;
+		}
+		snprintf(buf + used, n - used, "%s", count > 0 ? "]" : "[]");
 		break;
 	}
 	}

@@ -19,6 +19,21 @@ enum conf_source {
 	CONF_SOURCE_COMMAND_LINE,	/* e.g. -v: log.level debug */
 };
 
+/** The fields a queue.include / queue.exclude rule can test: "path:GLOB",
+ *  "artist:GLOB", "album:GLOB", "genre:GLOB" (fnmatch globs; tags compare
+ *  without case). */
+enum conf_rule_field {
+	CONF_RULE_PATH,
+	CONF_RULE_ARTIST,
+	CONF_RULE_ALBUM,
+	CONF_RULE_GENRE,
+};
+
+/** Splits a rule "field:glob" into its field and glob (borrowed from rule).
+ *  Returns false when the field is not one of the above. */
+bool conf_rule_parse(const char *rule, enum conf_rule_field *field,
+		     const char **glob);
+
 /** Log levels, in order of verbosity. */
 enum conf_log_level {
 	CONF_LOG_ERROR,
@@ -44,8 +59,12 @@ struct conf {
 		double explore_rate;
 		double history_hours;
 		int artist_spacing;
-		double temperature;
 		double settle_ms;
+		int keep_played;	/* -1: keep every played song */
+		char **include;		/* rules "field:glob", n_include */
+		int n_include;
+		char **exclude;
+		int n_exclude;
 	} queue;
 	struct {
 		double end_margin;

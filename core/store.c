@@ -135,6 +135,7 @@ enum st {
 	ST_MODEL_REJECT,
 	ST_REJECTED_TRIM,
 	ST_HAS_EVENT,
+	ST_TRACK_TAGS,
 	ST_N
 };
 
@@ -248,6 +249,11 @@ static const char *const st_sql[ST_N] = {
 	[ST_HAS_EVENT] =
 	"SELECT 1 FROM events WHERE time = ?1 AND uri = ?2 AND kind = ?3"
 	" LIMIT 1",
+	/* The rows and order of ST_LIBRARY. */
+	[ST_TRACK_TAGS] =
+	"SELECT uri, artist, album, genre FROM tracks"
+	" WHERE status = 1 AND features_version = ?1 AND features_dim = ?2"
+	" AND length(features) = ?2 * 4 ORDER BY uri",
 };
 
 struct store {
@@ -2244,4 +2250,38 @@ bool store_has_event(struct store *s, const struct store_event *e, bool *has)
 	*has = rc == SQLITE_ROW;
 	sqlite3_reset(st);
 	return true;
+}
+
+/* --- tags for the queue filler ------------------------------------------ */
+
+bool store_each_track_tags(struct store *s, int version, int dim,
+			   bool (*fn)(const char *uri, const char *artist,
+				      const char *album, const char *genre,
+				      void *ctx),
+			   void *ctx)
+{
+	assert(s && fn && dim > 0);
+	sqlite3_stmt *st = stmt(s, ST_TRACK_TAGS, "track tags");
+	if (!st)
+		return false;
+	sqlite3_bind_int(st, 1, version);
+	sqlite3_bind_int(st, 2, dim);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t[4];
+		for (int k = 0; k < 4; k++) {
+			t[k] = (const char *)sqlite3_column_text(st, k);
+			if (t[k] && !*t[k])
+				t[k] = NULL;
+		}
+		if (t[0] && !fn(t[0], t[1], t[2], t[3], ctx)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	bool ok = rc == SQLITE_DONE;
+	if (!ok)
+		fail_db(s, "track tags");
+	sqlite3_reset(st);
+	return ok;
 }

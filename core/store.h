@@ -235,6 +235,18 @@ bool store_set_pick_outcome(struct store *s, const char *uri, int outcome);
 bool store_pick_stats(struct store *s, int last, bool explored_only,
 		      int *liked, int *judged);
 
+/* --- tags for the queue filler ---------------------------------------- */
+
+/** Calls fn with the URI and the tags (NULL when untagged) of every track
+ *  store_load_library(s, version, dim) returns, in its order; strings
+ *  borrowed for the call. Streams: fn must not use the store. Stops early
+ *  when fn returns false. Returns false on a database error. */
+bool store_each_track_tags(struct store *s, int version, int dim,
+			   bool (*fn)(const char *uri, const char *artist,
+				      const char *album, const char *genre,
+				      void *ctx),
+			   void *ctx);
+
 /* --- model ------------------------------------------------------------- */
 
 /** Saves the model blob (with its own checksum) atomically, replacing the

@@ -101,7 +101,6 @@ struct daemon {
 	bool reload_again;	/* SIGHUP while one was read */
 	bool idle;		/* an idle command is outstanding */
 	double fill_at;		/* monotonic time of the next fill, 0 none */
-	bool was_playing;
 	bool scan_wanted;
 	struct pending *pending;
 	int n_pending;
@@ -264,6 +263,8 @@ static void feedback(struct daemon *d, const char *uri, enum store_kind kind,
 			 weight);
 	if (stored && !store_set_pick_outcome(d->store, uri, label))
 		log_warning("pick outcome: %s", store_error(d->store));
+	fill_note_event(d->fill, uri, label, weight, e.time,
+			!strcmp(source, "watch"));
 	if (label >= 0 && !learn_event(d->learn, uri, label, weight, e.time))
 		log_debug("%s is not analysed yet: learned at the next "
 			  "retrain", uri);
@@ -277,7 +278,6 @@ static void on_verdict(struct daemon *d, const struct watch_verdict *v)
 	int label = v->kind == WATCH_LIKE ? 1 : v->kind == WATCH_SKIP ? 0 : -1;
 	log_debug("%s: %s after %.1f of %.1f s heard", v->uri, v->why,
 		  v->played, v->duration);
-	fill_note_played(d->fill, v->uri);
 	feedback(d, v->uri, kind, label, v->weight, v->played, v->duration,
 		 "watch", v->why);
 }
@@ -318,10 +318,6 @@ static bool observe(struct daemon *d)
 	struct watch_verdict v;
 	if (watch_observe(&d->watch, &o, &v))
 		on_verdict(d, &v);
-	d->was_playing = state == MPD_STATE_PLAY ||
-			 (d->was_playing && state == MPD_STATE_STOP &&
-			  mpd_status_get_queue_length(st) > 0 &&
-			  mpd_status_get_song_pos(st) < 0);
 	if (song)
 		mpd_song_free(song);
 	mpd_status_free(st);
@@ -485,12 +481,13 @@ static void on_disconnected(struct daemon *d)
 static void do_fill(struct daemon *d)
 {
 	d->fill_at = 0;
-	int n = fill_run(d->fill, link_conn(d->link), util_epoch(),
-			 d->was_playing);
+	int n = fill_run(d->fill, link_conn(d->link), util_epoch());
 	if (n < 0)
 		link_check(d->link, "filling the queue", util_mono());
 	/* Catch up with the last events now that the queue is full. */
 	learn_refresh_scores(d->learn);
+	fill_prepare(d->fill);
+	learn_save_due(d->learn);
 	/* Scores go out to MPD in small rounds between other work. */
 	if (d->sticker && link_up(d->link) &&
 	    sticker_after_fill(d->sticker, d->link, d->learn) > 0)

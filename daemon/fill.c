@@ -1,15 +1,21 @@
 #include "daemon/fill.h"
 
 #include "conf/conf.h"
+#include "core/affinity.h"
+#include "core/model.h"
 #include "core/rank.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/learn.h"
 #include "daemon/log.h"
+#include "features/table.h"
 
+#include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <mpd/client.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,8 +23,6 @@
 /* Below this many labelled events, or with one class only, picks are cold:
  * spread over the feature space. */
 #define COLD_EVENTS 4
-/* Tracks remembered as recently heard or picked. */
-#define RECENT 32
 /* Our picks remembered, to tell the user's songs from ours. */
 #define OURS 256
 /* Banned URIs whose queued copies wait to be removed. */
@@ -28,46 +32,246 @@ struct fill {
 	const struct conf *conf;
 	struct store *store;
 	struct learn *learn;
+	struct affinity *aff;
 	struct rank *rank;
-	unsigned char *eligible;
-	int recent[RECENT];	/* library indices, most recent first */
-	int n_recent;
-	char *artists[64];	/* last artists heard or picked, ring */
-	int artist_head;
+	unsigned char *allowed;	/* n: rules, bans, duration */
+	int n_allowed;
+	uint64_t rules_hash;	/* of the rules `allowed` applies */
+	int *banned_now;	/* tracks banned since the library loaded */
+	int n_banned_now;
 	char *ours[OURS];	/* ring of our picks' URIs */
 	int ours_head;
 	unsigned our_ids[OURS];	/* ring of the queue ids MPD gave them */
 	int ids_head;
-	bool *banned;		/* per library track: lib->banned, and bans
-				   since the library was loaded */
 	char *purge[PURGE_MAX];	/* banned: our queued copies to remove */
 	int n_purge;
 	bool said_random;
+	bool said_stopped;
+	/* What the last fill_run saw: a queue that runs dry under the player
+	 * is not one the user cleared. */
+	bool seen_playing;
+	int seen_left;		/* songs from the current one on */
+	unsigned seen_version;	/* MPD's queue version */
 	uint64_t seed;
+	float *rows;		/* scratch for rescoring */
+	int rows_cap;
 };
 
-static void rebuild(struct fill *f)
+/* --- rules --------------------------------------------------------------- */
+
+static uint64_t rules_hash(const struct conf *c)
+{
+	uint64_t h = util_hash("rules");
+	char num[64];
+	snprintf(num, sizeof num, "%.17g", c->feedback.min_duration);
+	h = h * 31 + util_hash(num);
+	for (int k = 0; k < c->queue.n_include; k++)
+		h = h * 31 + util_hash(c->queue.include[k]);
+	h = h * 37 + 1;
+	for (int k = 0; k < c->queue.n_exclude; k++)
+		h = h * 31 + util_hash(c->queue.exclude[k]);
+	return h;
+}
+
+static bool rule_matches(const char *rule, const char *uri,
+			 const char *artist, const char *album,
+			 const char *genre)
+{
+	enum conf_rule_field field;
+	const char *glob;
+	if (!conf_rule_parse(rule, &field, &glob))
+		return false;
+	switch (field) {
+	case CONF_RULE_PATH:
+		return fnmatch(glob, uri, 0) == 0;
+	case CONF_RULE_ARTIST:
+		return artist && fnmatch(glob, artist, FNM_CASEFOLD) == 0;
+	case CONF_RULE_ALBUM:
+		return album && fnmatch(glob, album, FNM_CASEFOLD) == 0;
+	case CONF_RULE_GENRE:
+		return genre && fnmatch(glob, genre, FNM_CASEFOLD) == 0;
+	}
+	return false;
+}
+
+/* Whether the user's include and exclude rules let a track be picked. */
+static bool allowed_by_rules(const struct fill *f, const char *uri,
+			     const char *artist, const char *album,
+			     const char *genre)
+{
+	const struct conf *c = f->conf;
+	bool in = c->queue.n_include == 0;
+	for (int k = 0; !in && k < c->queue.n_include; k++)
+		in = rule_matches(c->queue.include[k], uri, artist, album,
+				  genre);
+	for (int k = 0; in && k < c->queue.n_exclude; k++)
+		in = !rule_matches(c->queue.exclude[k], uri, artist, album,
+				   genre);
+	return in;
+}
+
+struct tags_pass {
+	struct fill *f;
+	const struct store_library *lib;
+	bool groups;		/* place the tracks in their groups too */
+	bool oom;
+	int excluded;
+	int next;		/* the library's order: no lookup needed */
+};
+
+static bool on_tags(const char *uri, const char *artist, const char *album,
+		    const char *genre, void *ctx)
+{
+	struct tags_pass *t = ctx;
+	struct fill *f = t->f;
+	int i = t->next < t->lib->n && !strcmp(t->lib->uri[t->next], uri) ?
+		t->next : learn_find(f->learn, uri);
+	if (i < 0)
+		return true;
+	t->next = i + 1;
+	if (t->groups && !affinity_set_track(f->aff, i, uri, artist, album,
+					     genre)) {
+		t->oom = true;
+		return false;
+	}
+	if (f->allowed[i] &&
+	    !allowed_by_rules(f, uri, artist, album, genre)) {
+		f->allowed[i] = 0;
+		t->excluded++;
+	}
+	return true;
+}
+
+/* Recomputes which tracks may be picked; with `groups`, places every track
+ * in its groups as well (one read of the tags for both). */
+static bool apply_rules(struct fill *f, bool groups)
+{
+	const struct store_library *lib = learn_library(f->learn);
+	/* The library's banned flags hold the bans of tracks, artists and
+	 * albums as loaded; bans since are in banned_now. */
+	for (int i = 0; i < lib->n; i++)
+		f->allowed[i] = !lib->banned[i] &&
+			lib->duration[i] >= f->conf->feedback.min_duration;
+	for (int k = 0; k < f->n_banned_now; k++)
+		f->allowed[f->banned_now[k]] = 0;
+	struct tags_pass t = { .f = f, .lib = lib, .groups = groups };
+	if (!store_each_track_tags(f->store, FEATURES_VERSION, lib->dim,
+				   on_tags, &t) || t.oom) {
+		log_warning("reading tags: %s", t.oom ? "out of memory" :
+			    store_error(f->store));
+		return false;
+	}
+	f->rules_hash = rules_hash(f->conf);
+	f->n_allowed = 0;
+	for (int i = 0; i < lib->n; i++)
+		f->n_allowed += f->allowed[i];
+	if (t.excluded > 0)
+		log_info("%d of %d tracks left out by queue.include and "
+			 "queue.exclude", t.excluded, lib->n);
+	return true;
+}
+
+/* --- history ------------------------------------------------------------- */
+
+struct event_copy {
+	int index;
+	double time, weight;
+	int label;
+	bool heard;
+};
+
+struct history_pass {
+	struct fill *f;
+	struct event_copy *v;
+	int n, cap;
+};
+
+static bool is_heard(const struct store_event *e)
+{
+	return e->kind == STORE_KIND_PLAYED || e->kind == STORE_KIND_SKIPPED ||
+	       e->kind == STORE_KIND_UNLABELLED;
+}
+
+static bool on_event(const struct store_event *e, void *ctx)
+{
+	struct history_pass *h = ctx;
+	int i = learn_find(h->f->learn, e->uri);
+	if (i < 0)
+		return true;
+	if (h->n == h->cap) {
+		int cap = h->cap ? 2 * h->cap : 256;
+		struct event_copy *v = realloc(h->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return false;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = (struct event_copy){ i, e->time, e->weight, e->label,
+					    is_heard(e) };
+	return true;
+}
+
+/* Replays the stored events, oldest first, into the history and the
+ * affinities. */
+static void load_history(struct fill *f)
+{
+	int64_t all = 0, labelled = 0;
+	if (!store_count_events(f->store, &all, &labelled)) {
+		log_warning("counting events: %s", store_error(f->store));
+		return;
+	}
+	struct history_pass h = { .f = f };
+	if (all > 0 && !store_each_recent_event(f->store,
+						all > INT_MAX ? INT_MAX :
+						(int)all, on_event, &h))
+		log_warning("reading events: %s", store_error(f->store));
+	for (int k = h.n - 1; k >= 0; k--) {
+		const struct event_copy *e = &h.v[k];
+		rank_event(f->rank, e->index, e->time, e->label, e->heard);
+		if (e->label == 0 || e->label == 1)
+			affinity_add(f->aff, e->index, e->label,
+				     e->weight > 0 ? e->weight : 1.0);
+	}
+	free(h.v);
+}
+
+/* --- building ------------------------------------------------------------ */
+
+static void drop(struct fill *f)
 {
 	rank_free(f->rank);
 	f->rank = NULL;
-	free(f->eligible);
-	f->eligible = NULL;
-	free(f->banned);
-	f->banned = NULL;
+	affinity_free(f->aff);
+	f->aff = NULL;
+	free(f->allowed);
+	f->allowed = NULL;
+	free(f->banned_now);
+	f->banned_now = NULL;
+	f->n_banned_now = 0;
+}
+
+static void rebuild(struct fill *f)
+{
+	drop(f);
 	const struct store_library *lib = learn_library(f->learn);
 	if (!lib || lib->n == 0)
 		return;
-	f->banned = malloc((size_t)lib->n * sizeof *f->banned);
-	if (f->banned)
-		memcpy(f->banned, lib->banned,
-		       (size_t)lib->n * sizeof *f->banned);
 	char err[256];
-	f->rank = rank_new(lib->x, lib->n, lib->dim, f->seed++, err,
+	f->aff = affinity_new(lib->n);
+	f->allowed = malloc((size_t)lib->n);
+	if (!f->aff || !f->allowed || !apply_rules(f, true)) {
+		log_warning("queue: out of memory for %d tracks", lib->n);
+		drop(f);
+		return;
+	}
+	f->rank = rank_new(lib->x, lib->n, lib->dim, f->aff, f->seed++, err,
 			   sizeof err);
-	if (!f->rank)
+	if (!f->rank) {
 		log_warning("ranking: %s", err);
-	f->eligible = malloc((size_t)lib->n);
-	f->n_recent = 0;
+		drop(f);
+		return;
+	}
+	load_history(f);
 }
 
 struct fill *fill_new(const struct conf *c, struct store *store,
@@ -88,30 +292,19 @@ void fill_free(struct fill *f)
 {
 	if (!f)
 		return;
-	rank_free(f->rank);
-	free(f->eligible);
-	free(f->banned);
-	for (int i = 0; i < 64; i++)
-		free(f->artists[i]);
+	drop(f);
 	for (int i = 0; i < OURS; i++)
 		free(f->ours[i]);
 	for (int i = 0; i < f->n_purge; i++)
 		free(f->purge[i]);
+	free(f->rows);
 	free(f);
 }
 
 void fill_set_conf(struct fill *f, const struct conf *c)
 {
+	/* New rules are applied at the next choice (their hash changed). */
 	f->conf = c;
-}
-
-void fill_ban(struct fill *f, const char *uri)
-{
-	int i = learn_find(f->learn, uri);
-	if (i >= 0 && f->banned)
-		f->banned[i] = true;
-	if (f->n_purge < PURGE_MAX && (f->purge[f->n_purge] = strdup(uri)))
-		f->n_purge++;
 }
 
 void fill_library_changed(struct fill *f)
@@ -119,28 +312,36 @@ void fill_library_changed(struct fill *f)
 	rebuild(f);
 }
 
-static void note_index(struct fill *f, int idx)
+void fill_note_event(struct fill *f, const char *uri, int label,
+		     double weight, double now, bool heard)
 {
-	if (idx < 0)
+	if (!f->rank)
 		return;
-	int n = f->n_recent < RECENT ? f->n_recent : RECENT - 1;
-	memmove(f->recent + 1, f->recent, (size_t)n * sizeof *f->recent);
-	f->recent[0] = idx;
-	f->n_recent = n + 1;
-	const struct store_library *lib = learn_library(f->learn);
-	/* A track without an artist tag is an artist of its own: it never
-	 * blocks others. */
-	if (lib->artist[idx]) {
-		int slot = f->artist_head++ % 64;
-		free(f->artists[slot]);
-		f->artists[slot] = strdup(lib->artist[idx]);
-	}
+	int i = learn_find(f->learn, uri);
+	if (i < 0)
+		return;
+	rank_event(f->rank, i, now, label, heard);
+	if (label == 0 || label == 1)
+		affinity_add(f->aff, i, label, weight > 0 ? weight : 1.0);
 }
 
-void fill_note_played(struct fill *f, const char *uri)
+void fill_ban(struct fill *f, const char *uri)
 {
-	if (f->rank)
-		note_index(f, learn_find(f->learn, uri));
+	if (f->n_purge < PURGE_MAX && (f->purge[f->n_purge] = strdup(uri)))
+		f->n_purge++;
+	if (!f->rank)
+		return;
+	int i = learn_find(f->learn, uri);
+	if (i < 0)
+		return;
+	int *v = realloc(f->banned_now, (size_t)(f->n_banned_now + 1) *
+			 sizeof *v);
+	if (v) {
+		f->banned_now = v;
+		f->banned_now[f->n_banned_now++] = i;
+	}
+	f->n_allowed -= f->allowed[i];
+	f->allowed[i] = 0;
 }
 
 bool fill_queued_by_us(const struct fill *f, const char *uri)
@@ -151,55 +352,6 @@ bool fill_queued_by_us(const struct fill *f, const char *uri)
 	return false;
 }
 
-static bool artist_recent(const struct fill *f, const char *artist)
-{
-	int spacing = f->conf->queue.artist_spacing;
-	if (!artist || spacing <= 0)
-		return false;
-	if (spacing > 64)
-		spacing = 64;
-	for (int k = 1; k <= spacing && k <= f->artist_head; k++) {
-		const char *a = f->artists[(f->artist_head - k) % 64];
-		if (a && !strcasecmp(a, artist))
-			return true;
-	}
-	return false;
-}
-
-static bool unflag_played(const char *uri, void *ctx)
-{
-	struct fill *f = ctx;
-	int i = learn_find(f->learn, uri);
-	if (i >= 0)
-		f->eligible[i] = 0;
-	return true;
-}
-
-/* Marks the candidates: analysed, not queued, not heard lately, artist not
- * just heard, not banned, long enough. Returns how many. */
-static int mark_eligible(struct fill *f, const char *const *queued,
-			 int n_queued, double now, bool strict)
-{
-	const struct store_library *lib = learn_library(f->learn);
-	for (int i = 0; i < lib->n; i++)
-		f->eligible[i] = !(f->banned ? f->banned : lib->banned)[i] &&
-			lib->duration[i] >= f->conf->feedback.min_duration &&
-			(!strict || !artist_recent(f, lib->artist[i]));
-	for (int k = 0; k < n_queued; k++) {
-		int i = learn_find(f->learn, queued[k]);
-		if (i >= 0)
-			f->eligible[i] = 0;
-	}
-	double since = now - f->conf->queue.history_hours * 3600.0;
-	if (strict &&
-	    !store_each_played_since(f->store, since, unflag_played, f))
-		log_warning("recent plays: %s", store_error(f->store));
-	int n = 0;
-	for (int i = 0; i < lib->n; i++)
-		n += f->eligible[i];
-	return n;
-}
-
 static void remember_ours(struct fill *f, const char *uri)
 {
 	int slot = f->ours_head++ % OURS;
@@ -207,56 +359,152 @@ static void remember_ours(struct fill *f, const char *uri)
 	f->ours[slot] = strdup(uri);
 }
 
+/* --- choosing ------------------------------------------------------------ */
+
+/* A fingerprint of the learner's scores: they change all at once when the
+ * library is rescored, so a few of them tell. */
+static uint64_t scores_stamp(const float *mean, const float *spread, int n)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
+	for (int k = 0; k < 64 && n > 0; k++) {
+		size_t i = (size_t)k * (size_t)n / 64;
+		uint32_t a, b;
+		memcpy(&a, &mean[i], 4);
+		memcpy(&b, &spread[i], 4);
+		h = (h ^ a) * 1099511628211ULL;
+		h = (h ^ b) * 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+void fill_prepare(struct fill *f)
+{
+	const float *mean, *spread;
+	if (f->rank && learn_scores_cached(f->learn, &mean, &spread))
+		rank_prepare(f->rank, mean, spread,
+			     scores_stamp(mean, spread,
+					  learn_library(f->learn)->n));
+}
+
+/* core/rank's rescore: the shortlist through the model as it is now. */
+static void rescore(void *ctx, const int *idx, int k, float *mean,
+		    float *spread)
+{
+	struct fill *f = ctx;
+	const struct store_library *lib = learn_library(f->learn);
+	if (k > f->rows_cap) {
+		float *rows = realloc(f->rows, (size_t)k * lib->dim *
+				      sizeof *rows);
+		if (!rows) {
+			const float *m, *s;
+			learn_scores_cached(f->learn, &m, &s);
+			for (int e = 0; e < k; e++) {
+				mean[e] = m[idx[e]];
+				spread[e] = s[idx[e]];
+			}
+			return;
+		}
+		f->rows = rows;
+		f->rows_cap = k;
+	}
+	for (int e = 0; e < k; e++)
+		memcpy(f->rows + (size_t)e * lib->dim,
+		       lib->x + (size_t)idx[e] * lib->dim,
+		       (size_t)lib->dim * sizeof *f->rows);
+	model_score(learn_model(f->learn), f->rows, k, mean, spread);
+}
+
 int fill_choose(struct fill *f, const char *const *queued, int n_queued,
 		double now, int need, struct rank_pick *out)
 {
-	if (!f->rank || !f->eligible || need <= 0)
+	if (!f->rank || need <= 0)
 		return 0;
-	/* A small library can run out of tracks not heard lately or by
-	 * other artists: rather than let the queue run dry, relax those two
-	 * rules (never the queue, bans or the minimum duration). */
-	if (mark_eligible(f, queued, n_queued, now, true) < need &&
-	    mark_eligible(f, queued, n_queued, now, false) > 0)
-		log_debug("few candidates: artist spacing and history relaxed");
+	if (f->rules_hash != rules_hash(f->conf))
+		apply_rules(f, false);
 	int labelled, likes;
 	learn_counts(f->learn, &labelled, &likes);
 	bool cold = labelled < COLD_EVENTS || likes == 0 || likes == labelled;
+	/* Never a full rescore on this path: the scores as they are, and the
+	 * shortlist rescored by rank through rescore(). Only the very first
+	 * fill scores the library. */
 	const float *mean = NULL, *spread = NULL;
-	if (!cold && !learn_scores(f->learn, &mean, &spread))
-		cold = true;
+	if (!cold && !learn_scores_cached(f->learn, &mean, &spread)) {
+		learn_refresh_scores(f->learn);
+		if (!learn_scores_cached(f->learn, &mean, &spread))
+			cold = true;
+	}
+	int *qi = malloc((size_t)(n_queued > 0 ? n_queued : 1) * sizeof *qi);
+	if (!qi)
+		return 0;
+	for (int k = 0; k < n_queued; k++)
+		qi[k] = learn_find(f->learn, queued[k]);
 	const struct store_library *lib = learn_library(f->learn);
-	int n = 0;
-	for (; n < need; n++) {
-		struct rank_request q = {
-			.mean = mean,
-			.spread = spread,
-			.eligible = f->eligible,
-			.recent = f->recent,
-			.n_recent = f->n_recent,
-			.cold = cold,
-			.temperature = f->conf->queue.temperature,
-			.explore_rate = f->conf->queue.explore_rate,
-		};
-		struct rank_pick *p = &out[n];
-		if (!rank_pick(f->rank, &q, p)) {
-			log_info("no candidate left to queue (%d analysed, "
-				 "all queued, heard lately, banned or "
-				 "spaced by artist)", lib->n);
-			break;
+	struct rank_request q = {
+		.mean = mean,
+		.spread = spread,
+		.rescore = rescore,
+		.rescore_ctx = f,
+		.stamp = mean ? scores_stamp(mean, spread, lib->n) : 0,
+		.allowed = f->allowed,
+		.n_allowed = f->n_allowed,
+		.queued = qi,
+		.n_queued = n_queued,
+		.now = now,
+		.cold = cold,
+		.explore_rate = f->conf->queue.explore_rate,
+		.artist_spacing = f->conf->queue.artist_spacing,
+		.history_s = f->conf->queue.history_hours * 3600.0,
+	};
+	int n = rank_choose(f->rank, &q, need, out);
+	free(qi);
+	if (n < need)
+		log_info("no candidate left to queue (%d analysed, all queued, "
+			 "left out by rules, banned or too short)", lib->n);
+	for (int k = 0; k < n; k++)
+		remember_ours(f, lib->uri[out[k].index]);
+	return n;
+}
+
+int fill_list_queue(struct mpd_connection *c, char ***out)
+{
+	*out = NULL;
+	struct mpd_status *st = mpd_run_status(c);
+	if (!st)
+		return -1;
+	int pos = mpd_status_get_song_pos(st);
+	mpd_status_free(st);
+	char **v = NULL;
+	int n = 0, cap = 0;
+	if (!mpd_send_list_queue_range_meta(c, (unsigned)(pos > 0 ? pos : 0),
+					    UINT_MAX))
+		return -1;
+	struct mpd_song *song;
+	while ((song = mpd_recv_song(c))) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nv = realloc(v, (size_t)cap * sizeof *nv);
+			if (!nv) {
+				mpd_song_free(song);
+				break;
+			}
+			v = nv;
 		}
-		f->eligible[p->index] = 0;
-		note_index(f, p->index);
-		remember_ours(f, lib->uri[p->index]);
-		/* The artist rule holds within one round of picks too. */
-		const char *artist = lib->artist[p->index];
-		for (int i = 0; artist && f->conf->queue.artist_spacing > 0 &&
-				i < lib->n; i++)
-			if (f->eligible[i] && lib->artist[i] &&
-			    !strcasecmp(lib->artist[i], artist))
-				f->eligible[i] = 0;
+		v[n] = strdup(mpd_song_get_uri(song));
+		n += v[n] != NULL;
+		mpd_song_free(song);
+	}
+	*out = v;
+	if (!mpd_response_finish(c)) {
+		for (int i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		*out = NULL;
+		return -1;
 	}
 	return n;
 }
+
+/* --- filling ------------------------------------------------------------- */
 
 static bool ours_by_id(const struct fill *f, unsigned id)
 {
@@ -305,44 +553,52 @@ static int purge_banned(struct fill *f, struct mpd_connection *c, int pos,
 	return n;
 }
 
-/* The URIs of the current song and those after it (`from` = the current
- * position, 0 when none): songs already played earlier in the queue may
- * come back. Caller frees each and the array. -1 on error. */
-static int list_queue(struct mpd_connection *c, int from, char ***out)
+/* Removes played songs beyond queue.keep_played before the current one (as
+ * mpd-sima's Crop). Returns how many, or -1 on an MPD error. */
+static int crop(const struct fill *f, struct mpd_connection *c, int pos)
 {
-	char **v = NULL;
-	int n = 0, cap = 0;
-	if (!mpd_send_list_queue_range_meta(c, (unsigned)(from > 0 ? from : 0),
-					    UINT_MAX))
+	int keep = f->conf->queue.keep_played;
+	if (keep < 0 || pos <= keep)
+		return 0;
+	if (!mpd_run_delete_range(c, 0, (unsigned)(pos - keep)))
 		return -1;
-	struct mpd_song *song;
-	while ((song = mpd_recv_song(c))) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **nv = realloc(v, (size_t)cap * sizeof *nv);
-			if (!nv) {
-				mpd_song_free(song);
-				break;
-			}
-			v = nv;
-		}
-		v[n] = strdup(mpd_song_get_uri(song));
-		n += v[n] != NULL;
-		mpd_song_free(song);
-	}
-	*out = v;
-	if (!mpd_response_finish(c)) {
-		for (int i = 0; i < n; i++)
-			free(v[i]);
-		free(v);
-		*out = NULL;
-		return -1;
-	}
-	return n;
+	log_info("cropped %d played songs from the queue (queue.keep_played "
+		 "%d)", pos - keep, keep);
+	return pos - keep;
 }
 
-int fill_run(struct fill *f, struct mpd_connection *c, double now,
-	     bool start)
+/* Whether playback ran out of songs rather than the user stopping or
+ * editing the queue. MPD then stands stopped with no current song, and the
+ * queue is as it was while it played (its version unchanged), or, in
+ * consume mode, empty after one version step per song that was left (MPD
+ * removes each as it is played or skipped). After `mpc clear` or `mpc add`
+ * the version moved on otherwise: the queue is the user's. */
+static bool ran_dry(const struct fill *f, bool playing, int pos, int len,
+		    unsigned version, bool consume)
+{
+	if (playing || pos >= 0 || !f->seen_playing)
+		return false;
+	return version == f->seen_version ||
+	       (consume && len == 0 &&
+		version - f->seen_version == (unsigned)f->seen_left);
+}
+
+/* Remembers what a fill saw while MPD played. */
+static void seen(struct fill *f, struct mpd_connection *c)
+{
+	struct mpd_status *st = mpd_run_status(c);
+	if (!st)
+		return;
+	int len = (int)mpd_status_get_queue_length(st);
+	int pos = mpd_status_get_song_pos(st);
+	enum mpd_state state = mpd_status_get_state(st);
+	f->seen_playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
+	f->seen_left = pos >= 0 ? len - pos : 0;
+	f->seen_version = mpd_status_get_queue_version(st);
+	mpd_status_free(st);
+}
+
+int fill_run(struct fill *f, struct mpd_connection *c, double now)
 {
 	struct mpd_status *st = mpd_run_status(c);
 	if (!st)
@@ -351,13 +607,28 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 	int len = (int)mpd_status_get_queue_length(st);
 	int pos = mpd_status_get_song_pos(st);
 	enum mpd_state state = mpd_status_get_state(st);
+	unsigned version = mpd_status_get_queue_version(st);
+	bool consume = mpd_status_get_consume(st);
 	mpd_status_free(st);
 	if (f->n_purge > 0) {
 		int removed = purge_banned(f, c, pos, len);
 		if (removed < 0)
 			return -1;
 		len -= removed;
+		if (removed > 0) {
+			/* Our own edit: the queue's new version is no user's. */
+			struct mpd_status *now_st = mpd_run_status(c);
+			if (!now_st)
+				return -1;
+			version = mpd_status_get_queue_version(now_st);
+			mpd_status_free(now_st);
+		}
 	}
+	bool playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
+	bool dry = ran_dry(f, playing, pos, len, version, consume);
+	f->seen_playing = playing;
+	f->seen_left = playing && pos >= 0 ? len - pos : 0;
+	f->seen_version = version;
 	if (random) {
 		if (!f->said_random)
 			log_info("MPD's random mode is on: \"songs ahead\" "
@@ -367,16 +638,34 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 		return 0;
 	}
 	f->said_random = false;
-	int ahead = pos >= 0 ? len - pos - 1 : len;
+	if (!playing && !dry) {
+		if (!f->said_stopped)
+			log_info("MPD is stopped: the queue is yours; mpdrec "
+				 "fills it once you play");
+		f->said_stopped = true;
+		return 0;
+	}
+	f->said_stopped = false;
+	if (playing && pos > 0) {
+		int cropped = crop(f, c, pos);
+		if (cropped < 0)
+			return -1;
+		pos -= cropped;
+		len -= cropped;
+		if (cropped > 0)
+			seen(f, c);
+	}
+	/* Stopped at the end, nothing is ahead. */
+	int ahead = playing && pos >= 0 ? len - pos - 1 : 0;
 	int need = f->conf->queue.ahead - ahead;
 	if (need <= 0)
 		return 0;
-	if (!f->rank || !f->eligible) {
+	if (!f->rank) {
 		log_debug("nothing analysed yet: cannot fill the queue");
 		return 0;
 	}
 	char **queued = NULL;
-	int n_queued = list_queue(c, pos, &queued);
+	int n_queued = playing ? fill_list_queue(c, &queued) : 0;
 	if (n_queued < 0)
 		return -1;
 	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);
@@ -411,10 +700,14 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now,
 	free(picks);
 	if (added < chosen)
 		return added > 0 ? added : -1;
-	if (added > 0 && start && state == MPD_STATE_STOP) {
+	if (added > 0 && !playing) {
 		/* The queue ran dry while playing: go on with our picks. */
+		log_info("the queue ran out while playing: going on with "
+			 "mpdrec's picks");
 		if (!mpd_run_play_pos(c, (unsigned)len))
 			return -1;
 	}
+	if (added > 0)
+		seen(f, c);	/* our own changes are no user's */
 	return added;
 }

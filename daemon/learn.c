@@ -550,11 +550,9 @@ bool learn_event(struct learn *l, const char *uri, int label, double weight,
 	l->likes += label == 1;
 	l->scores_valid = false;
 	l->dirty = true;
-	if (++l->since_save >= SAVE_EVERY) {
-		char err[256];
-		if (!learn_save(l, err, sizeof err))
-			log_warning("saving the model: %s", err);
-	}
+	/* Saved by learn_save_due() once the queue is filled: a disk flush
+	 * has no place between a song change and the next pick. */
+	l->since_save++;
 	if (l->retrain_every > 0 && ++l->since_retrain >= l->retrain_every)
 		learn_retrain_async(l);
 	return true;
@@ -577,6 +575,15 @@ bool learn_save(struct learn *l, char *err, size_t err_size)
 	l->dirty = false;
 	l->since_save = 0;
 	return true;
+}
+
+void learn_save_due(struct learn *l)
+{
+	if (l->since_save < SAVE_EVERY)
+		return;
+	char err[256];
+	if (!learn_save(l, err, sizeof err))
+		log_warning("saving the model: %s", err);
 }
 
 const struct store_library *learn_library(const struct learn *l)
@@ -605,6 +612,16 @@ bool learn_scores(struct learn *l, const float **mean, const float **spread)
 		return false;
 	if (!l->scores_have || l->lib->n <= FRESH_SCORES_MAX)
 		learn_refresh_scores(l);
+	*mean = l->mean;
+	*spread = l->spread;
+	return true;
+}
+
+bool learn_scores_cached(const struct learn *l, const float **mean,
+			 const float **spread)
+{
+	if (!l->lib || l->lib->n == 0 || !l->scores_have)
+		return false;
 	*mean = l->mean;
 	*spread = l->spread;
 	return true;

@@ -58,6 +58,11 @@ bool learn_event(struct learn *l, const char *uri, int label, double weight,
  *  err filled (the model stays in memory; the caller retries later). */
 bool learn_save(struct learn *l, char *err, size_t err_size);
 
+/** Saves the model when SAVE_EVERY events were learned since the last
+ *  save (learn_event() does not: the daemon calls this after filling the
+ *  queue). Failures are logged; the next call tries again. */
+void learn_save_due(struct learn *l);
+
 /** Takes a finished background retrain, if any (call when notify_fd
  *  fired). Returns true when a new model was swapped in. */
 bool learn_collect(struct learn *l);
@@ -80,6 +85,12 @@ int learn_find(const struct learn *l, const char *uri);
  *  reloaded. In a large library they may predate the last update (see
  *  learn_refresh_scores). Returns false when the library is empty. */
 bool learn_scores(struct learn *l, const float **mean, const float **spread);
+
+/** The scores as they are, never rescoring: those of learn_scores(), which
+ *  may predate the last events (the queue filler rescores the few tracks
+ *  it considers). Returns false when the library was never scored. */
+bool learn_scores_cached(const struct learn *l, const float **mean,
+			 const float **spread);
 
 /** Rescores the whole library if the model changed since the last
  *  scoring; the daemon calls it after filling the queue. */

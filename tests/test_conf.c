@@ -1061,6 +1061,49 @@ out:
 	free(example);
 }
 
+/* queue.include / queue.exclude: lists of "field:glob" rules. */
+static void test_queue_rules(void)
+{
+	struct conf c, d;
+	char err[CONF_ERR_SIZE];
+	if (CHECK_MSG(load_text(&c, "queue = { include = [\"genre:*Jazz*\", "
+				"\"PATH:a/*\"]; exclude = (\"artist:X\"); };\n",
+				err, sizeof err), "%s", err)) {
+		CHECK_INT(c.queue.n_include, 2);
+		CHECK_STR(c.queue.include[0], "genre:*Jazz*");
+		CHECK_STR(c.queue.include[1], "PATH:a/*");
+		CHECK_INT(c.queue.n_exclude, 1);
+		enum conf_rule_field f;
+		const char *glob;
+		CHECK(conf_rule_parse(c.queue.include[1], &f, &glob));
+		CHECK_INT(f, CONF_RULE_PATH);
+		CHECK_STR(glob, "a/*");
+		CHECK(conf_defaults(&d));
+		int i = conf_option_index("queue.include");
+		CHECK(i >= 0 && !conf_option_equal(&c, &d, (size_t)i));
+		char v[256];
+		conf_option_describe(&c, (size_t)i, NULL, NULL, v, sizeof v,
+				     NULL);
+		CHECK_STR(v, "[\"genre:*Jazz*\", \"PATH:a/*\"]");
+		conf_option_describe(&d, (size_t)i, NULL, NULL, v, sizeof v,
+				     NULL);
+		CHECK_STR(v, "[]");
+		conf_free(&d);
+	}
+	conf_free(&c);
+	expect_error("queue = {\n\tinclude = [\"jazz\"];\n};\n",
+		     "t.conf:2: queue.include: rule 1 \"jazz\" is not "
+		     "FIELD:GLOB (expected a list of strings");
+	expect_error("queue = { exclude = [\"genre:\"]; };\n",
+		     "queue.exclude: rule 1 \"genre:\" is not FIELD:GLOB");
+	expect_error("queue = { exclude = [\"title:x\"]; };\n",
+		     "is not FIELD:GLOB");
+	expect_error("queue = { exclude = \"genre:x\"; };\n",
+		     "queue.exclude: wrong type, got a string");
+	expect_error("queue = { include = (\"path:a\", 3); };\n",
+		     "queue.include: wrong type, rule 2 is an integer");
+}
+
 int main(void)
 {
 	const char *h = getenv("HOME");
@@ -1087,5 +1130,6 @@ int main(void)
 	RUN(test_search_order);
 	RUN(test_describe_hides_password);
 	RUN(test_docs_match_table);
+	RUN(test_queue_rules);
 	return harness_finish();
 }

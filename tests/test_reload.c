@@ -239,8 +239,10 @@ static void test_every_option_reloads(void)
 	change("queue.explore_rate", "0.5");
 	change("queue.history_hours", "0.001");
 	change("queue.artist_spacing", "1");
-	change("queue.temperature", "0.5");
 	change("queue.settle_ms", "100.0");
+	change("queue.keep_played", "10");
+	change("queue.include", "[\"path:*.wav\"]");
+	change("queue.exclude", "[\"genre:none\"]");
 
 	/* The MPD link: each change reconnects. */
 	from = change("mpd.port", "%u", other.port);

@@ -571,6 +571,47 @@ static bool collect_training(const struct store_training *t, void *ctx)
 	return true;
 }
 
+/* The tags of the analysed tracks, in the library's order. */
+struct tags_seen {
+	int n;
+	char text[8][160];
+};
+
+static bool on_tags(const char *uri, const char *artist, const char *album,
+		    const char *genre, void *ctx)
+{
+	struct tags_seen *t = ctx;
+	if (t->n < 8)
+		snprintf(t->text[t->n++], sizeof t->text[0], "%s %s %s %s",
+			 uri, artist ? artist : "-", album ? album : "-",
+			 genre ? genre : "-");
+	return true;
+}
+
+static void test_track_tags(void)
+{
+	struct store *s = open_or_fail(dir_for("tags"));
+	if (!s)
+		return;
+	/* Tags of the analysed tracks of a version, in the library's order. */
+	float v[2] = { 1, 2 };
+	struct store_track_info t1 = { "b.ogg", 1, "X", "One", "T", "Rock", 60 };
+	struct store_track_info t2 = { "a.ogg", 1, NULL, NULL, NULL, NULL, 60 };
+	struct store_track_info t3 = { "c.ogg", 1, "Y", NULL, NULL, "", 60 };
+	CHECK(store_sync_begin(s) && store_sync_track(s, &t1) &&
+	      store_sync_track(s, &t2) && store_sync_track(s, &t3) &&
+	      store_sync_end(s, NULL));
+	CHECK(store_set_features(s, "b.ogg", 7, v, 2, 60));
+	CHECK(store_set_features(s, "a.ogg", 7, v, 2, 60));
+	CHECK(store_set_features(s, "c.ogg", 6, v, 2, 60));
+	struct tags_seen t = { 0 };
+	CHECK(store_each_track_tags(s, 7, 2, on_tags, &t));
+	CHECK_INT(t.n, 2);
+	CHECK_STR(t.text[0], "a.ogg - - -");
+	CHECK_STR(t.text[1], "b.ogg X One Rock");
+	store_close(s);
+}
+
 static void test_model_and_training(void)
 {
 	const char *dir = dir_for("model");
@@ -1798,6 +1839,7 @@ int main(void)
 	RUN(test_events_round_trip);
 	RUN(test_picks);
 	RUN(test_group_bans_and_undo);
+	RUN(test_track_tags);
 	RUN(test_model_and_training);
 	RUN(test_corrupt_model_refused);
 	RUN(test_reopen_and_two_connections);

@@ -1,37 +1,46 @@
-/* mpdrec recommend [-n N] [--explain]: the next picks. */
+/* mpdrec recommend [-n N] [--explain]: the next picks, as the daemon would
+ * queue them (the same function, fill_choose, with the same rules and
+ * history), leaving out what MPD's queue holds already. */
 #include "conf/conf.h"
+#include "core/rank.h"
 #include "core/store.h"
+#include "core/util.h"
 #include "daemon/cmd/cmd.h"
 #include "daemon/explain.h"
+#include "daemon/fill.h"
 #include "daemon/learn.h"
-#include "features/table.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-/* Orders indices by score, best first. */
-static const float *sort_scores;
-static int by_score(const void *a, const void *b)
-{
-	float x = sort_scores[*(const int *)a], y = sort_scores[*(const int *)b];
-	return (x < y) - (x > y);
-}
-
-struct heard_ctx {
-	struct learn *l;
-	unsigned char *heard;
+/* MPD's queue, as a list of URIs. */
+struct queued {
+	char **uri;
+	int n, cap;
+	bool oom;
 };
 
-static bool mark_heard(const char *uri, void *ctx)
+static bool add_queued(const char *uri, void *ctx)
 {
-	struct heard_ctx *h = ctx;
-	int i = learn_find(h->l, uri);
-	if (i >= 0)
-		h->heard[i] = 1;
+	struct queued *q = ctx;
+	if (q->n == q->cap) {
+		int cap = q->cap ? 2 * q->cap : 64;
+		char **v = realloc(q->uri, (size_t)cap * sizeof *v);
+		if (!v) {
+			q->oom = true;
+			return false;
+		}
+		q->uri = v;
+		q->cap = cap;
+	}
+	if (!(q->uri[q->n] = strdup(uri))) {
+		q->oom = true;
+		return false;
+	}
+	q->n++;
 	return true;
 }
 
@@ -67,66 +76,74 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	char err[512];
 	int rc = 1;
 	struct explain *ex = NULL;
-	int *order = NULL;
-	unsigned char *heard = NULL;
+	struct fill *f = NULL;
+	struct rank_pick *picks = NULL;
+	struct queued q = { 0 };
 	struct learn *l = learn_new(s, c, -1, err, sizeof err);
 	if (!l) {
 		fprintf(stderr, "mpdrec: %s\n", err);
 		goto out;
 	}
 	const struct store_library *lib = learn_library(l);
-	const float *mean, *spread;
-	if (!learn_scores(l, &mean, &spread)) {
+	if (lib->n == 0) {
 		fprintf(stderr, "mpdrec: nothing analysed yet: run "
 			"'mpdrec analyze' (or the daemon) first\n");
+		goto out;
+	}
+	/* Nothing that is already in MPD's queue. */
+	if (!cmd_each_queued(c, add_queued, &q))
+		printf("# MPD cannot be reached: songs already queued may be "
+		       "listed\n");
+	f = fill_new(c, s, l);
+	picks = calloc((size_t)n, sizeof *picks);
+	if (!f || !picks || q.oom) {
+		fprintf(stderr, "mpdrec: out of memory\n");
 		goto out;
 	}
 	int labelled, likes;
 	learn_counts(l, &labelled, &likes);
 	if (labelled == 0)
-		printf("# no feedback yet: scores are the untrained model's\n");
-	order = malloc((size_t)lib->n * sizeof *order);
-	heard = calloc((size_t)lib->n, 1);
-	if (!order || !heard)
+		printf("# no feedback yet: picks spread over the library\n");
+	int got = fill_choose(f, (const char *const *)q.uri, q.n,
+			      util_epoch(), n, picks);
+	if (got == 0) {
+		fprintf(stderr, "mpdrec: no track to recommend: every "
+			"analysed track is queued, banned, left out by "
+			"queue.include/queue.exclude or too short\n");
 		goto out;
-	int m = 0;
-	/* The same rules as the queue: no bans, nothing too short to judge,
-	 * nothing heard within queue.history_hours. */
-	struct heard_ctx h = { l, heard };
-	if (!store_each_played_since(s, (double)time(NULL) -
-				     c->queue.history_hours * 3600.0,
-				     mark_heard, &h))
-		fprintf(stderr, "mpdrec: recent plays: %s\n", store_error(s));
-	/* Nor what is already in MPD's queue. */
-	if (!cmd_each_queued(c, mark_heard, &h))
-		printf("# MPD cannot be reached: songs already queued may be "
-		       "listed\n");
-	for (int i = 0; i < lib->n; i++)
-		if (!lib->banned[i] && !heard[i] &&
-		    lib->duration[i] >= c->feedback.min_duration)
-			order[m++] = i;
-	sort_scores = mean;
-	qsort(order, (size_t)m, sizeof *order, by_score);
+	}
 	if (want_explain && !(ex = explain_new(lib, s, err, sizeof err)))
 		fprintf(stderr, "mpdrec: %s\n", err);
+	/* score: the chance of a like the policy reckons (the model's score
+	 * with the affinities), spread: the ensemble's. */
 	printf("%-5s %-6s %-6s %s\n", "#", "score", "spread", "track");
-	for (int j = 0; j < n && j < m; j++) {
-		int i = order[j];
-		printf("%-5d %.3f  %.3f  %s%s%s\n", j + 1, (double)mean[i],
-		       (double)spread[i], lib->uri[i],
-		       lib->artist[i] ? "  — " : "",
+	for (int j = 0; j < got; j++) {
+		const struct rank_pick *p = &picks[j];
+		int i = p->index;
+		if (isnan(p->score))
+			printf("%-5d %-6s %-6s ", j + 1, "-", "-");
+		else
+			printf("%-5d %.3f  %.3f  ", j + 1, (double)p->score,
+			       (double)p->uncertainty);
+		printf("%s%s%s\n", lib->uri[i], lib->artist[i] ? "  — " : "",
 		       lib->artist[i] ? lib->artist[i] : "");
 		if (ex) {
 			char why[1024];
-			printf("      %s\n", explain_pick(ex, i,
-					(double)spread[i], why, sizeof why));
+			printf("      %s [%s]\n",
+			       explain_pick(ex, i, (double)p->uncertainty,
+					    why, sizeof why), p->reason);
+		} else {
+			printf("      %s\n", p->reason);
 		}
 	}
 	rc = 0;
 out:
-	free(order);
-	free(heard);
+	for (int j = 0; j < q.n; j++)
+		free(q.uri[j]);
+	free(q.uri);
+	free(picks);
 	explain_free(ex);
+	fill_free(f);
 	learn_free(l);
 	store_close(s);
 	return rc;

@@ -51,20 +51,61 @@ static void noisy_track(float *s, size_t n, int k)
 
 bool listener_make_library(const char *dir, int per_style, double seconds)
 {
+	return listener_make_styles(dir, per_style, per_style, seconds);
+}
+
+bool listener_make_styles(const char *dir, int n_soft, int n_noisy,
+			  double seconds)
+{
 	size_t n = (size_t)(seconds * RATE);
 	float *s = malloc(n * sizeof *s);
 	if (!s)
 		return false;
 	bool ok = true;
 	char path[4400];
-	for (int k = 0; ok && k < per_style; k++) {
+	for (int k = 0; ok && k < n_soft; k++) {
 		soft_track(s, n, k, seconds);
 		snprintf(path, sizeof path, "%s/soft_%02d.wav", dir, k);
 		ok = harness_write_track(path, s, n, RATE);
+	}
+	for (int k = 0; ok && k < n_noisy; k++) {
 		noisy_track(s, n, k);
 		snprintf(path, sizeof path, "%s/noisy_%02d.wav", dir, k);
-		ok = ok && harness_write_track(path, s, n, RATE);
+		ok = harness_write_track(path, s, n, RATE);
 	}
+	free(s);
+	return ok;
+}
+
+bool listener_make_tagged_library(const char *dir, int per_style,
+				   double seconds)
+{
+	size_t n = (size_t)(seconds * RATE);
+	float *s = malloc(n * sizeof *s);
+	if (!s)
+		return false;
+	bool ok = true;
+	char wav[4400];
+	snprintf(wav, sizeof wav, "%s/.tmp.wav", dir);
+	for (int k = 0; ok && k < 2 * per_style; k++) {
+		bool soft = k % 2 == 0;
+		int i = k / 2;
+		if (soft)
+			soft_track(s, n, i, seconds);
+		else
+			noisy_track(s, n, i);
+		ok = harness_write_track(wav, s, n, RATE) &&
+		     harness_system("ffmpeg -nostdin -v error -y -i '%s' "
+				    "-metadata artist='%s %c' "
+				    "-metadata album='%s %c' "
+				    "-metadata genre='%s' -metadata title=%d "
+				    "'%s/%s_%02d.flac'", wav,
+				    soft ? "Soft" : "Noise", 'A' + i % 2,
+				    soft ? "Calm" : "Loud", 'A' + i % 2,
+				    soft ? "Ambient" : "Industrial", i, dir,
+				    soft ? "soft" : "noisy", i) == 0;
+	}
+	remove(wav);
 	free(s);
 	return ok;
 }
@@ -102,8 +143,22 @@ static bool wait_player(struct mpd_connection *c, double seconds)
 	return mpd_connection_get_error(c) == MPD_ERROR_SUCCESS;
 }
 
+static bool default_taste(const char *uri, void *ctx)
+{
+	(void)ctx;
+	return listener_likes(uri);
+}
+
 int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 		 listener_fn fn, void *ctx)
+{
+	return listener_run_taste(c, skip_s, timeout_s, default_taste, NULL,
+				  fn, ctx);
+}
+
+int listener_run_taste(struct mpd_connection *c, double skip_s,
+		       double timeout_s, listener_taste_fn likes,
+		       void *likes_ctx, listener_fn fn, void *ctx)
 {
 	int heard = 0;
 	int last_id = -1;
@@ -125,7 +180,7 @@ int listener_run(struct mpd_connection *c, double skip_s, double timeout_s,
 		mpd_song_free(song);
 		if (id != last_id) {
 			last_id = id;
-			bool liked = listener_likes(uri);
+			bool liked = likes(uri, likes_ctx);
 			if (getenv("LISTENER_VERBOSE"))
 				fprintf(stderr, "listener: %.2f %s %s\n",
 					proc_now(), uri,
@@ -162,6 +217,11 @@ int listener_wait_analysed(const char *data_dir, int n, double timeout_s)
 	while ((have = listener_analysed(data_dir)) < n && proc_now() < end)
 		proc_sleep(0.2);
 	return have;
+}
+
+bool listener_begin(struct mpd_connection *c, const char *uri)
+{
+	return mpd_run_clear(c) && mpd_run_add(c, uri) && mpd_run_play(c);
 }
 
 bool listener_wait_queue(struct mpd_connection *c, unsigned n,

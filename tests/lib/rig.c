@@ -409,6 +409,11 @@ static void *listen_main(void *arg)
 			mpd_status_free(st);
 			if (state != MPD_STATE_PLAY && len > 0)
 				mpd_run_play(c);
+			else if (state != MPD_STATE_PLAY)
+				/* Nothing queued: a song of one's own, as a
+				 * person starts (mpdrec fills a queue only
+				 * once it plays). */
+				listener_begin(c, "noisy_00.wav");
 		}
 		if (mpd_connection_get_error(c) == MPD_ERROR_SUCCESS)
 			listener_run(c, l->skip_s, 2.0, on_song, l);

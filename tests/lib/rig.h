@@ -115,7 +115,8 @@ struct rig_listener;
 /** Starts a listener thread on MPD (listener.h's taste: soft_* to the end,
  *  the rest skipped after skip_s): it turns consume mode on, presses play
  *  whenever MPD stands still with songs queued (as a person would after a
- *  restart that lost its place), and reconnects whenever MPD goes away.
+ *  restart that lost its place), queues noisy_00.wav and plays when
+ *  nothing is queued, and reconnects whenever MPD goes away.
  *  Returns NULL when the thread cannot start. */
 struct rig_listener *rig_listener_start(const struct mpdtest *mpd,
 					double skip_s);
