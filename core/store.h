@@ -151,20 +151,127 @@ bool store_set_failed(struct store *s, const char *uri, const char *reason);
 bool store_count_tracks(struct store *s, int counts[4]);
 
 /** All ANALYSED tracks with `version` and `dim` features, banned ones
- *  included (see `banned`), sorted by URI: a library the caller frees with
- *  store_library_free(). Returns NULL on error (store_error). */
+ *  included (see `banned`), sorted by URI, with titles: a library the
+ *  caller frees with store_library_free(). Returns NULL on error
+ *  (store_error). The strings live in blocks the library owns (a track's
+ *  artist may share its string with the track before it). */
 struct store_library {
 	int n;			/* tracks */
 	int dim;		/* features per track */
 	char **uri;		/* n strings */
 	char **artist;		/* n strings, NULL when untagged */
-	char **title;		/* n strings, NULL when untagged */
-	double *duration;	/* n */
+	char **title;		/* n strings, NULL when untagged; the array
+				 * itself is NULL when loaded without titles */
+	float *duration;	/* n, seconds */
 	float *x;		/* n × dim, row-major */
 	bool *banned;		/* n: banned with a BAN event */
+	/* the store's own: room for `cap` tracks, the strings' blocks */
+	int cap;
+	struct store_strings *strings;
 };
 struct store_library *store_load_library(struct store *s, int version, int dim);
+
+/** Frees a library of the store's; one the caller built (strings NULL)
+ *  has its uri, artist and title strings freed one by one. Accepts
+ *  NULL. */
 void store_library_free(struct store_library *lib);
+
+/** What store_load_library_with() loads. */
+enum store_library_flags {
+	STORE_LIBRARY_SORTED = 1,	/* sorted by URI (else in the store's
+					 * own order, which reads 5x faster) */
+	STORE_LIBRARY_TITLES = 2,	/* titles (else lib->title is NULL) */
+};
+
+/** As store_load_library(), with `flags` (enum store_library_flags) saying
+ *  whether to sort and whether to load titles: the daemon loads neither,
+ *  so a library of a million tracks reads in about a second and keeps
+ *  little beside its feature matrix. */
+struct store_library *store_load_library_with(struct store *s, int version,
+					      int dim, unsigned flags);
+
+/** How store_library_update() found a track. */
+enum store_row {
+	STORE_ROW_ERROR = -1,	/* a database error or out of memory */
+	STORE_ROW_ABSENT,	/* not in lib and not analysed: nothing done */
+	STORE_ROW_ADDED,	/* analysed: appended as row lib->n - 1 */
+	STORE_ROW_REFRESHED,	/* row i: vector, duration, artist, title and
+				 * ban read again */
+	STORE_ROW_STALE,	/* row i is no longer analysed with `version`
+				 * (failed, gone, changed): the caller drops
+				 * it with store_library_remove() */
+};
+
+/** Brings one track of lib up to date with the store: `i` is its row in
+ *  lib, or -1 when it is not there (then it is appended if it is ANALYSED
+ *  with `version` and lib->dim features). Appending grows lib's arrays (so
+ *  pointers into them are stale afterwards); a row's strings are copied
+ *  into lib. Returns what it did; STORE_ROW_ERROR with store_error(). */
+enum store_row store_library_update(struct store *s, struct store_library *lib,
+				    int version, const char *uri, int i);
+
+/** Removes row i of lib by moving the last row into its place (the
+ *  strings stay in lib's blocks until it is freed). */
+void store_library_remove(struct store_library *lib, int i);
+
+/** Calls fn(uri, ctx) for every track whose row was written at or after
+ *  `since` (epoch seconds, as the writer's clock saw it): analysed, failed,
+ *  gone, back, banned by an event (group bans and unbans do not touch the
+ *  rows: see store_each_banned). One pass over the table; uri borrowed
+ *  for the call. Returns false on a database error. */
+bool store_each_changed_track(struct store *s, double since,
+			      bool (*fn)(const char *uri, void *ctx),
+			      void *ctx);
+
+/** Calls fn(uri, ctx) for every analysed track that is banned (by a BAN
+ *  event, or its artist's or album's ban); uri borrowed for the call. One
+ *  pass over the table. Returns false on a database error. */
+bool store_each_banned(struct store *s,
+		       bool (*fn)(const char *uri, void *ctx), void *ctx);
+
+/** A library sync in rounds, for a library of any size: MPD's songs are
+ *  written a chunk at a time, each chunk one short transaction (a song
+ *  whose row already says the same is only read), and the tracks no chunk
+ *  named are marked GONE at the end. Memory: one bit per track. Unlike
+ *  store_sync_begin(), other writers (the daemon's events) never wait for
+ *  more than one chunk; a sync cut short leaves every chunk written and
+ *  marks nothing GONE. */
+struct store_listing;
+
+/** A new listing; NULL when out of memory. Free with
+ *  store_listing_free(). */
+struct store_listing *store_listing_new(void);
+
+/** Writes tracks t[0..n) (as store_sync_track() would) in one
+ *  transaction. Returns false on error (then none of them was written). */
+bool store_listing_add(struct store *s, struct store_listing *l,
+		       const struct store_track_info *t, int n);
+
+/** Marks GONE every track not named since store_listing_new() (that is
+ *  not GONE already); `gone` (may be NULL) receives how many, `written`
+ *  (may be NULL) how many rows the chunks inserted or changed. Returns
+ *  false on error. */
+bool store_listing_end(struct store *s, struct store_listing *l, int *gone,
+		       int *written);
+
+/** Frees. Accepts NULL. */
+void store_listing_free(struct store_listing *l);
+
+/** Calls fn(t, ctx) for every track to analyse (as store_each_pending()),
+ *  in the store's order, with its uri, artist, album and duration (other
+ *  fields 0/NULL); t and its strings are borrowed for the call. Stops early
+ *  when fn returns false. Returns false on a database error. */
+bool store_each_pending_track(struct store *s, int version,
+			      bool (*fn)(const struct store_track_info *t,
+					 void *ctx),
+			      void *ctx);
+
+/** Calls fn(uri, ctx) for up to n tracks in MPD's database (not GONE, not
+ *  banned), any analysis status, starting at a place drawn from `seed`:
+ *  what can be queued before anything is analysed. Returns false on a
+ *  database error. */
+bool store_sample_tracks(struct store *s, int n, uint64_t seed,
+			 bool (*fn)(const char *uri, void *ctx), void *ctx);
 
 /** Looks one track up: its status, its error text (caller frees, may be NULL)
  *  and, if ANALYSED with `version`, its vector into v (dim floats). Returns
@@ -252,6 +359,14 @@ bool store_each_track_tags(struct store *s, int version, int dim,
 /** Saves the model blob (with its own checksum) atomically, replacing the
  *  previous one in the same transaction. Returns false on error. */
 bool store_save_model(struct store *s, const void *blob, size_t size);
+
+/** The checksum of the latest model blob (0 when none is saved): a cheap
+ *  way to see whether another process saved a model. Returns false on
+ *  error. */
+bool store_model_stamp(struct store *s, uint64_t *stamp);
+
+/** The checksum store_save_model() stores for a blob (FNV-1a 64). */
+uint64_t store_model_checksum(const void *blob, size_t size);
 
 /** Loads the latest model blob: *blob (caller frees with free()) and *size;
  *  *blob NULL when none was saved. Returns false on error: a database

@@ -86,6 +86,17 @@ bool util_index_build(struct util_index *t, char *const *keys, int n)
 	return true;
 }
 
+bool util_index_build_distinct(struct util_index *t, char *const *keys,
+			       int n)
+{
+	util_index_free(t);
+	if (!reserve(t, keys, (size_t)(n > 0 ? n : 1)))
+		return false;
+	for (int i = 0; i < n; i++)
+		place(t, keys, i);
+	return true;
+}
+
 bool util_index_add(struct util_index *t, char *const *keys, int i)
 {
 	if (util_index_find(t, keys, keys[i]) >= 0)

@@ -42,6 +42,12 @@ struct util_index {
  *  memory (then *t is empty). Free with util_index_free(). */
 bool util_index_build(struct util_index *t, char *const *keys, int n);
 
+/** As util_index_build() for keys the caller knows to be distinct (a
+ *  table's primary key): no search for duplicates while building, which
+ *  a million keys made cost half a second. */
+bool util_index_build_distinct(struct util_index *t, char *const *keys,
+			       int n);
+
 /** Adds key index i (keys[i], borrowed) to the table, growing it as
  *  needed. Returns false when out of memory (the table is unchanged). */
 bool util_index_add(struct util_index *t, char *const *keys, int i);

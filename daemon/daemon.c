@@ -107,6 +107,8 @@ struct daemon {
 	double retry_at;
 	bool reserve;		/* a reserve was set aside */
 	bool replaying;		/* storing what the reserve held */
+	double grow_at;		/* monotonic: next round of library growth */
+	bool said_informed;	/* "picks follow the model" was logged */
 };
 
 static void schedule_fill(struct daemon *d, double delay_s)
@@ -478,9 +480,63 @@ static void on_disconnected(struct daemon *d)
 	d->idle = false;
 }
 
+/* Labelled events of analysed tracks (both kinds) before the filler's
+ * picks follow the model rather than spread over the library. */
+#define INFORMED_LABELS 4
+
+/* Tracks the scan analysed join the library in rounds while it runs (the
+ * first picks come within a second of the first analysis), appended, not
+ * reloaded. A round's cost grows with the library (the filler rebuilds
+ * its view), so rounds are spaced by twenty times what the last cost. */
+static void grow_library(struct daemon *d)
+{
+	double t0 = util_mono();
+	if (t0 < d->grow_at) {
+		schedule_fill(d, d->grow_at - t0);	/* do_fill comes back */
+		return;
+	}
+	char **uris;
+	int n = scan_take_analysed(d->scan, &uris);
+	if (n == 0)
+		return;
+	int before = learn_library(d->learn)->n;
+	char err[256];
+	if (learn_add_tracks(d->learn, (const char *const *)uris, n, err,
+			     sizeof err) < 0)
+		log_error("adding analysed tracks: %s", err);
+	for (int i = 0; i < n; i++)
+		free(uris[i]);
+	free(uris);
+	fill_library_changed(d->fill);
+	schedule_fill(d, 0);
+	int now_n = learn_library(d->learn)->n;
+	if (before == 0 && now_n > 0)
+		log_info("first tracks analysed: picks come from the %d "
+			 "analysed so far, more every second", now_n);
+	double cost = util_mono() - t0;
+	d->grow_at = util_mono() + (20 * cost > 0.2 ? 20 * cost : 0.2);
+	log_debug("library: %d tracks (+%d) in %.1f ms", now_n,
+		  now_n - before, cost * 1e3);
+}
+
+/* Says once when picks start following what the model learned. */
+static void say_informed(struct daemon *d)
+{
+	if (d->said_informed || !learn_informed(d->learn, INFORMED_LABELS))
+		return;
+	int labelled, likes;
+	learn_counts(d->learn, &labelled, &likes);
+	log_info("picks are informed now: the model learned from %d labels "
+		 "(%d likes) of %d analysed tracks", labelled, likes,
+		 learn_library(d->learn)->n);
+	d->said_informed = true;
+}
+
 static void do_fill(struct daemon *d)
 {
 	d->fill_at = 0;
+	grow_library(d);
+	say_informed(d);
 	int n = fill_run(d->fill, link_conn(d->link), util_epoch());
 	if (n < 0)
 		link_check(d->link, "filling the queue", util_mono());
@@ -496,13 +552,23 @@ static void do_fill(struct daemon *d)
 
 static void after_scan(struct daemon *d)
 {
+	grow_library(d);
 	struct scan_result r;
-	if (!scan_collect(d->scan, &r))
+	if (!scan_collect(d->scan, &r)) {
+		/* The listing is in the store: before anything is analysed
+		 * the filler takes tracks from it. */
+		if (learn_library(d->learn)->n == 0)
+			schedule_fill(d, 0);
 		return;
-	if (r.analysed > 0 || r.gone > 0) {
+	}
+	d->grow_at = 0;
+	grow_library(d);
+	if (r.listed > 0) {
+		/* Tracks gone, failed or back since the library was loaded
+		 * (the analysed ones came in rounds). */
 		char err[256];
 		if (!learn_reload_library(d->learn, err, sizeof err))
-			log_error("reloading the library: %s", err);
+			log_error("updating the library: %s", err);
 		fill_library_changed(d->fill);
 		schedule_fill(d, 0);
 	}

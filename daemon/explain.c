@@ -5,6 +5,7 @@
 #include "daemon/explain.h"
 
 #include "core/store.h"
+#include "core/util.h"
 #include "features/table.h"
 
 #include <math.h>
@@ -57,6 +58,7 @@ struct explain {
 	int *liked;		/* indices of liked tracks */
 	int n_liked, n_skipped;
 	int word_index[N_WORDS];	/* feature index, -1 absent */
+	struct util_index index;	/* uri -> library index */
 	double mean_liked[N_WORDS], mean_skipped[N_WORDS];	/* raw units */
 	double typical;		/* typical nearest-neighbour distance */
 };
@@ -67,10 +69,6 @@ static int by_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int by_uri(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
 
 /* Median and interquartile range of every feature (a sample of at most
  * 20,000 tracks). */
@@ -151,10 +149,10 @@ static bool on_labelled(const struct store_labelled *l, void *ctx)
 {
 	struct explain *e = ctx;
 	const struct store_library *lib = e->lib;
-	char **hit = bsearch(l->uri, lib->uri, (size_t)lib->n,
-			     sizeof *lib->uri, by_uri);
-	if (hit) {
-		size_t i = (size_t)(hit - lib->uri);
+	/* (a hash lookup: the learner's library is not in URI order) */
+	int found = util_index_find(&e->index, lib->uri, l->uri);
+	if (found >= 0) {
+		size_t i = (size_t)found;
 		e->label[i] = (signed char)l->label;
 		if (l->label == 1)
 			e->how[i] = (unsigned char)l->kind;
@@ -202,6 +200,8 @@ struct explain *explain_new(const struct store_library *lib, struct store *s,
 	    !e->liked || !robust_scale(e))
 		goto oom;
 	memset(e->label, -1, n);
+	if (!util_index_build(&e->index, lib->uri, lib->n))
+		goto oom;
 	if (!store_each_labelled(s, on_labelled, e)) {
 		snprintf(err, err_size, "%s", store_error(s));
 		explain_free(e);
@@ -236,6 +236,7 @@ void explain_free(struct explain *e)
 	free(e->how);
 	free(e->named);
 	free(e->liked);
+	util_index_free(&e->index);
 	free(e);
 }
 
@@ -282,7 +283,7 @@ static void put(struct text *t, const char *fmt, ...)
  * the folders and the extension. */
 static void put_name(struct text *t, const struct store_library *lib, int i)
 {
-	if (lib->title[i] && lib->title[i][0]) {
+	if (lib->title && lib->title[i] && lib->title[i][0]) {
 		put(t, "\xe2\x80\x9c%s\xe2\x80\x9d", lib->title[i]);
 		return;
 	}

@@ -52,6 +52,7 @@ struct fill {
 	bool seen_playing;
 	int seen_left;		/* songs from the current one on */
 	unsigned seen_version;	/* MPD's queue version */
+	bool said_fallback;	/* the fallback was said in the log */
 	uint64_t seed;
 	float *rows;		/* scratch for rescoring */
 	int rows_cap;
@@ -598,6 +599,184 @@ static void seen(struct fill *f, struct mpd_connection *c)
 	mpd_status_free(st);
 }
 
+/* --- before anything is analysed --------------------------------------- */
+
+/* A song list for the fallback: URIs, owned. */
+struct uris {
+	char **v;
+	int n, cap;
+};
+
+static void uris_free(struct uris *u)
+{
+	for (int i = 0; i < u->n; i++)
+		free(u->v[i]);
+	free(u->v);
+	memset(u, 0, sizeof *u);
+}
+
+static bool uris_push(struct uris *u, const char *uri)
+{
+	if (u->n == u->cap) {
+		int cap = u->cap ? 2 * u->cap : 32;
+		char **v = realloc(u->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return false;
+		u->v = v;
+		u->cap = cap;
+	}
+	if (!(u->v[u->n] = strdup(uri)))
+		return false;
+	u->n++;
+	return true;
+}
+
+static bool push_uri(const char *uri, void *ctx)
+{
+	return uris_push(ctx, uri);
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the songs of a response into u; false when MPD failed. */
+static bool read_songs(struct mpd_connection *c, struct uris *u)
+{
+	struct mpd_entity *e;
+	while ((e = mpd_recv_entity(c))) {
+		if (mpd_entity_get_type(e) == MPD_ENTITY_TYPE_SONG)
+			uris_push(u, mpd_song_get_uri(mpd_entity_get_song(e)));
+		mpd_entity_free(e);
+	}
+	return mpd_response_finish(c);
+}
+
+/* Whether the fallback may queue uri: not in the queue, not queued by us
+ * before (a small folder is not played round and round), not banned. */
+static bool fallback_ok(struct fill *f, const char *uri,
+			const char *const *queued, int n_queued)
+{
+	for (int k = 0; k < n_queued; k++)
+		if (!strcmp(queued[k], uri))
+			return false;
+	bool banned = false;
+	return !fill_queued_by_us(f, uri) &&
+	       store_is_banned(f->store, uri, &banned) && !banned;
+}
+
+/* Until the first analysis gives the model anything to pick from, the
+ * queue goes on with what a listener would accept: the tracks after the
+ * last queued song in its folder, else of its album, else any from MPD's
+ * database (never silence while MPD has a library). Said once. Returns the
+ * songs added, or -1 when an MPD command failed. */
+static int fill_fallback(struct fill *f, struct mpd_connection *c,
+			 const char *const *queued, int n_queued, int last_pos,
+			 int need, double now)
+{
+	const char *anchor = n_queued > 0 ? queued[n_queued - 1] : NULL;
+	struct uris cand = { 0 };
+	const char *why = "tracks from MPD's database";
+	if (anchor) {
+		/* The folder, sorted, starting after the anchor. */
+		char folder[4096];
+		const char *slash = strrchr(anchor, '/');
+		size_t len = slash ? (size_t)(slash - anchor) : 0;
+		if (len >= sizeof folder)
+			len = sizeof folder - 1;
+		memcpy(folder, anchor, len);
+		folder[len] = '\0';
+		if (!mpd_send_list_meta(c, folder) || !read_songs(c, &cand)) {
+			uris_free(&cand);
+			return -1;
+		}
+		qsort(cand.v, (size_t)cand.n, sizeof *cand.v, by_string);
+		int at = 0;
+		while (at < cand.n && strcmp(cand.v[at], anchor) <= 0)
+			at++;
+		/* Rotate so that the tracks after the anchor come first. */
+		struct uris rot = { 0 };
+		for (int k = 0; k < cand.n; k++)
+			uris_push(&rot, cand.v[(at + k) % cand.n]);
+		uris_free(&cand);
+		cand = rot;
+		why = "other tracks of the folder now playing";
+	}
+	int ok_count = 0;
+	for (int k = 0; k < cand.n; k++)
+		ok_count += fallback_ok(f, cand.v[k], queued, n_queued);
+	if (ok_count == 0 && anchor && last_pos >= 0) {
+		uris_free(&cand);
+		struct mpd_song *song = NULL;
+		if (mpd_send_list_queue_range_meta(c, (unsigned)last_pos,
+						   (unsigned)last_pos + 1)) {
+			song = mpd_recv_song(c);
+			if (!mpd_response_finish(c)) {
+				if (song)
+					mpd_song_free(song);
+				return -1;
+			}
+		}
+		const char *album = song ? mpd_song_get_tag(song, MPD_TAG_ALBUM,
+							    0) : NULL;
+		if (album && *album &&
+		    (!mpd_search_db_songs(c, true) ||
+		     !mpd_search_add_tag_constraint(c, MPD_OPERATOR_DEFAULT,
+						    MPD_TAG_ALBUM, album) ||
+		     !mpd_search_commit(c) || !read_songs(c, &cand))) {
+			mpd_song_free(song);
+			uris_free(&cand);
+			return -1;
+		}
+		if (song)
+			mpd_song_free(song);
+		why = "other tracks of the album now playing";
+	}
+	ok_count = 0;
+	for (int k = 0; k < cand.n; k++)
+		ok_count += fallback_ok(f, cand.v[k], queued, n_queued);
+	if (ok_count == 0) {
+		/* The scan's listing is in the store by now. */
+		uris_free(&cand);
+		if (!store_sample_tracks(f->store, 4 * need + n_queued,
+					 f->seed++ * 0x9e3779b97f4a7c15ULL,
+					 push_uri, &cand))
+			log_warning("sampling tracks: %s",
+				    store_error(f->store));
+		why = "tracks from MPD's database";
+	}
+	int added = 0;
+	for (int k = 0; k < cand.n && added < need; k++) {
+		const char *uri = cand.v[k];
+		if (!fallback_ok(f, uri, queued, n_queued))
+			continue;
+		if (!mpd_run_add(c, uri)) {
+			uris_free(&cand);
+			return added > 0 ? added : -1;
+		}
+		added++;
+		remember_ours(f, uri);
+		char reason[160];
+		snprintf(reason, sizeof reason,
+			 "nothing analysed yet: %s", why);
+		struct store_pick sp = { .time = now, .uri = uri,
+					 .score = NAN, .uncertainty = NAN,
+					 .reason = reason };
+		if (!store_add_pick(f->store, &sp, NULL))
+			log_warning("storing a pick: %s",
+				    store_error(f->store));
+		log_info("queued %s (%s)", uri, reason);
+	}
+	if (added > 0 && !f->said_fallback)
+		log_info("nothing analysed yet to pick from: the queue goes "
+			 "on with %s until the first analysis gives picks",
+			 why);
+	f->said_fallback = added > 0 || f->said_fallback;
+	uris_free(&cand);
+	return added;
+}
+
 int fill_run(struct fill *f, struct mpd_connection *c, double now)
 {
 	struct mpd_status *st = mpd_run_status(c);
@@ -660,10 +839,6 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now)
 	int need = f->conf->queue.ahead - ahead;
 	if (need <= 0)
 		return 0;
-	if (!f->rank) {
-		log_debug("nothing analysed yet: cannot fill the queue");
-		return 0;
-	}
 	char **queued = NULL;
 	int n_queued = playing ? fill_list_queue(c, &queued) : 0;
 	if (n_queued < 0)
@@ -671,6 +846,21 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now)
 	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);
 	int chosen = picks ? fill_choose(f, (const char *const *)queued,
 					 n_queued, now, need, picks) : 0;
+	if (chosen == 0 && picks && !f->rank) {
+		/* Nothing to pick from yet (the first analysis runs). */
+		int added = fill_fallback(f, c, (const char *const *)queued,
+					  n_queued, len - 1, need, now);
+		for (int i = 0; i < n_queued; i++)
+			free(queued[i]);
+		free(queued);
+		free(picks);
+		if (added > 0 && !playing &&
+		    !mpd_run_play_pos(c, (unsigned)len))
+			return -1;
+		if (added > 0)
+			seen(f, c);
+		return added;
+	}
 	for (int i = 0; i < n_queued; i++)
 		free(queued[i]);
 	free(queued);

@@ -8,6 +8,7 @@
 #include "features/table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,11 +20,33 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Niceness of the background retrain thread. */
-#define RETRAIN_NICE 10
+/* Niceness of the background threads (retrain, rescore): MPD's playback
+ * and the daemon's own thread come first on a busy machine. */
+#define BACKGROUND_NICE 10
 
 /* Save after this many incremental updates (and at shutdown). */
 #define SAVE_EVERY 5
+
+/* The scaler is fitted on at most this many tracks of the library, drawn
+ * evenly: its percentiles need no more, and a retrain then costs what its
+ * events cost, not what the library holds (a million tracks were 256 MB
+ * copied and sorted per retrain). */
+#define SCALER_SAMPLE 16384
+
+/* Libraries up to this many tracks are rescored in the calling thread
+ * (a few milliseconds); larger ones in the background. The first scores
+ * of a library up to FIRST_SYNC_MAX are computed at once (once, well
+ * under 0.1 s), so the first picks are informed. */
+#define SYNC_SCORE_MAX 4096
+#define FIRST_SYNC_MAX 65536
+
+/* The background rescore checks for a cancel request this often (rows). */
+#define SCORE_CHUNK 4096
+
+/* Before loading a library, how far back "changed since" looks: the
+ * clocks of the processes writing the store are the same machine's, but a
+ * row written while the library loads must not be missed. */
+#define CHANGED_MARGIN_S 5.0
 
 /* The replay history: labelled events with their features, oldest first. */
 struct history {
@@ -37,8 +60,9 @@ struct history {
 
 struct retrain_job {
 	struct model_params params;
-	float *lib_x;		/* copy of the library features */
-	int lib_n;
+	float *sample;		/* rows of the library for the scaler */
+	int sample_n;
+	int lib_n;		/* library size the sample stands for */
 	struct history h;	/* copy of the history */
 	double now;
 	struct model *result;	/* NULL when it failed */
@@ -46,10 +70,33 @@ struct retrain_job {
 	char err[256];
 };
 
+struct score_job {
+	struct model *model;	/* a clone: the thread's own */
+	unsigned gen;		/* its generation */
+	uint64_t stamp;		/* its stamp if it was the saved one, or 0 */
+	const float *x;		/* the library's matrix, rows [0, n) */
+	int n, dim;
+	float *mean, *spread;	/* cap floats each, the result */
+	int cap;
+	double t0;		/* monotonic start */
+	atomic_int cancel;
+	bool done_ok;
+};
+
+/* A background thread with its job; `done` set by the thread last. */
+struct worker {
+	pthread_t thread;
+	bool running;
+	atomic_bool done;
+};
+
 struct learn {
 	struct store *store;
 	struct model_params params;
 	struct model *model;
+	uint64_t model_stamp;	/* checksum of the blob last loaded or
+				 * saved (0: none); another means another
+				 * process saved a model */
 	struct store_library *lib;
 	int dim;
 	struct util_index index;	/* uri -> library index */
@@ -58,24 +105,59 @@ struct learn {
 	int since_save;
 	int since_retrain;
 	int retrain_every;
+	int scaler_rows;	/* library size the scaler was fitted at */
 	bool dirty;
-	/* score cache: `scores_valid` when they match the model, `scores_have`
-	 * when there are any (possibly from before the last update) */
+	double changed_since;	/* epoch: learn_reload_library looks from */
+	/* Scores of lib's rows, `cap` floats each. `scores_have`: every row
+	 * has one; `scores_stale`: the model changed since they were
+	 * computed. */
 	float *mean, *spread;
-	bool scores_valid;
+	int scores_cap;
 	bool scores_have;
-	/* background retrain */
+	bool scores_stale;
+	/* The model's generation (one more at every change), the one the
+	 * scores came from and the stamp of that model when it was the saved
+	 * one (0: it was not): what the score cache file says. */
+	unsigned model_gen, scores_gen;
+	uint64_t scores_stamp;
+	uint64_t cache_stamp;	/* stamp of the cache file last written */
+	double cache_at;	/* monotonic time it was written */
+	/* background work */
 	int notify_fd;
-	pthread_t thread;
-	bool running;
-	atomic_bool done;
+	struct worker retrain;
 	struct retrain_job *job;
+	struct worker scorer;
+	struct score_job *sjob;
 };
 
 int learn_find(const struct learn *l, const char *uri)
 {
 	return l->lib ? util_index_find(&l->index, l->lib->uri, uri) : -1;
 }
+
+static bool background(const struct learn *l)
+{
+	return l->notify_fd >= 0;
+}
+
+static void wake(const struct learn *l, char b)
+{
+	if (l->notify_fd < 0)
+		return;
+	ssize_t rc;
+	do
+		rc = write(l->notify_fd, &b, 1);
+	while (rc < 0 && errno == EINTR);
+}
+
+static void nice_thread(void)
+{
+	/* Linux nices threads one by one. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), BACKGROUND_NICE) != 0)
+		log_debug("setpriority: %s", strerror(errno));
+}
+
+/* --- history ------------------------------------------------------------ */
 
 static void history_free(struct history *h)
 {
@@ -134,7 +216,8 @@ static bool history_copy(struct history *dst, const struct history *src)
 	return true;
 }
 
-/* Loads the labelled events with features from the store. */
+/* Loads the labelled events with features from the store (events of
+ * tracks analysed since the last load join in). */
 static bool history_load(struct learn *l, char *err, size_t err_size)
 {
 	struct store_examples *ex = store_load_examples(l->store,
@@ -145,15 +228,23 @@ static bool history_load(struct learn *l, char *err, size_t err_size)
 			 store_error(l->store));
 		return false;
 	}
-	history_free(&l->h);
-	l->h.dim = l->dim;
-	l->likes = 0;
+	struct history h = { .dim = l->dim };
+	int likes = 0;
 	for (int i = 0; i < ex->n; i++) {
-		history_push(&l->h, ex->x + (size_t)i * ex->dim, ex->y[i],
-			     ex->w[i], ex->time[i], learn_find(l, ex->uri[i]));
-		l->likes += ex->y[i] > 0.5f;
+		if (!history_push(&h, ex->x + (size_t)i * ex->dim, ex->y[i],
+				  ex->w[i], ex->time[i],
+				  learn_find(l, ex->uri[i]))) {
+			store_examples_free(ex);
+			history_free(&h);
+			snprintf(err, err_size, "loading events: out of memory");
+			return false;
+		}
+		likes += ex->y[i] > 0.5f;
 	}
 	store_examples_free(ex);
+	history_free(&l->h);
+	l->h = h;
+	l->likes = likes;
 	return true;
 }
 
@@ -196,30 +287,132 @@ void learn_params_from_conf(struct model_params *p, const struct conf *c,
 		conf_free(&defaults);
 }
 
-/* A fresh model with its scaler fitted on the library. */
+/* --- the model ---------------------------------------------------------- */
+
+/* Up to SCALER_SAMPLE rows of the library, evenly spaced: a copy the
+ * caller frees (NULL with *n 0 for an empty library or no memory). */
+static float *scaler_sample(const struct learn *l, int *n)
+{
+	*n = 0;
+	int rows = l->lib ? l->lib->n : 0;
+	if (rows == 0)
+		return NULL;
+	int m = rows < SCALER_SAMPLE ? rows : SCALER_SAMPLE;
+	float *s = malloc((size_t)m * l->dim * sizeof *s);
+	if (!s)
+		return NULL;
+	for (int k = 0; k < m; k++) {
+		size_t i = (size_t)k * (size_t)rows / (size_t)m;
+		memcpy(s + (size_t)k * l->dim, l->lib->x + i * l->dim,
+		       (size_t)l->dim * sizeof *s);
+	}
+	*n = m;
+	return s;
+}
+
+/* A fresh model with its scaler fitted on x (n rows; none: unfitted). */
 static struct model *fresh_model(const struct model_params *p,
-				 const float *lib_x, int lib_n, char *err,
+				 const float *x, int n, char *err,
 				 size_t err_size)
 {
 	struct model *m = model_new(p, err, err_size);
 	if (!m)
 		return NULL;
-	if (lib_n > 0 && !model_fit_scaler(m, lib_x, lib_n, err, err_size)) {
+	if (n > 0 && !model_fit_scaler(m, x, n, err, err_size)) {
 		model_free(m);
 		return NULL;
 	}
 	return m;
 }
 
+/* "validation accuracy 0.812, AUC 0.9" or why they are missing: never a
+ * "nan" for a listener to puzzle over. */
+static void report_summary(const struct model_report *r, int n, char *buf,
+			   size_t size)
+{
+	int k = snprintf(buf, size, "%d events: ", n);
+	if (k < 0 || (size_t)k >= size)
+		return;
+	if (isnan(r->train_accuracy))
+		k += snprintf(buf + k, size - (size_t)k,
+			      "training accuracy not measured");
+	else
+		k += snprintf(buf + k, size - (size_t)k,
+			      "training accuracy %.3f", r->train_accuracy);
+	if (k < 0 || (size_t)k >= size)
+		return;
+	if (isnan(r->val_accuracy) && r->n_val == 0)
+		snprintf(buf + k, size - (size_t)k,
+			 "; no validation: too few labels for a validation "
+			 "split");
+	else if (isnan(r->val_accuracy) || isnan(r->val_auc) ||
+		 isnan(r->val_logloss))
+		snprintf(buf + k, size - (size_t)k,
+			 "; no validation metrics: the %d held-out labels "
+			 "are all of one kind", r->n_val);
+	else
+		snprintf(buf + k, size - (size_t)k,
+			 ", validation accuracy %.3f, AUC %.3f, log-loss "
+			 "%.3f", r->val_accuracy, r->val_auc, r->val_logloss);
+}
+
+/* Puts model m in place of the current one (scores to refresh). */
+static void swap_model(struct learn *l, struct model *m, bool dirty)
+{
+	model_free(l->model);
+	l->model = m;
+	l->model_gen++;
+	l->scores_stale = true;
+	l->dirty = dirty;
+	if (!dirty)
+		l->since_save = 0;
+}
+
+/* Takes a model another process saved (mpdrec train), if any: its stamp
+ * differs from the one this learner loaded or saved last. */
+static void check_foreign_model(struct learn *l)
+{
+	uint64_t stamp;
+	if (!store_model_stamp(l->store, &stamp) || stamp == 0 ||
+	    stamp == l->model_stamp)
+		return;
+	l->model_stamp = stamp;	/* tried once, whatever happens */
+	void *blob = NULL;
+	size_t size = 0;
+	if (!store_load_model(l->store, &blob, &size) || !blob) {
+		log_warning("a model was saved by another process but does "
+			    "not load: %s", store_error(l->store));
+		return;
+	}
+	char why[256];
+	struct model *m = model_load(blob, size, why, sizeof why);
+	l->model_stamp = store_model_checksum(blob, size);
+	free(blob);
+	if (!m) {
+		log_warning("a model saved by another process is not usable "
+			    "(%s); keeping this one", why);
+		return;
+	}
+	if (model_inputs(m) != l->dim) {
+		log_warning("a model saved by another process takes %d "
+			    "features, not %d; keeping this one",
+			    model_inputs(m), l->dim);
+		model_free(m);
+		return;
+	}
+	swap_model(l, m, false);
+	log_info("took the model another process saved (mpdrec train?): "
+		 "picks follow it from now on");
+}
+
+/* --- the background retrain --------------------------------------------- */
+
 static void *retrain_main(void *arg)
 {
 	struct learn *l = arg;
 	struct retrain_job *j = l->job;
-	/* Background work: MPD's playback and the daemon's own thread come
-	 * first on a busy machine (Linux nices threads one by one). */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), RETRAIN_NICE) != 0)
-		log_debug("setpriority: %s", strerror(errno));
-	j->result = fresh_model(&j->params, j->lib_x, j->lib_n, j->err,
+	nice_thread();
+	j->result = fresh_model(&j->params, j->sample, j->sample_n, j->err,
 				sizeof j->err);
 	if (j->result && j->h.n > 0) {
 		double *age = malloc((size_t)j->h.n * sizeof *age);
@@ -233,12 +426,8 @@ static void *retrain_main(void *arg)
 		}
 		free(age);
 	}
-	atomic_store(&l->done, true);
-	if (l->notify_fd >= 0) {
-		char b = 'r';
-		ssize_t rc = write(l->notify_fd, &b, 1);
-		(void)rc;
-	}
+	atomic_store(&l->retrain.done, true);
+	wake(l, 'r');
 	return NULL;
 }
 
@@ -246,74 +435,83 @@ static void job_free(struct retrain_job *j)
 {
 	if (!j)
 		return;
-	free(j->lib_x);
+	free(j->sample);
 	history_free(&j->h);
 	model_free(j->result);
 	free(j);
 }
 
+/* Whether the history can train a model: both a like and a dislike. */
+static bool trainable(const struct learn *l)
+{
+	return l->h.n >= 2 && l->likes > 0 && l->likes < l->h.n;
+}
+
 void learn_retrain_async(struct learn *l)
 {
-	if (l->running || !l->lib || l->lib->n == 0)
+	if (l->retrain.running || !l->lib || l->lib->n == 0)
 		return;
+	char err[256];
+	if (!history_load(l, err, sizeof err))
+		log_warning("%s", err);
+	if (l->h.n > 0 && !trainable(l)) {
+		log_debug("not retraining: the %d labels are all of one kind",
+			  l->h.n);
+		return;
+	}
 	struct retrain_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return;
 	j->params = l->params;
 	j->lib_n = l->lib->n;
-	j->lib_x = malloc((size_t)l->lib->n * l->dim * sizeof *j->lib_x);
-	j->now = (double)time(NULL);
-	if (!j->lib_x || !history_copy(&j->h, &l->h)) {
+	j->sample = scaler_sample(l, &j->sample_n);
+	j->now = util_epoch();
+	if (!j->sample || !history_copy(&j->h, &l->h)) {
 		job_free(j);
 		return;
 	}
-	memcpy(j->lib_x, l->lib->x, (size_t)l->lib->n * l->dim * sizeof(float));
 	l->job = j;
-	atomic_store(&l->done, false);
-	if (pthread_create(&l->thread, NULL, retrain_main, l) != 0) {
+	atomic_store(&l->retrain.done, false);
+	if (pthread_create(&l->retrain.thread, NULL, retrain_main, l) != 0) {
 		log_warning("cannot start a background retrain");
 		l->job = NULL;
 		job_free(j);
 		return;
 	}
-	l->running = true;
+	l->retrain.running = true;
 	l->since_retrain = 0;
 	log_info("retraining on %d events in the background", l->h.n);
 }
 
-static void report_summary(const struct model_report *r, int n, char *buf,
-			   size_t size)
-{
-	snprintf(buf, size,
-		 "%d events: training accuracy %.3f, validation accuracy "
-		 "%.3f, AUC %.3f, log-loss %.3f",
-		 n, r->train_accuracy, r->val_accuracy, r->val_auc,
-		 r->val_logloss);
-}
-
 /* Swaps a finished retrain in; `wait` joins a running one first. */
-static bool collect(struct learn *l, bool wait)
+static bool collect_retrain(struct learn *l, bool wait)
 {
-	if (!l->running || (!wait && !atomic_load(&l->done)))
+	if (!l->retrain.running ||
+	    (!wait && !atomic_load(&l->retrain.done)))
 		return false;
-	pthread_join(l->thread, NULL);
-	l->running = false;
+	pthread_join(l->retrain.thread, NULL);
+	l->retrain.running = false;
 	struct retrain_job *j = l->job;
 	l->job = NULL;
 	bool swapped = false, retrain_again = false;
-	if (j->result) {
-		char line[256];
+	if (j->result && j->h.n == 0) {
+		/* No labels (all withdrawn): a new model, nothing measured. */
+		log_info("new model: no labelled events to train on");
+		swap_model(l, j->result, true);
+		l->scaler_rows = j->lib_n;
+		j->result = NULL;
+		swapped = true;
+	} else if (j->result) {
+		char line[320];
 		report_summary(&j->report, j->h.n, line, sizeof line);
-		log_info("retrained: %s", line);
-		store_add_training(l->store, (double)time(NULL), j->h.n,
+		log_info("retrained: %s (%.2f s)", line, j->report.seconds);
+		store_add_training(l->store, util_epoch(), j->h.n,
 				   j->report.train_accuracy,
 				   j->report.val_accuracy, j->report.val_auc,
 				   j->report.val_logloss);
-		model_free(l->model);
-		l->model = j->result;
+		swap_model(l, j->result, true);
+		l->scaler_rows = j->lib_n;
 		j->result = NULL;
-		l->scores_valid = false;
-		l->dirty = true;
 		swapped = true;
 		/* The configuration changed while it trained. */
 		char why[256];
@@ -328,24 +526,26 @@ static bool collect(struct learn *l, bool wait)
 	return swapped;
 }
 
-bool learn_collect(struct learn *l)
-{
-	return collect(l, false);
-}
-
 bool learn_retrain_now(struct learn *l, char *summary, size_t summary_size)
 {
-	collect(l, true);
-	struct model_report rep;
+	collect_retrain(l, true);
 	char err[256];
-	struct model *m = fresh_model(&l->params, l->lib ? l->lib->x : NULL,
-				      l->lib ? l->lib->n : 0, err, sizeof err);
+	if (!history_load(l, err, sizeof err)) {
+		snprintf(summary, summary_size, "%s", err);
+		return false;
+	}
+	int n_sample;
+	float *sample = scaler_sample(l, &n_sample);
+	struct model_report rep;
+	struct model *m = fresh_model(&l->params, sample, n_sample, err,
+				      sizeof err);
+	free(sample);
 	if (!m) {
 		snprintf(summary, summary_size, "%s", err);
 		return false;
 	}
 	double *age = malloc(((size_t)l->h.n + 1) * sizeof *age);
-	struct model_data d = history_view(&l->h, (double)time(NULL), age);
+	struct model_data d = history_view(&l->h, util_epoch(), age);
 	if (!age || !model_train(m, &d, &rep, err, sizeof err)) {
 		snprintf(summary, summary_size, "%s",
 			 age ? err : "out of memory");
@@ -355,21 +555,387 @@ bool learn_retrain_now(struct learn *l, char *summary, size_t summary_size)
 	}
 	free(age);
 	report_summary(&rep, l->h.n, summary, summary_size);
-	store_add_training(l->store, (double)time(NULL), l->h.n,
+	store_add_training(l->store, util_epoch(), l->h.n,
 			   rep.train_accuracy, rep.val_accuracy, rep.val_auc,
 			   rep.val_logloss);
-	model_free(l->model);
-	l->model = m;
-	l->scores_valid = false;
-	l->dirty = true;
+	swap_model(l, m, true);
+	l->scaler_rows = l->lib ? l->lib->n : 0;
+	l->since_retrain = 0;
 	return true;
 }
 
+bool learn_retrain_due(int n, int every)
+{
+	if (n < 4)
+		return false;
+	/* 4·2^k and 12·2^k: 4, 8, 12, 16, 24, 32, 48, 64, 96... */
+	int last = 0;
+	for (int a = 4, b = 12; a < every || b < every; a *= 2, b *= 2) {
+		if ((a < every && n == a) || (b < every && n == b))
+			return true;
+		if (a < every && a > last)
+			last = a;
+		if (b < every && b > last)
+			last = b;
+	}
+	return every > 0 && n > last && (n - last) % every == 0;
+}
+
+/* --- scores ------------------------------------------------------------- */
+
+/* Score arrays with room for the library's capacity. */
+static bool scores_reserve(struct learn *l)
+{
+	int cap = l->lib && l->lib->cap > 0 ? l->lib->cap : 1;
+	if (cap <= l->scores_cap)
+		return true;
+	float *m = realloc(l->mean, (size_t)cap * sizeof *m);
+	if (m)
+		l->mean = m;
+	float *s = realloc(l->spread, (size_t)cap * sizeof *s);
+	if (s)
+		l->spread = s;
+	if (!m || !s)
+		return false;
+	l->scores_cap = cap;
+	return true;
+}
+
+static void *score_main(void *arg)
+{
+	struct learn *l = arg;
+	struct score_job *j = l->sjob;
+	nice_thread();
+	int at = 0;
+	while (at < j->n && !atomic_load(&j->cancel)) {
+		int c = j->n - at < SCORE_CHUNK ? j->n - at : SCORE_CHUNK;
+		model_score(j->model, j->x + (size_t)at * j->dim, c,
+			    j->mean + at, j->spread + at);
+		at += c;
+	}
+	j->done_ok = at == j->n;
+	atomic_store(&l->scorer.done, true);
+	wake(l, 'c');
+	return NULL;
+}
+
+static void score_job_free(struct score_job *j)
+{
+	if (!j)
+		return;
+	model_free(j->model);
+	free(j->mean);
+	free(j->spread);
+	free(j);
+}
+
+/* Joins the rescore thread: takes its scores when it finished for the
+ * library as it is (`take`), else drops them. Returns whether it took. */
+static bool collect_scores(struct learn *l, bool wait, bool take)
+{
+	if (!l->scorer.running || (!wait && !atomic_load(&l->scorer.done)))
+		return false;
+	if (!take)
+		atomic_store(&l->sjob->cancel, 1);
+	pthread_join(l->scorer.thread, NULL);
+	l->scorer.running = false;
+	struct score_job *j = l->sjob;
+	l->sjob = NULL;
+	bool took = take && j->done_ok && l->lib && j->n == l->lib->n &&
+		    j->cap >= l->scores_cap;
+	if (took) {
+		float *m = l->mean, *s = l->spread;
+		l->mean = j->mean;
+		l->spread = j->spread;
+		l->scores_cap = j->cap;
+		j->mean = m;
+		j->spread = s;
+		l->scores_have = true;
+		l->scores_gen = j->gen;
+		l->scores_stamp = j->stamp;
+		log_debug("scores of %d tracks refreshed in %.2f s", j->n,
+			  util_mono() - j->t0);
+	} else {
+		l->scores_stale = true;	/* computed for nothing */
+	}
+	score_job_free(j);
+	return took;
+}
+
+/* Stops a running rescore before the library's arrays move. */
+static void stop_scorer(struct learn *l)
+{
+	collect_scores(l, true, false);
+}
+
+/* Scores every row in the calling thread. */
+static void score_all_now(struct learn *l)
+{
+	if (!l->lib || l->lib->n == 0 || !scores_reserve(l))
+		return;
+	model_score(l->model, l->lib->x, l->lib->n, l->mean, l->spread);
+	l->scores_have = true;
+	l->scores_stale = false;
+	l->scores_gen = l->model_gen;
+	l->scores_stamp = l->dirty ? 0 : l->model_stamp;
+}
+
+/* Starts a rescore of the whole library in the background. */
+static void start_scorer(struct learn *l)
+{
+	if (l->scorer.running || !l->lib || l->lib->n == 0)
+		return;
+	struct score_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return;
+	j->model = model_clone(l->model);
+	j->gen = l->model_gen;
+	j->stamp = l->dirty ? 0 : l->model_stamp;
+	j->t0 = util_mono();
+	j->x = l->lib->x;
+	j->n = l->lib->n;
+	j->dim = l->dim;
+	j->cap = l->lib->cap > l->scores_cap ? l->lib->cap : l->scores_cap;
+	j->mean = malloc((size_t)j->cap * sizeof *j->mean);
+	j->spread = malloc((size_t)j->cap * sizeof *j->spread);
+	atomic_init(&j->cancel, 0);
+	if (!j->model || !j->mean || !j->spread) {
+		score_job_free(j);
+		return;
+	}
+	l->sjob = j;
+	atomic_store(&l->scorer.done, false);
+	if (pthread_create(&l->scorer.thread, NULL, score_main, l) != 0) {
+		log_warning("cannot start a background rescore");
+		l->sjob = NULL;
+		score_job_free(j);
+		return;
+	}
+	l->scorer.running = true;
+	/* What it computes is for this model: a later change marks them
+	 * stale again. */
+	l->scores_stale = false;
+}
+
+/* --- the score cache ---------------------------------------------------- */
+
+/* A large library's scores outlive the process in a file beside the
+ * store, for the model they came from: the next start (or a command)
+ * with that model scores nothing. Rows are keyed by their URI's hash. */
+#define CACHE_FILE "scores.cache"
+#define CACHE_MAGIC "MPDRSC01"
+/* Written at most this often (a million tracks are 16 MB), and at exit. */
+#define CACHE_EVERY_S 300.0
+
+struct cache_head {
+	char magic[8];
+	uint64_t stamp;
+	uint64_t n;
+};
+
+struct cache_row {
+	uint64_t hash;
+	float mean, spread;
+};
+
+static bool cache_path(const struct learn *l, char *buf, size_t size,
+		       const char *suffix)
+{
+	const char *db = store_path(l->store);
+	const char *slash = strrchr(db, '/');
+	int len = slash ? (int)(slash - db) : 0;
+	int k = snprintf(buf, size, "%.*s%s%s%s", len, db, slash ? "/" : "",
+			 CACHE_FILE, suffix);
+	return k > 0 && (size_t)k < size;
+}
+
+/* Writes the scores when they are those of the saved model and the file
+ * does not hold them yet (`force`: whatever the time since the last). */
+static void write_cache(struct learn *l, bool force)
+{
+	if (!l->scores_have || l->scores_stamp == 0 || !l->lib ||
+	    l->lib->n <= FIRST_SYNC_MAX || l->scores_stamp == l->cache_stamp ||
+	    (!force && l->cache_at > 0 &&
+	     util_mono() - l->cache_at < CACHE_EVERY_S))
+		return;
+	char path[4200], tmp[4200];
+	if (!cache_path(l, path, sizeof path, "") ||
+	    !cache_path(l, tmp, sizeof tmp, ".tmp"))
+		return;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
+	struct cache_head h = { .stamp = l->scores_stamp,
+				.n = (uint64_t)l->lib->n };
+	memcpy(h.magic, CACHE_MAGIC, sizeof h.magic);
+	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
+	for (int i = 0; ok && i < l->lib->n; i++) {
+		struct cache_row r = { util_hash(l->lib->uri[i]), l->mean[i],
+				       l->spread[i] };
+		ok = fwrite(&r, sizeof r, 1, f) == 1;
+	}
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) == 0) {
+		l->cache_stamp = l->scores_stamp;
+		l->cache_at = util_mono();
+		log_debug("scores of %d tracks kept in %s", l->lib->n, path);
+	} else {
+		log_debug("cannot write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* Takes the scores from the cache file when it holds those of the model
+ * loaded (saved, unchanged): rows it lacks (tracks analysed since) are
+ * scored. Returns whether the scores are in place. */
+/* The row of the cache with `hash`: an open-addressing table of the rows
+ * (built on first need in *slot, *cap), or -1. */
+static int cache_find(const struct cache_row *rows, int n, int **slot,
+		      size_t *cap, uint64_t hash)
+{
+	if (!*slot) {
+		size_t c = 16;
+		while (c < 2 * (size_t)n)
+			c *= 2;
+		if (!(*slot = malloc(c * sizeof **slot)))
+			return -1;
+		memset(*slot, -1, c * sizeof **slot);
+		for (int k = 0; k < n; k++) {
+			size_t at = rows[k].hash & (c - 1);
+			while ((*slot)[at] >= 0)
+				at = (at + 1) & (c - 1);
+			(*slot)[at] = k;
+		}
+		*cap = c;
+	}
+	for (size_t at = hash & (*cap - 1); (*slot)[at] >= 0;
+	     at = (at + 1) & (*cap - 1))
+		if (rows[(*slot)[at]].hash == hash)
+			return (*slot)[at];
+	return -1;
+}
+
+/* Takes the scores from the cache file when it holds those of the model
+ * loaded (saved, unchanged): rows it lacks (tracks analysed since) are
+ * scored. Returns whether the scores are in place. */
+static bool read_cache(struct learn *l)
+{
+	char path[4200];
+	if (l->dirty || l->model_stamp == 0 || !l->lib ||
+	    l->lib->n <= FIRST_SYNC_MAX ||
+	    !cache_path(l, path, sizeof path, ""))
+		return false;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	struct cache_head h;
+	struct cache_row *rows = NULL;
+	bool ok = fread(&h, sizeof h, 1, f) == 1 &&
+		  !memcmp(h.magic, CACHE_MAGIC, sizeof h.magic) &&
+		  h.stamp == l->model_stamp && h.n > 0 &&
+		  h.n <= (uint64_t)INT32_MAX &&
+		  (rows = malloc(h.n * sizeof *rows)) &&
+		  fread(rows, sizeof *rows, h.n, f) == h.n && scores_reserve(l);
+	fclose(f);
+	int n = ok ? (int)h.n : 0, missing = 0;
+	int *slot = NULL;
+	size_t cap = 0;
+	for (int i = 0; ok && i < l->lib->n; i++) {
+		uint64_t hash = util_hash(l->lib->uri[i]);
+		/* The file is in the order of the library that wrote it,
+		 * most often this one's: then no lookup at all. */
+		int k = i < n && rows[i].hash == hash
+				? i : cache_find(rows, n, &slot, &cap, hash);
+		if (k >= 0) {
+			l->mean[i] = rows[k].mean;
+			l->spread[i] = rows[k].spread;
+		} else {
+			model_score(l->model, l->lib->x + (size_t)i * l->dim,
+				    1, l->mean + i, l->spread + i);
+			missing++;
+		}
+	}
+	free(rows);
+	free(slot);
+	if (!ok)
+		return false;
+	l->scores_have = true;
+	l->scores_stale = false;
+	l->scores_gen = l->model_gen;
+	l->scores_stamp = l->cache_stamp = l->model_stamp;
+	log_debug("scores of %d tracks from %s (%d scored anew)", l->lib->n,
+		  path, missing);
+	return true;
+}
+
+void learn_refresh_scores(struct learn *l)
+{
+	check_foreign_model(l);
+	if (!l->lib || l->lib->n == 0)
+		return;
+	if (l->scores_have && !l->scores_stale)
+		return;
+	if (!background(l) || l->lib->n <= SYNC_SCORE_MAX) {
+		if (l->scorer.running)
+			stop_scorer(l);
+		score_all_now(l);
+		return;
+	}
+	/* Saved first, so the scores belong to a saved model and can be
+	 * kept in scores.cache for the next start. */
+	char err[256];
+	if (!l->scorer.running && l->lib->n > FIRST_SYNC_MAX &&
+	    !learn_save(l, err, sizeof err))
+		log_warning("saving the model: %s", err);
+	start_scorer(l);
+}
+
+bool learn_scores(struct learn *l, const float **mean, const float **spread)
+{
+	if (!l->lib || l->lib->n == 0)
+		return false;
+	if (!l->scores_have && read_cache(l)) {
+		/* the scores of the saved model */
+	} else if (!l->scores_have) {
+		if (background(l) && l->lib->n > FIRST_SYNC_MAX) {
+			start_scorer(l);
+			return false;
+		}
+		score_all_now(l);
+		if (!l->scores_have)
+			return false;
+		write_cache(l, false);
+	}
+	*mean = l->mean;
+	*spread = l->spread;
+	return true;
+}
+
+bool learn_collect(struct learn *l)
+{
+	bool any = collect_retrain(l, false);
+	if (collect_scores(l, false, true)) {
+		any = true;
+		write_cache(l, false);
+	}
+	/* The model changed while the rescore ran: go again. */
+	if (l->scores_stale && !l->scorer.running && background(l))
+		learn_refresh_scores(l);
+	return any;
+}
+
+/* --- the library -------------------------------------------------------- */
+
 static bool load_library(struct learn *l, char *err, size_t err_size)
 {
-	struct store_library *lib = store_load_library(l->store,
-						       FEATURES_VERSION,
-						       l->dim);
+	double since = util_epoch() - CHANGED_MARGIN_S;
+	/* Titles name tracks in a command's explanations; the daemon has
+	 * no use for them (a million are 30 MB). */
+	struct store_library *lib = store_load_library_with(
+		l->store, FEATURES_VERSION, l->dim,
+		background(l) ? 0 : STORE_LIBRARY_TITLES);
 	if (!lib) {
 		snprintf(err, err_size, "loading the library: %s",
 			 store_error(l->store));
@@ -377,20 +943,211 @@ static bool load_library(struct learn *l, char *err, size_t err_size)
 	}
 	store_library_free(l->lib);
 	l->lib = lib;
+	l->changed_since = since;
 	l->scores_have = false;
-	free(l->mean);
-	free(l->spread);
-	size_t n = (size_t)(lib->n ? lib->n : 1);
-	l->mean = malloc(n * sizeof *l->mean);
-	l->spread = malloc(n * sizeof *l->spread);
-	l->scores_valid = false;
-	if (!l->mean || !l->spread ||
-	    !util_index_build(&l->index, lib->uri, lib->n)) {
+	l->scores_stale = true;
+	if (!scores_reserve(l) ||
+	    !util_index_build_distinct(&l->index, lib->uri, lib->n)) {
 		snprintf(err, err_size, "out of memory");
 		return false;
 	}
 	return true;
 }
+
+/* Refits the scaler when the library doubled since it was fitted (the
+ * first analysis grows it from nothing): a new model while there is no
+ * history, else a retrain. */
+static void maybe_refit(struct learn *l)
+{
+	if (l->lib->n < 2 * l->scaler_rows || l->lib->n == 0)
+		return;
+	if (l->h.n == 0) {
+		char e[256];
+		int n;
+		float *sample = scaler_sample(l, &n);
+		struct model *m = sample ? fresh_model(&l->params, sample, n,
+						       e, sizeof e) : NULL;
+		free(sample);
+		if (m) {
+			swap_model(l, m, true);
+			l->scaler_rows = l->lib->n;
+			log_debug("scaler fitted on %d tracks", l->lib->n);
+		}
+	} else if (!l->retrain.running) {
+		learn_retrain_async(l);
+	}
+}
+
+/* Tracks brought up to date in one round: rows to drop are only marked
+ * (removing one moves the last row, which would confuse the index while
+ * the round goes on), appended rows are scored together at the end. */
+struct round {
+	struct learn *l;
+	int first_new;		/* lib->n when the round began */
+	int *drop;		/* rows to drop */
+	int n_drop, cap_drop;
+	int done;
+	bool failed;
+	char *err;
+	size_t err_size;
+};
+
+static bool round_track(struct round *r, const char *uri)
+{
+	struct learn *l = r->l;
+	int i = learn_find(l, uri);
+	switch (store_library_update(l->store, l->lib, FEATURES_VERSION, uri,
+				     i)) {
+	case STORE_ROW_ERROR:
+		snprintf(r->err, r->err_size, "updating the library: %s",
+			 store_error(l->store));
+		return false;
+	case STORE_ROW_ABSENT:
+		return true;
+	case STORE_ROW_STALE:
+		if (r->n_drop == r->cap_drop) {
+			int cap = r->cap_drop ? 2 * r->cap_drop : 64;
+			int *d = realloc(r->drop, (size_t)cap * sizeof *d);
+			if (!d) {
+				snprintf(r->err, r->err_size, "out of memory");
+				return false;
+			}
+			r->drop = d;
+			r->cap_drop = cap;
+		}
+		r->drop[r->n_drop++] = i;
+		return true;
+	case STORE_ROW_ADDED:
+		if (!scores_reserve(l) ||
+		    !util_index_add(&l->index, l->lib->uri, l->lib->n - 1)) {
+			store_library_remove(l->lib, l->lib->n - 1);
+			snprintf(r->err, r->err_size, "out of memory");
+			return false;
+		}
+		r->done++;
+		return true;
+	case STORE_ROW_REFRESHED:
+		if (i < r->first_new)
+			model_score(l->model, l->lib->x + (size_t)i * l->dim,
+				    1, l->mean + i, l->spread + i);
+		r->done++;
+		return true;
+	}
+	return true;
+}
+
+static int by_index_desc(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x < y) - (x > y);
+}
+
+/* Ends a round: scores the appended rows, drops the marked ones (highest
+ * first, so that the last row moved into a hole is never one to drop),
+ * then rebuilds what indexes rows. Returns false when r failed. */
+static bool round_end(struct round *r)
+{
+	struct learn *l = r->l;
+	int n_new = l->lib->n - r->first_new;
+	if (n_new > 0)
+		model_score(l->model,
+			    l->lib->x + (size_t)r->first_new * l->dim, n_new,
+			    l->mean + r->first_new, l->spread + r->first_new);
+	if (r->n_drop > 0) {
+		qsort(r->drop, (size_t)r->n_drop, sizeof *r->drop,
+		      by_index_desc);
+		for (int k = 0; k < r->n_drop; k++) {
+			int i = r->drop[k];
+			if (k > 0 && i == r->drop[k - 1])
+				continue;
+			store_library_remove(l->lib, i);
+			l->mean[i] = l->mean[l->lib->n];
+			l->spread[i] = l->spread[l->lib->n];
+		}
+		if (!util_index_build_distinct(&l->index, l->lib->uri,
+					       l->lib->n)) {
+			snprintf(r->err, r->err_size, "out of memory");
+			r->failed = true;
+		}
+		/* The events' rows moved: their indices again. */
+		char e[256];
+		if (!history_load(l, e, sizeof e))
+			log_warning("%s", e);
+		log_debug("library: %d tracks dropped (gone, failed or "
+			  "changed)", r->n_drop);
+	}
+	free(r->drop);
+	if (!r->failed)
+		maybe_refit(l);
+	return !r->failed;
+}
+
+int learn_add_tracks(struct learn *l, const char *const *uris, int n,
+		     char *err, size_t err_size)
+{
+	if (n <= 0 || !l->lib)
+		return 0;
+	stop_scorer(l);		/* the arrays may move */
+	struct round r = { .l = l, .first_new = l->lib->n, .err = err,
+			   .err_size = err_size };
+	for (int k = 0; k < n && !r.failed; k++)
+		r.failed = !round_track(&r, uris[k]);
+	return round_end(&r) ? r.done : -1;
+}
+
+static bool on_changed(const char *uri, void *ctx)
+{
+	struct round *r = ctx;
+	r->failed = !round_track(r, uri);
+	return !r->failed;
+}
+
+static bool on_banned(const char *uri, void *ctx)
+{
+	struct learn *l = ctx;
+	int i = learn_find(l, uri);
+	if (i >= 0)
+		l->lib->banned[i] = true;
+	return true;
+}
+
+bool learn_reload_library(struct learn *l, char *err, size_t err_size)
+{
+	if (!l->lib)
+		return load_library(l, err, err_size);
+	stop_scorer(l);
+	double since = util_epoch() - CHANGED_MARGIN_S;
+	struct round r = { .l = l, .first_new = l->lib->n, .err = err,
+			   .err_size = err_size };
+	if (!store_each_changed_track(l->store, l->changed_since, on_changed,
+				      &r) && !r.failed) {
+		snprintf(err, err_size, "reading changed tracks: %s",
+			 store_error(l->store));
+		r.failed = true;
+	}
+	if (!round_end(&r))
+		return false;
+	l->changed_since = since;
+	/* Bans of an artist or album, and unbans, leave the rows as they
+	 * were: every flag again, from one light pass. */
+	bool *keep = malloc((size_t)(l->lib->n ? l->lib->n : 1));
+	if (keep)
+		memcpy(keep, l->lib->banned, (size_t)l->lib->n);
+	memset(l->lib->banned, 0, (size_t)l->lib->n * sizeof *l->lib->banned);
+	if (!store_each_banned(l->store, on_banned, l)) {
+		if (keep)
+			memcpy(l->lib->banned, keep, (size_t)l->lib->n);
+		free(keep);
+		snprintf(err, err_size, "reading bans: %s",
+			 store_error(l->store));
+		return false;
+	}
+	free(keep);
+	/* Labels withdrawn (unlike, unban) or of tracks analysed since. */
+	return history_load(l, err, err_size);
+}
+
+/* --- open, close -------------------------------------------------------- */
 
 /* A saved model that cannot be used is kept for inspection, not
  * overwritten, and a new one is trained from the events. */
@@ -417,9 +1174,18 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	l->notify_fd = notify_fd;
 	l->dim = features_count();
 	l->retrain_every = c->model.retrain_every;
+	atomic_init(&l->retrain.done, false);
+	atomic_init(&l->scorer.done, false);
 	learn_params_from_conf(&l->params, c, l->dim);
-	if (!load_library(l, err, err_size) || !history_load(l, err, err_size))
+	double t0 = util_mono();
+	if (!load_library(l, err, err_size))
 		goto fail;
+	double t1 = util_mono();
+	if (!history_load(l, err, err_size))
+		goto fail;
+	log_debug("library of %d tracks loaded in %.2f s, %d events in %.2f s",
+		  l->lib->n, t1 - t0, l->h.n, util_mono() - t1);
+	l->scaler_rows = l->lib->n;
 
 	void *blob = NULL;
 	size_t size = 0;
@@ -433,6 +1199,7 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	}
 	if (blob) {
 		char why[256];
+		l->model_stamp = store_model_checksum(blob, size);
 		l->model = model_load(blob, size, why, sizeof why);
 		free(blob);
 		if (!l->model)
@@ -453,13 +1220,15 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 		}
 	}
 	if (!l->model) {
-		l->model = fresh_model(&l->params, l->lib->x, l->lib->n, err,
-				       err_size);
+		int n;
+		float *sample = scaler_sample(l, &n);
+		l->model = fresh_model(&l->params, sample, n, err, err_size);
+		free(sample);
 		if (!l->model)
 			goto fail;
 		l->dirty = true;
-		if (l->h.n > 0) {
-			char line[256];
+		if (trainable(l)) {
+			char line[320];
 			if (learn_retrain_now(l, line, sizeof line))
 				log_info("trained a new model: %s", line);
 			else
@@ -480,7 +1249,9 @@ void learn_free(struct learn *l)
 {
 	if (!l)
 		return;
-	collect(l, true);
+	stop_scorer(l);
+	write_cache(l, true);
+	collect_retrain(l, true);
 	model_free(l->model);
 	store_library_free(l->lib);
 	history_free(&l->h);
@@ -512,30 +1283,12 @@ void learn_set_conf(struct learn *l, const struct conf *c)
 	}
 }
 
-bool learn_reload_library(struct learn *l, char *err, size_t err_size)
-{
-	int before = l->lib ? l->lib->n : 0;
-	if (!load_library(l, err, err_size) || !history_load(l, err, err_size))
-		return false;
-	/* A library that grew a lot deserves a scaler fitted on it. */
-	if (l->lib->n > before * 2 && l->lib->n > 0 && l->h.n == 0) {
-		char e[256];
-		struct model *m = fresh_model(&l->params, l->lib->x,
-					      l->lib->n, e, sizeof e);
-		if (m) {
-			model_free(l->model);
-			l->model = m;
-			l->dirty = true;
-		}
-	} else if (l->lib->n > before * 2 && l->lib->n > 0) {
-		learn_retrain_async(l);
-	}
-	return true;
-}
+/* --- events ------------------------------------------------------------- */
 
 bool learn_event(struct learn *l, const char *uri, int label, double weight,
 		 double now)
 {
+	check_foreign_model(l);
 	int idx = learn_find(l, uri);
 	if (idx < 0)
 		return false;
@@ -545,21 +1298,27 @@ bool learn_event(struct learn *l, const char *uri, int label, double weight,
 		return false;
 	struct model_data d = history_view(&l->h, now, age);
 	model_learn(l->model, x, (float)label, (float)weight, &d);
+	l->model_gen++;
 	free(age);
 	history_push(&l->h, x, (float)label, (float)weight, now, idx);
 	l->likes += label == 1;
-	l->scores_valid = false;
+	l->scores_stale = true;
 	l->dirty = true;
 	/* Saved by learn_save_due() once the queue is filled: a disk flush
 	 * has no place between a song change and the next pick. */
 	l->since_save++;
-	if (l->retrain_every > 0 && ++l->since_retrain >= l->retrain_every)
+	/* Early on a full retrain (to convergence, with early stopping)
+	 * learns much more from a handful of labels than a few steps each;
+	 * one at a time, a count reached while one runs is skipped. */
+	if (learn_retrain_due(l->h.n, l->retrain_every) ||
+	    (l->retrain_every > 0 && ++l->since_retrain >= l->retrain_every))
 		learn_retrain_async(l);
 	return true;
 }
 
 bool learn_save(struct learn *l, char *err, size_t err_size)
 {
+	check_foreign_model(l);
 	if (!l->dirty)
 		return true;
 	void *blob;
@@ -567,13 +1326,18 @@ bool learn_save(struct learn *l, char *err, size_t err_size)
 	if (!model_save(l->model, &blob, &size, err, err_size))
 		return false;
 	bool ok = store_save_model(l->store, blob, size);
+	uint64_t stamp = store_model_checksum(blob, size);
 	free(blob);
 	if (!ok) {
 		snprintf(err, err_size, "%s", store_error(l->store));
 		return false;
 	}
+	l->model_stamp = stamp;
 	l->dirty = false;
 	l->since_save = 0;
+	/* Scores of the model as it is now are those of the saved one. */
+	if (l->scores_have && l->scores_gen == l->model_gen)
+		l->scores_stamp = stamp;
 	return true;
 }
 
@@ -586,35 +1350,11 @@ void learn_save_due(struct learn *l)
 		log_warning("saving the model: %s", err);
 }
 
+/* --- what others read --------------------------------------------------- */
+
 const struct store_library *learn_library(const struct learn *l)
 {
 	return l->lib;
-}
-
-/* Below this many tracks, scoring the whole library takes a few
- * milliseconds: scores are always fresh. Above, a pick may use the scores
- * from before the last event, and learn_refresh_scores() catches up after
- * the queue is filled, so a song change never waits for a full rescore. */
-#define FRESH_SCORES_MAX 20000
-
-void learn_refresh_scores(struct learn *l)
-{
-	if (!l->lib || l->lib->n == 0 || l->scores_valid)
-		return;
-	model_score(l->model, l->lib->x, l->lib->n, l->mean, l->spread);
-	l->scores_valid = true;
-	l->scores_have = true;
-}
-
-bool learn_scores(struct learn *l, const float **mean, const float **spread)
-{
-	if (!l->lib || l->lib->n == 0)
-		return false;
-	if (!l->scores_have || l->lib->n <= FRESH_SCORES_MAX)
-		learn_refresh_scores(l);
-	*mean = l->mean;
-	*spread = l->spread;
-	return true;
 }
 
 bool learn_scores_cached(const struct learn *l, const float **mean,
@@ -631,6 +1371,11 @@ void learn_counts(const struct learn *l, int *labelled, int *likes)
 {
 	*labelled = l->h.n;
 	*likes = l->likes;
+}
+
+bool learn_informed(const struct learn *l, int min_labels)
+{
+	return l->h.n >= min_labels && l->likes > 0 && l->likes < l->h.n;
 }
 
 struct model *learn_model(struct learn *l)

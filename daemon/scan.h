@@ -32,8 +32,10 @@ struct scan_result {
 struct scan;
 
 /** A background scanner. When a pass ends, one byte is written to
- *  notify_fd (or nothing if -1) so the daemon's poll() wakes up. Returns
- *  NULL when out of memory. Free with scan_free(). */
+ *  notify_fd (or nothing if -1) so the daemon's poll() wakes up; bytes
+ *  also come while it runs: when the listing is in the store and when
+ *  analysed tracks wait for scan_take_analysed(). Returns NULL when out of
+ *  memory. Free with scan_free(). */
 struct scan *scan_new(int notify_fd);
 
 /** Starts a pass in a background thread at low priority: its own MPD
@@ -47,6 +49,13 @@ bool scan_start(struct scan *s, const struct conf *c);
 /** If a pass has finished since the last call: joins it, fills *r and
  *  returns true. Returns false while one runs or when none ran. */
 bool scan_collect(struct scan *s, struct scan_result *r);
+
+/** Takes the URIs the running (or last) pass analysed and committed since
+ *  the last call: *uris (caller frees each and the array) and the count
+ *  (0, *uris NULL, when none). notify_fd gets a byte when a batch is
+ *  committed while none waited. */
+int scan_take_analysed(struct scan *s, char ***uris);
+
 
 /** Stops a running pass (the files being analysed are abandoned and stay
  *  pending; a read blocked in the kernel can still take up to the per-file
@@ -93,6 +102,12 @@ struct scan_speed scan_progress_speed(const struct scan_progress *p);
  *  strings are borrowed for the call. */
 typedef void scan_progress_fn(const struct scan_progress *p, void *ctx);
 
+/** Called after each batch of results is committed to the store with the
+ *  URIs analysed in it (borrowed for the call), from the pass's threads
+ *  (serialised with the progress calls): from then on other connections
+ *  read their vectors. */
+typedef void scan_committed_fn(const char *const *uris, int n, void *ctx);
+
 struct scan_options {
 	int jobs;		/* workers; 0: c->analysis.jobs (0: cores) */
 	bool low_priority;	/* nice 10 for the workers (the daemon) */
@@ -103,6 +118,7 @@ struct scan_options {
 				 * ends, abandoning the files being analysed
 				 * (they stay pending) */
 	scan_progress_fn *progress;	/* may be NULL */
+	scan_committed_fn *committed;	/* may be NULL */
 	void *ctx;
 };
 
@@ -112,7 +128,15 @@ struct scan_options {
  *  analyses the pending tracks below c->music_directory in worker threads,
  *  storing each vector, or each failure with its reason (a failed file is
  *  not tried again until its mtime changes). Fills *r; returns r->ok. A
- *  stop request ends the pass early with r->ok false and "stopped". */
+ *  stop request ends the pass early with r->ok false and "stopped".
+ *
+ *  What is most useful now is analysed first: the songs in MPD's queue
+ *  (the current one, those after it, then those before), then the other
+ *  tracks of their folders and albums, then the rest in a random order
+ *  (a sample of the whole library grows, not one corner of it). While the
+ *  pass runs it looks at the current song every few seconds: when the
+ *  listener moved to a song not analysed yet, it and its folder and album
+ *  come next. Results are committed at least every quarter second. */
 bool scan_run(const struct conf *c, const struct scan_options *o,
 	      struct scan_result *r);
 

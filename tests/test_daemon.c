@@ -3,6 +3,7 @@
  * messages, and the store must show exactly the events DESIGN.md's
  * feedback rules call for. */
 #include "core/store.h"
+#include "features/table.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/mpdtest.h"
 #include "tests/lib/proc.h"
@@ -401,6 +402,56 @@ static void test_sighup_reloads_and_keeps_old_on_error(void)
 	mpd_connection_free(c);
 }
 
+/* `mpdrec train` saves a model while the daemon runs: the daemon takes
+ * it at its next look (a song change) instead of overwriting it. */
+static void test_takes_the_model_train_saved(void)
+{
+	if (!CHECK(ready))
+		return;
+	/* The tracks get vectors (no music_directory: the daemon analyses
+	 * nothing here), so the events so far can train a model. */
+	char err[256];
+	struct store *s = store_open(data_dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err))
+		return;
+	static const char *const names[] = { "a.wav", "b.wav", "c.wav",
+					     "d.wav" };
+	bool ok = store_sync_begin(s);
+	for (int i = 0; ok && i < 4; i++) {
+		struct store_track_info t = { .uri = names[i], .mtime = 1,
+					      .duration = TRACK_S };
+		ok = store_sync_track(s, &t);
+	}
+	ok = ok && store_sync_end(s, NULL);
+	float v[FEAT_COUNT];
+	for (int i = 0; ok && i < 4; i++) {
+		for (int j = 0; j < FEAT_COUNT; j++)
+			v[j] = (float)((i + 1) * (j % 7)) / 10.0f;
+		ok = store_set_features(s, names[i], FEATURES_VERSION, v,
+					features_count(), TRACK_S);
+	}
+	CHECK_MSG(ok, "%s", store_error(s));
+	store_close(s);
+	char out[4300];
+	snprintf(out, sizeof out, "%s/train.txt", harness_tmpdir());
+	long from = proc_file_size(log_path);
+	CHECK_INT(harness_system("'%s' --config '%s' train > '%s' 2>&1",
+				 proc_mpdrec(), conf_path, out), 0);
+	/* A song change makes the daemon look. */
+	struct mpd_connection *c = conn();
+	if (!CHECK(c))
+		return;
+	CHECK(play(c, "a.wav", NULL));
+	CHECK(proc_wait_for(log_path, "took the model another process saved",
+			    from, 5));
+	/* The stop is an event: stored before the next test counts. */
+	int64_t before = count_events();
+	mpd_run_stop(c);
+	struct ev e;
+	CHECK(event_for("a.wav", before, &e, 3));
+	mpd_connection_free(c);
+}
+
 static void test_daemon_mode_writes_pidfile(void)
 {
 	char pidfile[4300], dlog[4300];
@@ -451,6 +502,7 @@ int main(void)
 	RUN(test_mpd_restart_mid_song);
 	RUN(test_sighup_reloads_and_keeps_old_on_error);
 	RUN(test_daemon_mode_writes_pidfile);
+	RUN(test_takes_the_model_train_saved);
 	RUN(test_sigterm_saves_and_next_start_continues);
 	if (daemon_pid > 0)
 		proc_stop(daemon_pid, SIGTERM, 5, NULL);

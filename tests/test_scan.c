@@ -26,6 +26,8 @@
 #include "tests/lib/harness.h"
 #include "tests/lib/mpdtest.h"
 
+#include <mpd/client.h>
+
 enum { RATE = 44100 };
 
 static struct mpdtest mpd;
@@ -280,15 +282,32 @@ static void test_background(void)
 	struct scan_result r;
 	CHECK(!scan_collect(s, &r));	/* none ran */
 	CHECK(scan_start(s, &conf));
+	/* Bytes come while it runs (the listing, analysed tracks), one
+	 * when it ended. */
 	struct pollfd p = { .fd = fds[0], .events = POLLIN };
-	CHECK_MSG(poll(&p, 1, 60000) == 1, "no notification");
-	char b;
-	CHECK(read(fds[0], &b, 1) == 1);
-	CHECK(scan_collect(s, &r));
+	bool collected = false;
+	int bytes = 0;
+	while (!collected && poll(&p, 1, 60000) == 1) {
+		char b;
+		bytes += read(fds[0], &b, 1) == 1;
+		collected = scan_collect(s, &r);
+	}
+	CHECK_MSG(collected, "no notification of the end");
+	CHECK_MSG(bytes >= 2, "%d notifications", bytes);
 	CHECK_MSG(r.ok, "%s", r.error);
 	CHECK_INT(r.analysed, 1);
 	CHECK(!scan_collect(s, &r));	/* collected once */
 	CHECK_INT(status_of("c.wav", NULL), STORE_ANALYSED);
+	/* What it analysed waits for the daemon, once. */
+	char **uris = NULL;
+	int n = scan_take_analysed(s, &uris);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(uris[0], "c.wav");
+	for (int i = 0; i < n; i++)
+		free(uris[i]);
+	free(uris);
+	CHECK_INT(scan_take_analysed(s, &uris), 0);
 
 	/* A second start while one runs is refused; freeing stops it. */
 	CHECK(scan_start(s, &conf));
@@ -474,6 +493,91 @@ static void test_walk(void)
 	CHECK_INT(status_of("walk3/deeper/t4.wav", NULL), STORE_ANALYSED);
 }
 
+static int seen_at(const char *uri)
+{
+	for (int i = 0; i < n_seen; i++)
+		if (strcmp(seen[i], uri) == 0)
+			return i;
+	return -1;
+}
+
+/* What is most useful now first: the songs in MPD's queue, in its order,
+ * then their neighbours (the same folder, or the same album tag in
+ * another folder), then the rest. */
+static void test_queue_and_neighbours_first(void)
+{
+	enum { N = RATE / 4 };
+	static float x[N];
+	char dir[4200];
+	for (int d = 1; d <= 3; d++) {
+		snprintf(dir, sizeof dir, "%s/p%d", mpd.music, d);
+		mkdir(dir, 0700);
+		for (int i = 0; i < 4; i++) {
+			char name[32];
+			snprintf(name, sizeof name, "t%d.wav", i);
+			fixture_sine(x, N, RATE, 200 + 50 * d + 10 * i, 0.3);
+			free(fixture_wav(dir, name, x, N, RATE));
+		}
+	}
+	/* Two folders sharing an album tag. */
+	fixture_sine(x, N, RATE, 500, 0.3);
+	snprintf(dir, sizeof dir, "%s/x", mpd.music);
+	mkdir(dir, 0700);
+	char *wav = fixture_wav(dir, "a.wav", x, N, RATE);
+	snprintf(dir, sizeof dir, "%s/y", mpd.music);
+	mkdir(dir, 0700);
+	CHECK(wav && harness_system("(ffmpeg -y -i '%s' -metadata album=Shared "
+				    "'%s/x/a.flac' && ffmpeg -y -i '%s' "
+				    "-metadata album=Shared '%s/y/b.flac' && "
+				    "ffmpeg -y -i '%s' '%s/y/c.flac')", wav,
+				    mpd.music, wav, mpd.music, wav,
+				    mpd.music) == 0);
+	if (wav)
+		unlink(wav);
+	free(wav);
+	if (!CHECK(mpdtest_update(&mpd)))
+		return;
+	struct mpd_connection *c = mpdtest_connect(&mpd);
+	if (!CHECK(c))
+		return;
+	CHECK(mpd_run_clear(c) && mpd_run_add(c, "p2/t1.wav") &&
+	      mpd_run_add(c, "x/a.flac"));
+	mpd_connection_free(c);
+
+	atomic_int stop;
+	atomic_init(&stop, 0);
+	struct scan_options o = { .jobs = 1, .stop = &stop,
+				  .progress = on_progress };
+	struct scan_result r;
+	n_seen = 0;
+	if (!CHECK_MSG(scan_run(&conf, &o, &r), "%s", r.error))
+		return;
+	CHECK_INT(r.analysed, 15);
+	if (!CHECK_MSG(n_seen == 15, "%d analysed", n_seen))
+		return;
+	CHECK_STR(seen[0], "p2/t1.wav");
+	CHECK_STR(seen[1], "x/a.flac");
+	/* p2's other tracks (beside the first queue song), then y/b.flac
+	 * (the second one's album), before anything else. */
+	for (int i = 0; i < 4; i++) {
+		char uri[32];
+		snprintf(uri, sizeof uri, "p2/t%d.wav", i);
+		CHECK_MSG(seen_at(uri) >= 0 && seen_at(uri) < 5, "%s at %d",
+			  uri, seen_at(uri));
+	}
+	CHECK_MSG(seen_at("y/b.flac") == 5, "y/b.flac at %d",
+		  seen_at("y/b.flac"));
+	for (int i = 6; i < 15; i++)
+		CHECK_MSG(!strncmp(seen[i], "p1/", 3) ||
+			  !strncmp(seen[i], "p3/", 3) ||
+			  !strcmp(seen[i], "y/c.flac"), "%s at %d", seen[i], i);
+	c = mpdtest_connect(&mpd);
+	if (c) {
+		mpd_run_clear(c);
+		mpd_connection_free(c);
+	}
+}
+
 int main(void)
 {
 	char root[4096];
@@ -504,6 +608,7 @@ int main(void)
 	RUN(test_unreachable_mpd);
 	RUN(test_stop);
 	RUN(test_walk);
+	RUN(test_queue_and_neighbours_first);
 	mpdtest_stop(&mpd);
 	conf_free(&conf);
 	return harness_finish();

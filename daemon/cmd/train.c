@@ -26,6 +26,12 @@ int cmd_train(int argc, char **argv, const struct conf *c)
 	int labelled, likes;
 	learn_counts(l, &labelled, &likes);
 	char summary[512];
+	if (labelled > 0 && (likes == 0 || likes == labelled)) {
+		fprintf(stderr, "mpdrec: cannot train on %d labelled events: "
+			"they are all %s; a model needs likes and dislikes\n",
+			labelled, likes ? "likes" : "dislikes");
+		goto out;
+	}
 	if (!learn_retrain_now(l, summary, sizeof summary)) {
 		fprintf(stderr, "mpdrec: cannot train on %d labelled events "
 			"(%d likes): %s\n", labelled, likes, summary);
@@ -36,6 +42,8 @@ int cmd_train(int argc, char **argv, const struct conf *c)
 		fprintf(stderr, "mpdrec: saving the model: %s\n", err);
 		goto out;
 	}
+	printf("saved: a running daemon takes this model at its next song "
+	       "change\n");
 	rc = 0;
 out:
 	learn_free(l);
