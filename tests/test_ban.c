@@ -84,10 +84,10 @@ static void test_ban_of_the_next_song(void)
 	unsigned ids[16];
 	long from = proc_file_size(rig.log);
 	CHECK(mpd_run_clear(c));
-	/* mpdrec fills the empty queue; play the first and hold it. */
-	if (!CHECK(wait_queue(c, 2, uris, ids, 16) >= 2))
-		goto out;
-	CHECK(mpd_run_play_pos(c, 0) && mpd_run_pause(c, true));
+	/* The user queues a song and plays it (held paused); mpdrec fills
+	 * the queue after it. */
+	CHECK(mpd_run_add(c, "soft_00.wav") && mpd_run_play_pos(c, 0) &&
+	      mpd_run_pause(c, true));
 	int n = wait_queue(c, 3, uris, ids, 16);
 	if (!CHECK_MSG(n >= 3, "%d songs queued", n))
 		goto out;
@@ -169,14 +169,14 @@ static void test_ban_thirty_of_thirty_two(void)
 	while (rig_log_count(rig.log, from, ": ban ") < n && proc_now() < end)
 		proc_sleep(0.05);
 	CHECK_INT(rig_log_count(rig.log, from, ": ban "), n);
-	/* From here on (mpdrec filled the queue the first clear emptied
-	 * while the bans came in; those copies were removed). */
+	/* From here on: the user queues one of the two and plays; mpdrec
+	 * keeps the queue going. */
 	from = proc_file_size(rig.log);
 	CHECK(mpd_run_clear(c));
 	char uris[16][64];
 	unsigned ids[16];
+	CHECK(mpd_run_add(c, "noisy_00.wav") && mpd_run_play(c));
 	CHECK(wait_queue(c, 2, uris, ids, 16) >= 2);
-	CHECK(mpd_run_play(c));
 	mpd_connection_free(c);
 	/* Songs go by; the filler keeps the queue two ahead. */
 	struct rig_listener *l = rig_listener_start(&rig.mpd, 0.3);
