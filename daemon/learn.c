@@ -1162,6 +1162,73 @@ static void set_aside(struct store *store, const char *why)
 			    store_error(store));
 }
 
+/* Takes the saved model into l->model when it can be used: one that is
+ * corrupt or unreadable is set aside, one for other features or another
+ * shape is dropped (l->model stays NULL). False, with err, only when the
+ * store cannot be read. */
+static bool load_saved_model(struct learn *l, char *err, size_t err_size)
+{
+	struct store *store = l->store;
+	void *blob = NULL;
+	size_t size = 0;
+	if (!store_load_model(store, &blob, &size)) {
+		if (!store_model_corrupt(store)) {
+			snprintf(err, err_size, "loading the model: %s",
+				 store_error(store));
+			return false;
+		}
+		set_aside(store, store_error(store));
+	}
+	if (!blob)
+		return true;
+	char why[256];
+	l->model_stamp = store_model_checksum(blob, size);
+	l->model = model_load(blob, size, why, sizeof why);
+	free(blob);
+	if (!l->model)
+		set_aside(store, why);
+	else if (model_inputs(l->model) != l->dim) {
+		log_info("features changed (%d inputs, now %d); "
+			 "starting a new model",
+			 model_inputs(l->model), l->dim);
+		model_free(l->model);
+		l->model = NULL;
+	} else if (!model_set_params(l->model, &l->params, why,
+				     sizeof why)) {
+		/* model.hidden or model.ensemble changed. */
+		log_info("the configuration asks for another model "
+			 "(%s); starting a new one", why);
+		model_free(l->model);
+		l->model = NULL;
+	}
+	return true;
+}
+
+/* A new l->model, scaled on the library and trained at once (and saved)
+ * when the events allow it; false with err when it cannot be made. */
+static bool start_new_model(struct learn *l, char *err, size_t err_size)
+{
+	int n;
+	float *sample = scaler_sample(l, &n);
+	l->model = fresh_model(&l->params, sample, n, err, err_size);
+	free(sample);
+	if (!l->model)
+		return false;
+	l->dirty = true;
+	if (trainable(l)) {
+		char line[320];
+		if (learn_retrain_now(l, line, sizeof line))
+			log_info("trained a new model: %s", line);
+		else
+			log_warning("training a new model: %s", line);
+		/* Saved now: a daemon killed before its next save must not
+		 * train again at every start. */
+		if (!learn_save(l, line, sizeof line))
+			log_warning("saving the model: %s", line);
+	}
+	return true;
+}
+
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size)
 {
@@ -1186,59 +1253,10 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	log_debug("library of %d tracks loaded in %.2f s, %d events in %.2f s",
 		  l->lib->n, t1 - t0, l->h.n, util_mono() - t1);
 	l->scaler_rows = l->lib->n;
-
-	void *blob = NULL;
-	size_t size = 0;
-	if (!store_load_model(store, &blob, &size)) {
-		if (!store_model_corrupt(store)) {
-			snprintf(err, err_size, "loading the model: %s",
-				 store_error(store));
-			goto fail;
-		}
-		set_aside(store, store_error(store));
-	}
-	if (blob) {
-		char why[256];
-		l->model_stamp = store_model_checksum(blob, size);
-		l->model = model_load(blob, size, why, sizeof why);
-		free(blob);
-		if (!l->model)
-			set_aside(store, why);
-		else if (model_inputs(l->model) != l->dim) {
-			log_info("features changed (%d inputs, now %d); "
-				 "starting a new model",
-				 model_inputs(l->model), l->dim);
-			model_free(l->model);
-			l->model = NULL;
-		} else if (!model_set_params(l->model, &l->params, why,
-					     sizeof why)) {
-			/* model.hidden or model.ensemble changed. */
-			log_info("the configuration asks for another model "
-				 "(%s); starting a new one", why);
-			model_free(l->model);
-			l->model = NULL;
-		}
-	}
-	if (!l->model) {
-		int n;
-		float *sample = scaler_sample(l, &n);
-		l->model = fresh_model(&l->params, sample, n, err, err_size);
-		free(sample);
-		if (!l->model)
-			goto fail;
-		l->dirty = true;
-		if (trainable(l)) {
-			char line[320];
-			if (learn_retrain_now(l, line, sizeof line))
-				log_info("trained a new model: %s", line);
-			else
-				log_warning("training a new model: %s", line);
-			/* Saved now: a daemon killed before its next save
-			 * must not train again at every start. */
-			if (!learn_save(l, line, sizeof line))
-				log_warning("saving the model: %s", line);
-		}
-	}
+	if (!load_saved_model(l, err, err_size))
+		goto fail;
+	if (!l->model && !start_new_model(l, err, err_size))
+		goto fail;
 	return l;
 fail:
 	learn_free(l);
