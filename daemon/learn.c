@@ -90,6 +90,29 @@ struct worker {
 	atomic_bool done;
 };
 
+/* Starts w's thread on fn(arg); false when it cannot start. */
+static bool worker_start(struct worker *w, void *(*fn)(void *), void *arg)
+{
+	atomic_store(&w->done, false);
+	if (pthread_create(&w->thread, NULL, fn, arg) != 0)
+		return false;
+	w->running = true;
+	return true;
+}
+
+/* Whether w's thread may be joined: it runs and has finished (or the
+ * caller will wait for it). */
+static bool worker_joinable(struct worker *w, bool wait)
+{
+	return w->running && (wait || atomic_load(&w->done));
+}
+
+static void worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
 struct learn {
 	struct store *store;
 	struct model_params params;
@@ -471,14 +494,12 @@ void learn_retrain_async(struct learn *l)
 		return;
 	}
 	l->job = j;
-	atomic_store(&l->retrain.done, false);
-	if (pthread_create(&l->retrain.thread, NULL, retrain_main, l) != 0) {
+	if (!worker_start(&l->retrain, retrain_main, l)) {
 		log_warning("cannot start a background retrain");
 		l->job = NULL;
 		job_free(j);
 		return;
 	}
-	l->retrain.running = true;
 	l->since_retrain = 0;
 	log_info("retraining on %d events in the background", l->h.n);
 }
@@ -486,11 +507,9 @@ void learn_retrain_async(struct learn *l)
 /* Swaps a finished retrain in; `wait` joins a running one first. */
 static bool collect_retrain(struct learn *l, bool wait)
 {
-	if (!l->retrain.running ||
-	    (!wait && !atomic_load(&l->retrain.done)))
+	if (!worker_joinable(&l->retrain, wait))
 		return false;
-	pthread_join(l->retrain.thread, NULL);
-	l->retrain.running = false;
+	worker_join(&l->retrain);
 	struct retrain_job *j = l->job;
 	l->job = NULL;
 	bool swapped = false, retrain_again = false;
@@ -633,12 +652,11 @@ static void score_job_free(struct score_job *j)
  * library as it is (`take`), else drops them. Returns whether it took. */
 static bool collect_scores(struct learn *l, bool wait, bool take)
 {
-	if (!l->scorer.running || (!wait && !atomic_load(&l->scorer.done)))
+	if (!worker_joinable(&l->scorer, wait))
 		return false;
 	if (!take)
 		atomic_store(&l->sjob->cancel, 1);
-	pthread_join(l->scorer.thread, NULL);
-	l->scorer.running = false;
+	worker_join(&l->scorer);
 	struct score_job *j = l->sjob;
 	l->sjob = NULL;
 	bool took = take && j->done_ok && l->lib && j->n == l->lib->n &&
@@ -704,14 +722,12 @@ static void start_scorer(struct learn *l)
 		return;
 	}
 	l->sjob = j;
-	atomic_store(&l->scorer.done, false);
-	if (pthread_create(&l->scorer.thread, NULL, score_main, l) != 0) {
+	if (!worker_start(&l->scorer, score_main, l)) {
 		log_warning("cannot start a background rescore");
 		l->sjob = NULL;
 		score_job_free(j);
 		return;
 	}
-	l->scorer.running = true;
 	/* What it computes is for this model: a later change marks them
 	 * stale again. */
 	l->scores_stale = false;

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/model.h"
 #include "core/store.h"
+#include "daemon/cmd/cmd.h"
 #include "daemon/explain.h"
 #include "features/table.h"
 
@@ -467,15 +468,6 @@ static void fmt_time(char *buf, size_t size, double t, enum time_format how)
 	strftime(buf, size, how == TIME_FULL ? "%Y-%m-%d %H:%M"
 			    : how == TIME_DATE ? "%Y-%m-%d" : "%m-%d %H:%M",
 		 &tm);
-}
-
-static const char *auc_words(double auc)
-{
-	return auc >= 0.85 ? "strong"
-	       : auc >= 0.75 ? "good"
-	       : auc >= 0.65 ? "fair"
-	       : auc >= 0.55 ? "weak"
-			     : "no better than chance";
 }
 
 /* A track's name for people: title (and artist), else the file name. */
@@ -1036,7 +1028,7 @@ static void score_plot(FILE *f, const struct pick_row *j, int n)
 	if (isfinite(auc))
 		fprintf(f, "It scored a liked pick above a skipped one %.0f%% "
 			   "of the time (AUC %.2f: %s; 0.5 is a coin).",
-			100 * auc, auc, auc_words(auc));
+			100 * auc, auc, cmd_auc_words(auc));
 	else if (scored == 0)
 		fprintf(f, "No pick had a score yet.");
 	else

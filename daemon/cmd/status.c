@@ -227,15 +227,6 @@ static double pick_auc(const struct picks *k)
 	return (rank_sum - pos * (pos + 1) / 2.0) / ((double)pos * neg);
 }
 
-static const char *auc_words(double auc)
-{
-	return auc >= 0.85 ? "strong"
-	       : auc >= 0.75 ? "good"
-	       : auc >= 0.65 ? "fair"
-	       : auc >= 0.55 ? "weak"
-			     : "no better than chance";
-}
-
 /* Like rate of the judged picks a..b-1. */
 static double rate(const struct picks *k, int a, int b)
 {
@@ -301,7 +292,7 @@ static void print_model(struct store *s, const struct conf *c,
 	if (isfinite(auc))
 		printf("model:     of its %d scored picks, it scored the liked "
 		       "ones higher %.0f%% of the time (AUC %.2f: %s; 0.5 is "
-		       "chance)\n", k->n, 100 * auc, auc, auc_words(auc));
+		       "chance)\n", k->n, 100 * auc, auc, cmd_auc_words(auc));
 	else if (k->n >= MIN_JUDGED)
 		printf("model:     its %d scored picks were all %s: nothing to "
 		       "rank yet\n", k->n,
@@ -331,7 +322,7 @@ static void print_model(struct store *s, const struct conf *c,
 		printf("right on %.0f%% of held-out songs", 100 * x.t.val_acc);
 		if (isfinite(x.t.val_auc))
 			printf(", AUC %.2f (%s)", x.t.val_auc,
-			       auc_words(x.t.val_auc));
+			       cmd_auc_words(x.t.val_auc));
 		else
 			printf(" (no AUC: the held-out songs were all liked "
 			       "or all skipped)");

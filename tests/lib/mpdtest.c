@@ -5,6 +5,7 @@
 #include <mpd/client.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +193,23 @@ bool mpdtest_update(const struct mpdtest *t)
 	bool ok = mpd_run_update(c, NULL) != 0 && wait_no_update(c);
 	mpd_connection_free(c);
 	return ok;
+}
+
+bool mpdtest_write_mpdrec_conf(const struct mpdtest *t, const char *path,
+			       const char *music, const char *data,
+			       const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	fprintf(f,
+		"mpd = { host = \"127.0.0.1\"; port = %u; };\n"
+		"music_directory = \"%s\";\n"
+		"data_directory = \"%s\";\n",
+		t->port, music ? music : t->music, data);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	return fclose(f) == 0;
 }
