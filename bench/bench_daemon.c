@@ -71,15 +71,10 @@ static pid_t start_daemon(const struct mpdtest *m, const char *root,
 	snprintf(conf, sizeof conf, "%s/%s.conf", root, name);
 	snprintf(log, sizeof log, "%s/%s.log", root, name);
 	snprintf(data, sizeof data, "%s/%s-data", root, name);
-	FILE *f = fopen(conf, "w");
-	fprintf(f,
-		"mpd = { host = \"127.0.0.1\"; port = %u; };\n"
-		"music_directory = \"%s\";\n"
-		"data_directory = \"%s\";\n"
-		"feedback = { min_duration = 1.0; };\n"
-		"queue = { ahead = 2; history_hours = 0.01; settle_ms = 50.0; };\n",
-		m->port, m->music, data);
-	fclose(f);
+	mpdtest_write_mpdrec_conf(m, conf, NULL, data,
+				  "feedback = { min_duration = 1.0; };\n"
+				  "queue = { ahead = 2; history_hours = 0.01; "
+				  "settle_ms = 50.0; };\n");
 	char *argv[] = { (char *)proc_mpdrec(), "--config", conf, "run", NULL };
 	pid_t pid = proc_spawn(argv, log);
 	listener_wait_analysed(data, 2 * PER_STYLE, 60);

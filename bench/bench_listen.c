@@ -167,17 +167,10 @@ static bool make_clips(const char *music)
 static bool write_conf(const char *path, const struct mpdtest *m,
 		       const char *data)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	fprintf(f,
-		"mpd = { host = \"127.0.0.1\"; port = %u; };\n"
-		"music_directory = \"%s\";\n"
-		"data_directory = \"%s\";\n"
-		"feedback = { min_duration = 1.0; };\n"
-		"queue = { ahead = 2; settle_ms = 50.0; };\n",
-		m->port, corpus, data);
-	return fclose(f) == 0;
+	return mpdtest_write_mpdrec_conf(m, path, corpus, data,
+					 "feedback = { min_duration = 1.0; };\n"
+					 "queue = { ahead = 2; "
+					 "settle_ms = 50.0; };\n");
 }
 
 /* Reads the tempo of every track from the analysed store. */

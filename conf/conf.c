@@ -452,6 +452,30 @@ void conf_free(struct conf *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* The size of a number's field (int, unsigned, double, bool, level); 0
+ * for a list or text. */
+static size_t scalar_size(const struct option *o)
+{
+	switch (o->type) {
+	case OPT_INT:
+		return sizeof(int);
+	case OPT_UNSIGNED:
+		return sizeof(unsigned);
+	case OPT_DOUBLE:
+		return sizeof(double);
+	case OPT_BOOL:
+		return sizeof(bool);
+	case OPT_LEVEL:
+		return sizeof(enum conf_log_level);
+	case OPT_INT_LIST:
+	case OPT_STRING:
+	case OPT_PATH:
+	case OPT_RULES:
+		break;
+	}
+	return 0;
+}
+
 /* Copies option i's value from src into dst, strings duplicated (dst's
  * old string freed). Returns false when out of memory (dst unchanged). */
 static bool copy_value(struct conf *dst, const struct conf *src, size_t i)
@@ -461,19 +485,11 @@ static bool copy_value(struct conf *dst, const struct conf *src, size_t i)
 	const void *v = cfield(src, o);
 	switch (o->type) {
 	case OPT_INT:
-		*(int *)d = *(const int *)v;
-		break;
 	case OPT_UNSIGNED:
-		*(unsigned *)d = *(const unsigned *)v;
-		break;
 	case OPT_DOUBLE:
-		*(double *)d = *(const double *)v;
-		break;
 	case OPT_BOOL:
-		*(bool *)d = *(const bool *)v;
-		break;
 	case OPT_LEVEL:
-		*(enum conf_log_level *)d = *(const enum conf_log_level *)v;
+		memcpy(d, v, scalar_size(o));
 		break;
 	case OPT_INT_LIST:
 		memcpy(d, v, sizeof o->def_list);
@@ -1298,6 +1314,21 @@ bool conf_option_equal(const struct conf *a, const struct conf *b, size_t i)
 	return false;
 }
 
+/* Appends the printf-formatted text to buf (n bytes, *used of them used).
+ * False, *used unchanged, when it does not fit. */
+__attribute__((format(printf, 4, 5)))
+static bool append(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(buf + *used, n - *used, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= n - *used)
+		return false;
+	*used += (size_t)r;
+	return true;
+}
+
 static void format_value(const struct conf *c, const struct option *o,
 			 char *buf, size_t n)
 {
@@ -1327,13 +1358,10 @@ static void format_value(const struct conf *c, const struct option *o,
 		int count = *(const int *)((const char *)c + o->count_offset);
 		size_t used = 0;
 		buf[0] = '\0';
-		for (int k = 0; k < count && k < CONF_MAX_HIDDEN; k++) {
-			int r = snprintf(buf + used, n - used, "%s%d",
-					 k ? ", " : "[", v[k]);
-			if (r < 0 || (size_t)r >= n - used)
+		for (int k = 0; k < count && k < CONF_MAX_HIDDEN; k++)
+			if (!append(buf, n, &used, "%s%d", k ? ", " : "[",
+				    v[k]))
 				return;
-			used += (size_t)r;
-		}
 		snprintf(buf + used, n - used, "%s", count > 0 ? "]" : "[]");
 		break;
 	}
@@ -1353,13 +1381,10 @@ static void format_value(const struct conf *c, const struct option *o,
 		int count = *(const int *)((const char *)c + o->count_offset);
 		size_t used = 0;
 		buf[0] = '\0';
-		for (int k = 0; k < count; k++) {
-			int r = snprintf(buf + used, n - used, "%s\"%s\"",
-					 k ? ", " : "[", v[k]);
-			if (r < 0 || (size_t)r >= n - used)
+		for (int k = 0; k < count; k++)
+			if (!append(buf, n, &used, "%s\"%s\"", k ? ", " : "[",
+				    v[k]))
 				return;
-			used += (size_t)r;
-		}
 		snprintf(buf + used, n - used, "%s", count > 0 ? "]" : "[]");
 		break;
 	}

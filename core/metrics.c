@@ -207,20 +207,16 @@ static double standard(const float *x, int dim, int i, int j,
 	return isfinite(v) ? (v - mean[j]) * inv[j] : 0;
 }
 
-bool metrics_pca(double *coords, double share[2], const float *x, int n,
-		int dim)
+/* mean (dim) and inv (dim), the inverse standard deviation of each column
+ * of x (n × dim) over its finite values (0 for a constant column). False
+ * when out of memory. */
+static bool column_scales(double *mean, double *inv, const float *x, int n,
+			  int dim)
 {
-	assert(coords && share && (n <= 0 || dim <= 0 || x));
-	if (n < 2 || dim < 1)
-		return false;
 	size_t d = (size_t)dim;
-	double *mean = calloc(d, sizeof *mean), *inv = calloc(d, sizeof *inv);
 	int *count = calloc(d, sizeof *count);
-	double *z = calloc(d, sizeof *z), *cov = calloc(d * d, sizeof *cov);
-	double *vec = calloc(d * d, sizeof *vec);
-	bool ok = mean && inv && count && z && cov && vec;
-	if (!ok)
-		goto done;
+	if (!count)
+		return false;
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < dim; j++) {
 			double v = x[(size_t)i * d + (size_t)j];
@@ -242,7 +238,17 @@ bool metrics_pca(double *coords, double share[2], const float *x, int n,
 						     count[j])
 				 ? 0
 				 : 1 / sqrt(inv[j] / (count[j] - 1));
-	/* cov (d × d) = Σ_i z_i z_iᵀ / (n - 1), z the standardised rows. */
+	free(count);
+	return true;
+}
+
+/* cov (d × d, zeroed) = Σ_i z_i z_iᵀ / (n - 1), z (d, scratch) the
+ * standardised rows of x (n × d). */
+static void standard_covariance(double *cov, double *z, const float *x,
+				int n, int dim, const double *mean,
+				const double *inv)
+{
+	size_t d = (size_t)dim;
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < dim; j++)
 			z[j] = standard(x, dim, i, j, mean, inv);
@@ -256,21 +262,71 @@ bool metrics_pca(double *coords, double share[2], const float *x, int n,
 			cov[(size_t)j * d + (size_t)k] = c;
 			cov[(size_t)k * d + (size_t)j] = c;
 		}
+}
+
+/* best[0], best[1]: the indices of the largest and second largest entry on
+ * the diagonal of eig (d × d); -1 where there are fewer. */
+static void two_largest(int best[2], const double *eig, int dim)
+{
+	size_t d = (size_t)dim;
+	best[0] = best[1] = -1;
+	for (int j = 0; j < dim; j++) {
+		double l = eig[(size_t)j * d + (size_t)j];
+		if (best[0] < 0 || l > eig[(size_t)best[0] * (d + 1)]) {
+			best[1] = best[0];
+			best[0] = j;
+		} else if (best[1] < 0 ||
+			   l > eig[(size_t)best[1] * (d + 1)]) {
+			best[1] = j;
+		}
+	}
+}
+
+/* coords[2 i + c] = the standardised row i of x projected on column b of
+ * vec (d × d), signed so that the column's largest entry is positive. */
+static void project(double *coords, int c, const float *x, int n, int dim,
+		    const double *mean, const double *inv, const double *vec,
+		    int b)
+{
+	size_t d = (size_t)dim;
+	/* The sign of an eigenvector is arbitrary: make its largest entry
+	 * positive so the map does not flip between runs. */
+	int big = 0;
+	for (int j = 1; j < dim; j++)
+		if (fabs(vec[(size_t)j * d + (size_t)b]) >
+		    fabs(vec[(size_t)big * d + (size_t)b]))
+			big = j;
+	double sign = vec[(size_t)big * d + (size_t)b] < 0 ? -1 : 1;
+	for (int i = 0; i < n; i++) {
+		double p = 0;
+		for (int j = 0; j < dim; j++)
+			p += standard(x, dim, i, j, mean, inv) *
+			     vec[(size_t)j * d + (size_t)b];
+		coords[2 * i + c] = sign * p;
+	}
+}
+
+bool metrics_pca(double *coords, double share[2], const float *x, int n,
+		int dim)
+{
+	assert(coords && share && (n <= 0 || dim <= 0 || x));
+	if (n < 2 || dim < 1)
+		return false;
+	size_t d = (size_t)dim;
+	double *mean = calloc(d, sizeof *mean), *inv = calloc(d, sizeof *inv);
+	double *z = calloc(d, sizeof *z), *cov = calloc(d * d, sizeof *cov);
+	double *vec = calloc(d * d, sizeof *vec);
+	bool ok = mean && inv && z && cov && vec &&
+		  column_scales(mean, inv, x, n, dim);
+	if (!ok)
+		goto done;
+	standard_covariance(cov, z, x, n, dim, mean, inv);
 	double trace = 0;
 	for (int j = 0; j < dim; j++)
 		trace += cov[(size_t)j * d + (size_t)j];
 	jacobi(cov, vec, dim);
-	int best[2] = { -1, -1 };
-	for (int j = 0; j < dim; j++) {
-		double l = cov[(size_t)j * d + (size_t)j];
-		if (best[0] < 0 || l > cov[(size_t)best[0] * (d + 1)]) {
-			best[1] = best[0];
-			best[0] = j;
-		} else if (best[1] < 0 ||
-			   l > cov[(size_t)best[1] * (d + 1)]) {
-			best[1] = j;
-		}
-	}
+	int best[2];
+	two_largest(best, cov, dim);
 	for (int c = 0; c < 2; c++) {
 		int b = best[c];
 		if (b < 0 || trace <= 0) {
@@ -281,26 +337,11 @@ bool metrics_pca(double *coords, double share[2], const float *x, int n,
 		}
 		double l = cov[(size_t)b * (d + 1)];
 		share[c] = l > 0 ? l / trace : 0;
-		/* The sign of an eigenvector is arbitrary: make its largest
-		 * entry positive so the map does not flip between runs. */
-		int big = 0;
-		for (int j = 1; j < dim; j++)
-			if (fabs(vec[(size_t)j * d + (size_t)b]) >
-			    fabs(vec[(size_t)big * d + (size_t)b]))
-				big = j;
-		double sign = vec[(size_t)big * d + (size_t)b] < 0 ? -1 : 1;
-		for (int i = 0; i < n; i++) {
-			double p = 0;
-			for (int j = 0; j < dim; j++)
-				p += standard(x, dim, i, j, mean, inv) *
-				     vec[(size_t)j * d + (size_t)b];
-			coords[2 * i + c] = sign * p;
-		}
+		project(coords, c, x, n, dim, mean, inv, vec, b);
 	}
 done:
 	free(mean);
 	free(inv);
-	free(count);
 	free(z);
 	free(cov);
 	free(vec);

@@ -487,6 +487,18 @@ static void value(struct rank *r, const struct rank_request *q,
 	r->scanned++;
 }
 
+/* Candidate i valued, into both heaps. */
+static void push_both(struct rank *r, const struct rank_request *q,
+		      const struct affinity_view *av, int i, float since,
+		      int *kv, int *ko)
+{
+	double v, o;
+	value(r, q, av, i, since, &v, &o);
+	uint32_t t = tiebreak((uint32_t)i, r->salt);
+	heap_push(r->heap_v, kv, SHORT_MAX, v, t, i);
+	heap_push(r->heap_o, ko, SHORT_MAX, o, t, i);
+}
+
 /* Every candidate into both heaps; returns how many there are. */
 static int scan_all(struct rank *r, const struct rank_request *q,
 		    const struct affinity_view *av, float since, int *kv,
@@ -497,11 +509,7 @@ static int scan_all(struct rank *r, const struct rank_request *q,
 		if (!eligible(r, q, i))
 			continue;
 		m++;
-		double v, o;
-		value(r, q, av, i, since, &v, &o);
-		uint32_t t = tiebreak((uint32_t)i, r->salt);
-		heap_push(r->heap_v, kv, SHORT_MAX, v, t, i);
-		heap_push(r->heap_o, ko, SHORT_MAX, o, t, i);
+		push_both(r, q, av, i, since, kv, ko);
 	}
 	return m;
 }
@@ -535,74 +543,66 @@ static bool scan_order(struct rank *r, const struct rank_request *q,
 	return *k == SHORT_MAX && chance(ord->rest, 1) + 1e-12 < h[0].v;
 }
 
-/* One pass over the library (or over the prepared orders): the best
- * SHORT_MAX by value and by optimistic value from the scores as they are,
- * then those rescored and ordered. Returns the number of candidates. */
-static int shortlist(struct rank *r, const struct rank_request *q)
+/* Whether the prepared path may serve q: its orders are of these scores,
+ * few tracks were heard since, and the affinities have a snapshot. */
+static bool prepared_for(const struct rank *r, const struct rank_request *q,
+			 const struct affinity_view *av)
 {
-	struct affinity_view av;
-	if (r->aff)
-		affinity_view(r->aff, &av);
-	float since = (float)(q->now - q->history_s - r->epoch0);
-	int kv = 0, ko = 0, m = -1;
-	bool fast = q->stamp != 0 && q->stamp == r->prepared &&
-		    q->n_allowed >= 0 && r->n_fresh <= FRESH_MAX &&
-		    (!r->aff || av.snap);
-	if (fast) {
-		/* Tracks with verdicts of their own, all of them. */
-		for (int e = 0; e < r->n_judged; e++) {
-			int i = r->judged[e];
-			if (!eligible(r, q, i))
+	return q->stamp != 0 && q->stamp == r->prepared &&
+	       q->n_allowed >= 0 && r->n_fresh <= FRESH_MAX &&
+	       (!r->aff || av->snap);
+}
+
+/* The prepared path into both heaps: the tracks with verdicts of their
+ * own, the neighbours of those heard since, then the prepared orders.
+ * Returns false when an order ran out first (the caller then scans
+ * everything); *m, the number of candidates. */
+static bool scan_prepared(struct rank *r, const struct rank_request *q,
+			  const struct affinity_view *av, float since,
+			  int *kv, int *ko, int *m)
+{
+	/* Tracks with verdicts of their own, all of them. */
+	for (int e = 0; e < r->n_judged; e++) {
+		int i = r->judged[e];
+		if (eligible(r, q, i))
+			push_both(r, q, av, i, since, kv, ko);
+	}
+	/* The neighbours in the library (its folder, its album: the library
+	 * is sorted by path) of the tracks heard since the preparation,
+	 * valued as they are now. */
+	for (int e = 0; e < r->n_fresh; e++) {
+		int c = r->fresh[e];
+		for (int i = c - NEAR; i <= c + NEAR; i++) {
+			if (i < 0 || i >= r->n || (r->mark[i] & 8) ||
+			    (r->own_liked[i] | r->own_skipped[i]) ||
+			    !eligible(r, q, i))
 				continue;
-			double v, o;
-			value(r, q, &av, i, since, &v, &o);
-			uint32_t t = tiebreak((uint32_t)i, r->salt);
-			heap_push(r->heap_v, &kv, SHORT_MAX, v, t, i);
-			heap_push(r->heap_o, &ko, SHORT_MAX, o, t, i);
+			r->mark[i] |= 8;
+			push_both(r, q, av, i, since, kv, ko);
 		}
-		/* The neighbours in the library (its folder, its album: the
-		 * library is sorted by path) of the tracks heard since the
-		 * preparation, valued as they are now. */
-		for (int e = 0; e < r->n_fresh; e++) {
-			int c = r->fresh[e];
-			for (int i = c - NEAR; i <= c + NEAR; i++) {
-				if (i < 0 || i >= r->n || (r->mark[i] & 8) ||
-				    (r->own_liked[i] | r->own_skipped[i]) ||
-				    !eligible(r, q, i))
-					continue;
-				r->mark[i] |= 8;
-				double v, o;
-				value(r, q, &av, i, since, &v, &o);
-				uint32_t t = tiebreak((uint32_t)i, r->salt);
-				heap_push(r->heap_v, &kv, SHORT_MAX, v, t, i);
-				heap_push(r->heap_o, &ko, SHORT_MAX, o, t, i);
-			}
-		}
-		/* The rest as of the preparation: its scores and affinities,
-		 * so that the bound holds to the bit; the shortlist is valued
-		 * afresh below. */
-		struct affinity_view as = av;
-		if (r->aff)
-			as.odds = av.snap;
-		fast = scan_order(r, q, &as, since, &r->by_mean, false, &kv,
-				  &ko) &&
-		       scan_order(r, q, &as, since, &r->by_opt, true, &kv,
-				  &ko);
-		for (int e = 0; e < r->n_fresh; e++)
-			for (int i = r->fresh[e] - NEAR;
-			     i <= r->fresh[e] + NEAR; i++)
-				if (i >= 0 && i < r->n)
-					r->mark[i] &= (unsigned char)~8;
-		/* Candidates, near enough for the exploit share: the allowed,
-		 * less the queued and picked, less the spaced-out artists'. */
-		m = q->n_allowed - r->n_marked - r->blocked_tracks;
-		m = m < kv ? kv : m;
 	}
-	if (!fast) {
-		kv = ko = 0;
-		m = scan_all(r, q, &av, since, &kv, &ko);
-	}
-	/* The union, rescored with the model as it is now. */
+	/* The rest as of the preparation: its scores and affinities, so that
+	 * the bound holds to the bit; the shortlist is valued afresh
+	 * afterwards. */
+	struct affinity_view as = *av;
+	if (r->aff)
+		as.odds = av->snap;
+	bool ok = scan_order(r, q, &as, since, &r->by_mean, false, kv, ko) &&
+		  scan_order(r, q, &as, since, &r->by_opt, true, kv, ko);
+	for (int e = 0; e < r->n_fresh; e++)
+		for (int i = r->fresh[e] - NEAR; i <= r->fresh[e] + NEAR; i++)
+			if (i >= 0 && i < r->n)
+				r->mark[i] &= (unsigned char)~8;
+	/* Candidates, near enough for the exploit share: the allowed, less
+	 * the queued and picked, less the spaced-out artists'. */
+	*m = q->n_allowed - r->n_marked - r->blocked_tracks;
+	*m = *m < *kv ? *kv : *m;
+	return ok;
+}
+
+/* The union of both heaps into r->short_idx; returns its size. */
+static int heaps_union(struct rank *r, int kv, int ko)
+{
 	int k = 0;
 	for (int e = 0; e < kv; e++) {
 		r->short_idx[k++] = r->heap_v[e].i;
@@ -615,6 +615,16 @@ static int shortlist(struct rank *r, const struct rank_request *q)
 		}
 	for (int e = 0; e < k; e++)
 		r->mark[r->short_idx[e]] &= (unsigned char)~4;
+	return k;
+}
+
+/* The k tracks of the shortlist rescored with the model as it is now
+ * (q->rescore, else q's scores), valued into r->items and ordered by value
+ * and by optimistic value. */
+static void value_shortlist(struct rank *r, const struct rank_request *q,
+			    const struct affinity_view *av, float since,
+			    int k)
+{
 	if (q->rescore && k > 0) {
 		q->rescore(q->rescore_ctx, r->short_idx, k, r->short_mean,
 			   r->short_spread);
@@ -627,7 +637,7 @@ static int shortlist(struct rank *r, const struct rank_request *q)
 	for (int e = 0; e < k; e++) {
 		struct item *it = &r->items[e];
 		int i = r->short_idx[e];
-		double a = r->aff ? affinity_odds_of(&av, i) : 1.0;
+		double a = r->aff ? affinity_odds_of(av, i) : 1.0;
 		it->i = i;
 		it->mean = r->short_mean[e];
 		it->spread = r->short_spread[e];
@@ -645,6 +655,24 @@ static int shortlist(struct rank *r, const struct rank_request *q)
 	sort_items = r->items;
 	qsort(r->by_v, (size_t)k, sizeof *r->by_v, by_value);
 	qsort(r->by_o, (size_t)k, sizeof *r->by_o, by_optimism);
+}
+
+/* One pass over the library (or over the prepared orders): the best
+ * SHORT_MAX by value and by optimistic value from the scores as they are,
+ * then those rescored and ordered. Returns the number of candidates. */
+static int shortlist(struct rank *r, const struct rank_request *q)
+{
+	struct affinity_view av;
+	if (r->aff)
+		affinity_view(r->aff, &av);
+	float since = (float)(q->now - q->history_s - r->epoch0);
+	int kv = 0, ko = 0, m = -1;
+	if (!prepared_for(r, q, &av) ||
+	    !scan_prepared(r, q, &av, since, &kv, &ko, &m)) {
+		kv = ko = 0;
+		m = scan_all(r, q, &av, since, &kv, &ko);
+	}
+	value_shortlist(r, q, &av, since, heaps_union(r, kv, ko));
 	r->candidates = m;
 	return m;
 }

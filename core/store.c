@@ -722,6 +722,57 @@ static bool configure(struct store *s)
 		    "uri TEXT PRIMARY KEY) WITHOUT ROWID", "configure");
 }
 
+/* Whether the database at path, its directory dir and the files SQLite
+ * keeps beside it may be written; else false with the reason in err. */
+static bool files_writable(const char *dir, const char *path, char *err,
+			   size_t err_size)
+{
+	/* SQLite would open a file it may not write read-only, or fail to
+	 * create the WAL beside it, and say so only as "attempt to write a
+	 * readonly database" later on. */
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 &&
+	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		snprintf(err, err_size, "cannot open %s: the database is "
+			 "read-only (%s)", path, strerror(errno));
+		return false;
+	}
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0 &&
+	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
+		snprintf(err, err_size, "cannot open %s: the directory %s is "
+			 "read-only (%s); SQLite needs to create files there",
+			 path, dir, strerror(errno));
+		return false;
+	}
+	return files_usable(path, err, err_size);
+}
+
+/* Opens s->db read-write at s->path; false with the reason in err (s->db
+ * may then be set, for store_close). */
+static bool open_db(struct store *s, char *err, size_t err_size)
+{
+	/* NOMUTEX: a store is one thread's at a time (see store.h), so
+	 * SQLite need not lock around every call (a tenth of reading a
+	 * large library went to those locks). */
+	int rc = sqlite3_open_v2(s->path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		int e = s->db ? sqlite3_system_errno(s->db) : 0;
+		snprintf(err, err_size, "cannot open %s: %s%s%s%s", s->path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+			 e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+		return false;
+	}
+	/* SQLite silently opens a file it may not write read-only. */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, err_size, "cannot open %s: the database is "
+			 "read-only (check its permissions and its "
+			 "directory's)", s->path);
+		return false;
+	}
+	return true;
+}
+
 struct store *store_open(const char *dir, char *err, size_t err_size)
 {
 	assert(dir && err && err_size > 0);
@@ -743,52 +794,13 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		return NULL;
 	}
 	if (!make_dirs(dir, err, err_size) ||
-	    !make_private(s->path, err, err_size)) {
+	    !make_private(s->path, err, err_size) ||
+	    !files_writable(dir, s->path, err, err_size)) {
 		free(s);
 		return NULL;
 	}
-	/* SQLite would open a file it may not write read-only, or fail to
-	 * create the WAL beside it, and say so only as "attempt to write a
-	 * readonly database" later on. */
-	if (faccessat(AT_FDCWD, s->path, W_OK, AT_EACCESS) != 0 &&
-	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
-		snprintf(err, err_size, "cannot open %s: the database is "
-			 "read-only (%s)", s->path, strerror(errno));
-		free(s);
-		return NULL;
-	}
-	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0 &&
-	    (errno == EACCES || errno == EROFS || errno == EPERM)) {
-		snprintf(err, err_size, "cannot open %s: the directory %s is "
-			 "read-only (%s); SQLite needs to create files there",
-			 s->path, dir, strerror(errno));
-		free(s);
-		return NULL;
-	}
-	if (!files_usable(s->path, err, err_size)) {
-		free(s);
-		return NULL;
-	}
-	/* NOMUTEX: a store is one thread's at a time (see store.h), so
-	 * SQLite need not lock around every call (a tenth of reading a
-	 * large library went to those locks). */
-	int rc = sqlite3_open_v2(s->path, &s->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				 SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		int e = s->db ? sqlite3_system_errno(s->db) : 0;
-		snprintf(err, err_size, "cannot open %s: %s%s%s%s", s->path,
-			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
-			 e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+	if (!open_db(s, err, err_size))
 		goto fail;
-	}
-	/* SQLite silently opens a file it may not write read-only. */
-	if (sqlite3_db_readonly(s->db, "main") == 1) {
-		snprintf(err, err_size, "cannot open %s: the database is "
-			 "read-only (check its permissions and its "
-			 "directory's)", s->path);
-		goto fail;
-	}
 	if (!configure(s) || !migrate(s)) {
 		/* (the newer-schema refusal names the file already) */
 		if (strstr(s->error, s->path))

@@ -666,94 +666,92 @@ static bool fallback_ok(struct fill *f, const char *uri,
 	       store_is_banned(f->store, uri, &banned) && !banned;
 }
 
-/* Until the first analysis gives the model anything to pick from, the
- * queue goes on with what a listener would accept: the tracks after the
- * last queued song in its folder, else of its album, else any from MPD's
- * database (never silence while MPD has a library). Said once. Returns the
- * songs added, or -1 when an MPD command failed. */
-static int fill_fallback(struct fill *f, struct mpd_connection *c,
-			 const char *const *queued, int n_queued, int last_pos,
-			 int need, double now)
+/* How many of cand the fallback may queue. */
+static int count_ok(struct fill *f, const struct uris *cand,
+		    const char *const *queued, int n_queued)
 {
-	const char *anchor = n_queued > 0 ? queued[n_queued - 1] : NULL;
-	struct uris cand = { 0 };
-	const char *why = "tracks from MPD's database";
-	if (anchor) {
-		/* The folder, sorted, starting after the anchor. */
-		char folder[4096];
-		const char *slash = strrchr(anchor, '/');
-		size_t len = slash ? (size_t)(slash - anchor) : 0;
-		if (len >= sizeof folder)
-			len = sizeof folder - 1;
-		memcpy(folder, anchor, len);
-		folder[len] = '\0';
-		if (!mpd_send_list_meta(c, folder) || !read_songs(c, &cand)) {
-			uris_free(&cand);
-			return -1;
-		}
-		qsort(cand.v, (size_t)cand.n, sizeof *cand.v, by_string);
-		int at = 0;
-		while (at < cand.n && strcmp(cand.v[at], anchor) <= 0)
-			at++;
-		/* Rotate so that the tracks after the anchor come first. */
-		struct uris rot = { 0 };
-		for (int k = 0; k < cand.n; k++)
-			uris_push(&rot, cand.v[(at + k) % cand.n]);
-		uris_free(&cand);
-		cand = rot;
-		why = "other tracks of the folder now playing";
+	int n = 0;
+	for (int k = 0; k < cand->n; k++)
+		n += fallback_ok(f, cand->v[k], queued, n_queued);
+	return n;
+}
+
+/* The songs of anchor's folder into *cand, sorted, those after the anchor
+ * first; false when MPD failed (*cand freed). */
+static bool folder_after(struct mpd_connection *c, const char *anchor,
+			 struct uris *cand)
+{
+	char folder[4096];
+	const char *slash = strrchr(anchor, '/');
+	size_t len = slash ? (size_t)(slash - anchor) : 0;
+	if (len >= sizeof folder)
+		len = sizeof folder - 1;
+	memcpy(folder, anchor, len);
+	folder[len] = '\0';
+	if (!mpd_send_list_meta(c, folder) || !read_songs(c, cand)) {
+		uris_free(cand);
+		return false;
 	}
-	int ok_count = 0;
-	for (int k = 0; k < cand.n; k++)
-		ok_count += fallback_ok(f, cand.v[k], queued, n_queued);
-	if (ok_count == 0 && anchor && last_pos >= 0) {
-		uris_free(&cand);
-		struct mpd_song *song = NULL;
-		if (mpd_send_list_queue_range_meta(c, (unsigned)last_pos,
-						   (unsigned)last_pos + 1)) {
-			song = mpd_recv_song(c);
-			if (!mpd_response_finish(c)) {
-				if (song)
-					mpd_song_free(song);
-				return -1;
-			}
+	qsort(cand->v, (size_t)cand->n, sizeof *cand->v, by_string);
+	int at = 0;
+	while (at < cand->n && strcmp(cand->v[at], anchor) <= 0)
+		at++;
+	/* Rotate so that the tracks after the anchor come first. */
+	struct uris rot = { 0 };
+	for (int k = 0; k < cand->n; k++)
+		uris_push(&rot, cand->v[(at + k) % cand->n]);
+	uris_free(cand);
+	*cand = rot;
+	return true;
+}
+
+/* The songs of the album of the queue's song at pos into *cand (none when
+ * it has no album tag); false when MPD failed (*cand freed). */
+static bool album_at(struct mpd_connection *c, int pos, struct uris *cand)
+{
+	struct mpd_song *song = NULL;
+	if (mpd_send_list_queue_range_meta(c, (unsigned)pos,
+					   (unsigned)pos + 1)) {
+		song = mpd_recv_song(c);
+		if (!mpd_response_finish(c)) {
+			if (song)
+				mpd_song_free(song);
+			return false;
 		}
-		const char *album = song ? mpd_song_get_tag(song, MPD_TAG_ALBUM,
-							    0) : NULL;
-		if (album && *album &&
-		    (!mpd_search_db_songs(c, true) ||
-		     !mpd_search_add_tag_constraint(c, MPD_OPERATOR_DEFAULT,
-						    MPD_TAG_ALBUM, album) ||
-		     !mpd_search_commit(c) || !read_songs(c, &cand))) {
-			mpd_song_free(song);
-			uris_free(&cand);
-			return -1;
-		}
-		if (song)
-			mpd_song_free(song);
-		why = "other tracks of the album now playing";
 	}
-	ok_count = 0;
-	for (int k = 0; k < cand.n; k++)
-		ok_count += fallback_ok(f, cand.v[k], queued, n_queued);
-	if (ok_count == 0) {
-		/* The scan's listing is in the store by now. */
-		uris_free(&cand);
-		if (!store_sample_tracks(f->store, 4 * need + n_queued,
-					 f->seed++ * 0x9e3779b97f4a7c15ULL,
-					 push_uri, &cand))
-			log_warning("sampling tracks: %s",
-				    store_error(f->store));
-		why = "tracks from MPD's database";
+	const char *album = song ? mpd_song_get_tag(song, MPD_TAG_ALBUM, 0)
+				 : NULL;
+	if (album && *album &&
+	    (!mpd_search_db_songs(c, true) ||
+	     !mpd_search_add_tag_constraint(c, MPD_OPERATOR_DEFAULT,
+					    MPD_TAG_ALBUM, album) ||
+	     !mpd_search_commit(c) || !read_songs(c, cand))) {
+		mpd_song_free(song);
+		uris_free(cand);
+		return false;
 	}
+	if (song)
+		mpd_song_free(song);
+	return true;
+}
+
+/* Queues up to need of cand that the fallback may queue, each stored as a
+ * pick that says why ("nothing analysed yet: " why). Returns the songs
+ * added; *failed when an add failed (MPD's error stands). */
+static int queue_fallback(struct fill *f, struct mpd_connection *c,
+			  const struct uris *cand, const char *const *queued,
+			  int n_queued, int need, double now, const char *why,
+			  bool *failed)
+{
 	int added = 0;
-	for (int k = 0; k < cand.n && added < need; k++) {
-		const char *uri = cand.v[k];
+	*failed = false;
+	for (int k = 0; k < cand->n && added < need; k++) {
+		const char *uri = cand->v[k];
 		if (!fallback_ok(f, uri, queued, n_queued))
 			continue;
 		if (!mpd_run_add(c, uri)) {
-			uris_free(&cand);
-			return added > 0 ? added : -1;
+			*failed = true;
+			return added;
 		}
 		added++;
 		remember_ours(f, uri);
@@ -768,102 +766,141 @@ static int fill_fallback(struct fill *f, struct mpd_connection *c,
 				    store_error(f->store));
 		log_info("queued %s (%s)", uri, reason);
 	}
+	return added;
+}
+
+/* Until the first analysis gives the model anything to pick from, the
+ * queue goes on with what a listener would accept: the tracks after the
+ * last queued song in its folder, else of its album, else any from MPD's
+ * database (never silence while MPD has a library). Said once. Returns the
+ * songs added, or -1 when an MPD command failed. */
+static int fill_fallback(struct fill *f, struct mpd_connection *c,
+			 const char *const *queued, int n_queued, int last_pos,
+			 int need, double now)
+{
+	const char *anchor = n_queued > 0 ? queued[n_queued - 1] : NULL;
+	struct uris cand = { 0 };
+	const char *why = "tracks from MPD's database";
+	if (anchor) {
+		if (!folder_after(c, anchor, &cand))
+			return -1;
+		why = "other tracks of the folder now playing";
+	}
+	if (count_ok(f, &cand, queued, n_queued) == 0 && anchor &&
+	    last_pos >= 0) {
+		uris_free(&cand);
+		if (!album_at(c, last_pos, &cand))
+			return -1;
+		why = "other tracks of the album now playing";
+	}
+	if (count_ok(f, &cand, queued, n_queued) == 0) {
+		/* The scan's listing is in the store by now. */
+		uris_free(&cand);
+		if (!store_sample_tracks(f->store, 4 * need + n_queued,
+					 f->seed++ * 0x9e3779b97f4a7c15ULL,
+					 push_uri, &cand))
+			log_warning("sampling tracks: %s",
+				    store_error(f->store));
+		why = "tracks from MPD's database";
+	}
+	bool failed;
+	int added = queue_fallback(f, c, &cand, queued, n_queued, need, now,
+				   why, &failed);
+	uris_free(&cand);
+	if (failed)
+		return added > 0 ? added : -1;
 	if (added > 0 && !f->said_fallback)
 		log_info("nothing analysed yet to pick from: the queue goes "
 			 "on with %s until the first analysis gives picks",
 			 why);
 	f->said_fallback = added > 0 || f->said_fallback;
-	uris_free(&cand);
 	return added;
 }
 
-int fill_run(struct fill *f, struct mpd_connection *c, double now)
+/* What fill_run reads of MPD's status. */
+struct queue_state {
+	bool random, consume, playing;
+	int len, pos;		/* pos: the current song's, or -1 */
+	unsigned version;
+};
+
+/* Reads MPD's status into *q; false on an MPD error. */
+static bool read_state(struct mpd_connection *c, struct queue_state *q)
 {
 	struct mpd_status *st = mpd_run_status(c);
 	if (!st)
-		return -1;
-	bool random = mpd_status_get_random(st);
-	int len = (int)mpd_status_get_queue_length(st);
-	int pos = mpd_status_get_song_pos(st);
+		return false;
 	enum mpd_state state = mpd_status_get_state(st);
-	unsigned version = mpd_status_get_queue_version(st);
-	bool consume = mpd_status_get_consume(st);
+	q->random = mpd_status_get_random(st);
+	q->len = (int)mpd_status_get_queue_length(st);
+	q->pos = mpd_status_get_song_pos(st);
+	q->playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
+	q->version = mpd_status_get_queue_version(st);
+	q->consume = mpd_status_get_consume(st);
 	mpd_status_free(st);
-	if (f->n_purge > 0) {
-		int removed = purge_banned(f, c, pos, len);
-		if (removed < 0)
-			return -1;
-		len -= removed;
-		if (removed > 0) {
-			/* Our own edit: the queue's new version is no user's. */
-			struct mpd_status *now_st = mpd_run_status(c);
-			if (!now_st)
-				return -1;
-			version = mpd_status_get_queue_version(now_st);
-			mpd_status_free(now_st);
-		}
+	return true;
+}
+
+/* Takes the banned songs out of the queue, if any are waiting, and keeps
+ * *q up to date; false on an MPD error. */
+static bool purge_state(struct fill *f, struct mpd_connection *c,
+			struct queue_state *q)
+{
+	if (f->n_purge == 0)
+		return true;
+	int removed = purge_banned(f, c, q->pos, q->len);
+	if (removed < 0)
+		return false;
+	q->len -= removed;
+	if (removed > 0) {
+		/* Our own edit: the queue's new version is no user's. */
+		struct mpd_status *now_st = mpd_run_status(c);
+		if (!now_st)
+			return false;
+		q->version = mpd_status_get_queue_version(now_st);
+		mpd_status_free(now_st);
 	}
-	bool playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
-	bool dry = ran_dry(f, playing, pos, len, version, consume);
-	f->seen_playing = playing;
-	f->seen_left = playing && pos >= 0 ? len - pos : 0;
-	f->seen_version = version;
-	if (random) {
+	return true;
+}
+
+/* Whether mpdrec may fill the queue: not in random mode (songs ahead mean
+ * nothing then), not while the user stopped MPD (unless the queue ran
+ * dry). Each refusal is said once. */
+static bool may_fill(struct fill *f, const struct queue_state *q, bool dry)
+{
+	if (q->random) {
 		if (!f->said_random)
 			log_info("MPD's random mode is on: \"songs ahead\" "
 				 "means nothing then, so mpdrec does not fill "
 				 "the queue");
 		f->said_random = true;
-		return 0;
+		return false;
 	}
 	f->said_random = false;
-	if (!playing && !dry) {
+	if (!q->playing && !dry) {
 		if (!f->said_stopped)
 			log_info("MPD is stopped: the queue is yours; mpdrec "
 				 "fills it once you play");
 		f->said_stopped = true;
-		return 0;
+		return false;
 	}
 	f->said_stopped = false;
-	if (playing && pos > 0) {
-		int cropped = crop(f, c, pos);
-		if (cropped < 0)
-			return -1;
-		pos -= cropped;
-		len -= cropped;
-		if (cropped > 0)
-			seen(f, c);
-	}
-	/* Stopped at the end, nothing is ahead. */
-	int ahead = playing && pos >= 0 ? len - pos - 1 : 0;
-	int need = f->conf->queue.ahead - ahead;
-	if (need <= 0)
-		return 0;
-	char **queued = NULL;
-	int n_queued = playing ? fill_list_queue(c, &queued) : 0;
-	if (n_queued < 0)
-		return -1;
-	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);
-	int chosen = picks ? fill_choose(f, (const char *const *)queued,
-					 n_queued, now, need, picks) : 0;
-	if (chosen == 0 && picks && !f->rank) {
-		/* Nothing to pick from yet (the first analysis runs). */
-		int added = fill_fallback(f, c, (const char *const *)queued,
-					  n_queued, len - 1, need, now);
-		for (int i = 0; i < n_queued; i++)
-			free(queued[i]);
-		free(queued);
-		free(picks);
-		if (added > 0 && !playing &&
-		    !mpd_run_play_pos(c, (unsigned)len))
-			return -1;
-		if (added > 0)
-			seen(f, c);
-		return added;
-	}
-	for (int i = 0; i < n_queued; i++)
-		free(queued[i]);
-	free(queued);
+	return true;
+}
+
+static void free_list(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Adds picks[0..chosen-1] to MPD's queue, each stored as a pick and
+ * logged. Returns how many were added (fewer than chosen when MPD
+ * failed). */
+static int queue_picks(struct fill *f, struct mpd_connection *c,
+		       const struct rank_pick *picks, int chosen, double now)
+{
 	const struct store_library *lib = learn_library(f->learn);
 	int added = 0;
 	for (int k = 0; k < chosen; k++) {
@@ -887,6 +924,59 @@ int fill_run(struct fill *f, struct mpd_connection *c, double now)
 				    store_error(f->store));
 		log_info("queued %s (%s)", uri, p->reason);
 	}
+	return added;
+}
+
+int fill_run(struct fill *f, struct mpd_connection *c, double now)
+{
+	struct queue_state q;
+	if (!read_state(c, &q) || !purge_state(f, c, &q))
+		return -1;
+	bool playing = q.playing;
+	int len = q.len, pos = q.pos;
+	bool dry = ran_dry(f, playing, pos, len, q.version, q.consume);
+	f->seen_playing = playing;
+	f->seen_left = playing && pos >= 0 ? len - pos : 0;
+	f->seen_version = q.version;
+	if (!may_fill(f, &q, dry))
+		return 0;
+	if (playing && pos > 0) {
+		int cropped = crop(f, c, pos);
+		if (cropped < 0)
+			return -1;
+		pos -= cropped;
+		len -= cropped;
+		if (cropped > 0)
+			seen(f, c);
+	}
+	/* Stopped at the end, nothing is ahead. */
+	int ahead = playing && pos >= 0 ? len - pos - 1 : 0;
+	int need = f->conf->queue.ahead - ahead;
+	if (need <= 0)
+		return 0;
+	char **queued = NULL;
+	int n_queued = playing ? fill_list_queue(c, &queued) : 0;
+	if (n_queued < 0)
+		return -1;
+	struct rank_pick *picks = calloc((size_t)need, sizeof *picks);
+	int chosen = picks ? fill_choose(f, (const char *const *)queued,
+					 n_queued, now, need, picks) : 0;
+	int added;
+	if (chosen == 0 && picks && !f->rank) {
+		/* Nothing to pick from yet (the first analysis runs). */
+		added = fill_fallback(f, c, (const char *const *)queued,
+				      n_queued, len - 1, need, now);
+		free_list(queued, n_queued);
+		free(picks);
+		if (added > 0 && !playing &&
+		    !mpd_run_play_pos(c, (unsigned)len))
+			return -1;
+		if (added > 0)
+			seen(f, c);
+		return added;
+	}
+	free_list(queued, n_queued);
+	added = queue_picks(f, c, picks, chosen, now);
 	free(picks);
 	if (added < chosen)
 		return added > 0 ? added : -1;

@@ -90,6 +90,29 @@ struct worker {
 	atomic_bool done;
 };
 
+/* Starts w's thread on fn(arg); false when it cannot start. */
+static bool worker_start(struct worker *w, void *(*fn)(void *), void *arg)
+{
+	atomic_store(&w->done, false);
+	if (pthread_create(&w->thread, NULL, fn, arg) != 0)
+		return false;
+	w->running = true;
+	return true;
+}
+
+/* Whether w's thread may be joined: it runs and has finished (or the
+ * caller will wait for it). */
+static bool worker_joinable(struct worker *w, bool wait)
+{
+	return w->running && (wait || atomic_load(&w->done));
+}
+
+static void worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
 struct learn {
 	struct store *store;
 	struct model_params params;
@@ -471,14 +494,12 @@ void learn_retrain_async(struct learn *l)
 		return;
 	}
 	l->job = j;
-	atomic_store(&l->retrain.done, false);
-	if (pthread_create(&l->retrain.thread, NULL, retrain_main, l) != 0) {
+	if (!worker_start(&l->retrain, retrain_main, l)) {
 		log_warning("cannot start a background retrain");
 		l->job = NULL;
 		job_free(j);
 		return;
 	}
-	l->retrain.running = true;
 	l->since_retrain = 0;
 	log_info("retraining on %d events in the background", l->h.n);
 }
@@ -486,11 +507,9 @@ void learn_retrain_async(struct learn *l)
 /* Swaps a finished retrain in; `wait` joins a running one first. */
 static bool collect_retrain(struct learn *l, bool wait)
 {
-	if (!l->retrain.running ||
-	    (!wait && !atomic_load(&l->retrain.done)))
+	if (!worker_joinable(&l->retrain, wait))
 		return false;
-	pthread_join(l->retrain.thread, NULL);
-	l->retrain.running = false;
+	worker_join(&l->retrain);
 	struct retrain_job *j = l->job;
 	l->job = NULL;
 	bool swapped = false, retrain_again = false;
@@ -633,12 +652,11 @@ static void score_job_free(struct score_job *j)
  * library as it is (`take`), else drops them. Returns whether it took. */
 static bool collect_scores(struct learn *l, bool wait, bool take)
 {
-	if (!l->scorer.running || (!wait && !atomic_load(&l->scorer.done)))
+	if (!worker_joinable(&l->scorer, wait))
 		return false;
 	if (!take)
 		atomic_store(&l->sjob->cancel, 1);
-	pthread_join(l->scorer.thread, NULL);
-	l->scorer.running = false;
+	worker_join(&l->scorer);
 	struct score_job *j = l->sjob;
 	l->sjob = NULL;
 	bool took = take && j->done_ok && l->lib && j->n == l->lib->n &&
@@ -704,14 +722,12 @@ static void start_scorer(struct learn *l)
 		return;
 	}
 	l->sjob = j;
-	atomic_store(&l->scorer.done, false);
-	if (pthread_create(&l->scorer.thread, NULL, score_main, l) != 0) {
+	if (!worker_start(&l->scorer, score_main, l)) {
 		log_warning("cannot start a background rescore");
 		l->sjob = NULL;
 		score_job_free(j);
 		return;
 	}
-	l->scorer.running = true;
 	/* What it computes is for this model: a later change marks them
 	 * stale again. */
 	l->scores_stale = false;
@@ -1162,6 +1178,73 @@ static void set_aside(struct store *store, const char *why)
 			    store_error(store));
 }
 
+/* Takes the saved model into l->model when it can be used: one that is
+ * corrupt or unreadable is set aside, one for other features or another
+ * shape is dropped (l->model stays NULL). False, with err, only when the
+ * store cannot be read. */
+static bool load_saved_model(struct learn *l, char *err, size_t err_size)
+{
+	struct store *store = l->store;
+	void *blob = NULL;
+	size_t size = 0;
+	if (!store_load_model(store, &blob, &size)) {
+		if (!store_model_corrupt(store)) {
+			snprintf(err, err_size, "loading the model: %s",
+				 store_error(store));
+			return false;
+		}
+		set_aside(store, store_error(store));
+	}
+	if (!blob)
+		return true;
+	char why[256];
+	l->model_stamp = store_model_checksum(blob, size);
+	l->model = model_load(blob, size, why, sizeof why);
+	free(blob);
+	if (!l->model)
+		set_aside(store, why);
+	else if (model_inputs(l->model) != l->dim) {
+		log_info("features changed (%d inputs, now %d); "
+			 "starting a new model",
+			 model_inputs(l->model), l->dim);
+		model_free(l->model);
+		l->model = NULL;
+	} else if (!model_set_params(l->model, &l->params, why,
+				     sizeof why)) {
+		/* model.hidden or model.ensemble changed. */
+		log_info("the configuration asks for another model "
+			 "(%s); starting a new one", why);
+		model_free(l->model);
+		l->model = NULL;
+	}
+	return true;
+}
+
+/* A new l->model, scaled on the library and trained at once (and saved)
+ * when the events allow it; false with err when it cannot be made. */
+static bool start_new_model(struct learn *l, char *err, size_t err_size)
+{
+	int n;
+	float *sample = scaler_sample(l, &n);
+	l->model = fresh_model(&l->params, sample, n, err, err_size);
+	free(sample);
+	if (!l->model)
+		return false;
+	l->dirty = true;
+	if (trainable(l)) {
+		char line[320];
+		if (learn_retrain_now(l, line, sizeof line))
+			log_info("trained a new model: %s", line);
+		else
+			log_warning("training a new model: %s", line);
+		/* Saved now: a daemon killed before its next save must not
+		 * train again at every start. */
+		if (!learn_save(l, line, sizeof line))
+			log_warning("saving the model: %s", line);
+	}
+	return true;
+}
+
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size)
 {
@@ -1186,59 +1269,10 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	log_debug("library of %d tracks loaded in %.2f s, %d events in %.2f s",
 		  l->lib->n, t1 - t0, l->h.n, util_mono() - t1);
 	l->scaler_rows = l->lib->n;
-
-	void *blob = NULL;
-	size_t size = 0;
-	if (!store_load_model(store, &blob, &size)) {
-		if (!store_model_corrupt(store)) {
-			snprintf(err, err_size, "loading the model: %s",
-				 store_error(store));
-			goto fail;
-		}
-		set_aside(store, store_error(store));
-	}
-	if (blob) {
-		char why[256];
-		l->model_stamp = store_model_checksum(blob, size);
-		l->model = model_load(blob, size, why, sizeof why);
-		free(blob);
-		if (!l->model)
-			set_aside(store, why);
-		else if (model_inputs(l->model) != l->dim) {
-			log_info("features changed (%d inputs, now %d); "
-				 "starting a new model",
-				 model_inputs(l->model), l->dim);
-			model_free(l->model);
-			l->model = NULL;
-		} else if (!model_set_params(l->model, &l->params, why,
-					     sizeof why)) {
-			/* model.hidden or model.ensemble changed. */
-			log_info("the configuration asks for another model "
-				 "(%s); starting a new one", why);
-			model_free(l->model);
-			l->model = NULL;
-		}
-	}
-	if (!l->model) {
-		int n;
-		float *sample = scaler_sample(l, &n);
-		l->model = fresh_model(&l->params, sample, n, err, err_size);
-		free(sample);
-		if (!l->model)
-			goto fail;
-		l->dirty = true;
-		if (trainable(l)) {
-			char line[320];
-			if (learn_retrain_now(l, line, sizeof line))
-				log_info("trained a new model: %s", line);
-			else
-				log_warning("training a new model: %s", line);
-			/* Saved now: a daemon killed before its next save
-			 * must not train again at every start. */
-			if (!learn_save(l, line, sizeof line))
-				log_warning("saving the model: %s", line);
-		}
-	}
+	if (!load_saved_model(l, err, err_size))
+		goto fail;
+	if (!l->model && !start_new_model(l, err, err_size))
+		goto fail;
 	return l;
 fail:
 	learn_free(l);

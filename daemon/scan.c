@@ -860,6 +860,65 @@ static void supervise(struct pass *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Lists the library and queues its pending tracks, most wanted first,
+ * with the totals the progress is told in; false with p->r->error set. */
+static bool plan_pass(struct pass *p)
+{
+	if (!list_library(p))
+		return false;
+	if (!store_each_pending_track(p->store, FEATURES_VERSION, add_pending,
+				      p)) {
+		snprintf(p->r->error, sizeof p->r->error,
+			 "reading pending tracks: %s",
+			 store_error(p->store));
+		return false;
+	}
+	prioritise(p);
+	p->prog.total = p->n;
+	p->prog.audio_total_s = planned_audio(p);
+	p->analysis_t0 = util_mono();
+	report(p);
+	return true;
+}
+
+/* Starts up to jobs workers into threads; returns how many started (a
+ * failure to start one is logged and ends the starting). */
+static int start_workers(struct pass *p, pthread_t *threads, int jobs)
+{
+	int started = 0;
+	for (int i = 0; i < jobs; i++) {
+		pthread_mutex_lock(&p->lock);
+		p->running++;
+		pthread_mutex_unlock(&p->lock);
+		int e = pthread_create(&threads[i], NULL, worker, p);
+		if (e) {
+			pthread_mutex_lock(&p->lock);
+			p->running--;
+			pthread_mutex_unlock(&p->lock);
+			log_error("cannot start an analysis worker: %s",
+				  strerror(e));
+			break;
+		}
+		started++;
+	}
+	return started;
+}
+
+/* Frees what a pass holds: its MPD link, store, queue and results. */
+static void pass_free(struct pass *p)
+{
+	if (p->queue_conn)
+		mpd_connection_free(p->queue_conn);
+	store_close(p->store);
+	todo_free(p);
+	for (int i = 0; i < p->n_results; i++)
+		free(p->results[i].error);
+	free(p->results);
+	pthread_mutex_destroy(&p->write_lock);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
 bool scan_run(const struct conf *c, const struct scan_options *o,
 	      struct scan_result *r)
 {
@@ -878,41 +937,11 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 		goto done;
 	}
 	p.store = store_open(c->data_directory, r->error, sizeof r->error);
-	if (!p.store)
+	if (!p.store || !plan_pass(&p))
 		goto done;
-	if (!list_library(&p))
-		goto done;
-	if (!store_each_pending_track(p.store, FEATURES_VERSION, add_pending,
-				      &p)) {
-		snprintf(r->error, sizeof r->error,
-			 "reading pending tracks: %s",
-			 store_error(p.store));
-		goto done;
-	}
-	prioritise(&p);
-	p.prog.total = p.n;
-	p.prog.audio_total_s = planned_audio(&p);
-	p.analysis_t0 = util_mono();
-	report(&p);
-
 	int jobs = worker_count(&p);
 	pthread_t threads[MAX_JOBS];
-	int started = 0;
-	for (int i = 0; i < jobs; i++) {
-		pthread_mutex_lock(&p.lock);
-		p.running++;
-		pthread_mutex_unlock(&p.lock);
-		int e = pthread_create(&threads[i], NULL, worker, &p);
-		if (e) {
-			pthread_mutex_lock(&p.lock);
-			p.running--;
-			pthread_mutex_unlock(&p.lock);
-			log_error("cannot start an analysis worker: %s",
-				  strerror(e));
-			break;
-		}
-		started++;
-	}
+	int started = start_workers(&p, threads, jobs);
 	if (jobs > 0 && started == 0) {
 		snprintf(r->error, sizeof r->error,
 			 "cannot start analysis workers");
@@ -933,16 +962,7 @@ bool scan_run(const struct conf *c, const struct scan_options *o,
 	r->ok = true;
 done:
 	r->seconds = util_mono() - t0;
-	if (p.queue_conn)
-		mpd_connection_free(p.queue_conn);
-	store_close(p.store);
-	todo_free(&p);
-	for (int i = 0; i < p.n_results; i++)
-		free(p.results[i].error);
-	free(p.results);
-	pthread_mutex_destroy(&p.write_lock);
-	pthread_cond_destroy(&p.cond);
-	pthread_mutex_destroy(&p.lock);
+	pass_free(&p);
 	return r->ok;
 }
 

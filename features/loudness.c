@@ -210,27 +210,31 @@ static size_t blocks(const float *z, size_t n, int len, double *out)
 	return m;
 }
 
+/* The blocks of b (m, mean powers) louder than the absolute gate and than
+ * gate (LUFS): how many, with their summed power in *sum. */
+static long gated(const double *b, size_t m, double gate, double *sum)
+{
+	long cnt = 0;
+	*sum = 0;
+	for (size_t i = 0; i < m; i++)
+		if (lufs(b[i]) > LOUDNESS_FLOOR && lufs(b[i]) > gate) {
+			*sum += b[i];
+			cnt++;
+		}
+	return cnt;
+}
+
 double loudness_integrated(const float *z, size_t n)
 {
 	double *b = malloc((n + 1) * sizeof *b);
 	if (!b)
 		return LOUDNESS_FLOOR;
 	size_t m = blocks(z, n, BLOCK_STEPS, b);
-	double sum = 0, li = LOUDNESS_FLOOR;
-	long cnt = 0;
-	for (size_t i = 0; i < m; i++)
-		if (lufs(b[i]) > LOUDNESS_FLOOR) {
-			sum += b[i];
-			cnt++;
-		}
+	double sum, li = LOUDNESS_FLOOR;
+	long cnt = gated(b, m, LOUDNESS_FLOOR, &sum);
 	if (cnt > 0) {
-		double gate = lufs(sum / cnt) - 10, s2 = 0;
-		long c2 = 0;
-		for (size_t i = 0; i < m; i++)
-			if (lufs(b[i]) > LOUDNESS_FLOOR && lufs(b[i]) > gate) {
-				s2 += b[i];
-				c2++;
-			}
+		double s2;
+		long c2 = gated(b, m, lufs(sum / cnt) - 10, &s2);
 		if (c2 > 0)
 			li = lufs(s2 / c2);
 	}
@@ -250,13 +254,8 @@ double loudness_range(const float *z, size_t n)
 	if (!b)
 		return 0;
 	size_t m = blocks(z, n, SHORT_STEPS, b);
-	double sum = 0, lra = 0;
-	long cnt = 0;
-	for (size_t i = 0; i < m; i++)
-		if (lufs(b[i]) > LOUDNESS_FLOOR) {
-			sum += b[i];
-			cnt++;
-		}
+	double sum, lra = 0;
+	long cnt = gated(b, m, LOUDNESS_FLOOR, &sum);
 	if (cnt > 0) {
 		double gate = lufs(sum / cnt) - 20;
 		size_t k = 0;

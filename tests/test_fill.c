@@ -94,18 +94,10 @@ static int queued_since(long from, char uris[][256], int max)
 
 static bool write_conf(const char *extra)
 {
-	FILE *f = fopen(conf_path, "w");
-	if (!f)
-		return false;
-	fprintf(f,
-		"mpd = { host = \"127.0.0.1\"; port = %u; };\n"
-		"music_directory = \"%s\";\n"
-		"data_directory = \"%s\";\n"
+	return mpdtest_write_mpdrec_conf(&mpd, conf_path, NULL, data_dir,
 		"feedback = { min_duration = 1.0; };\n"
 		"queue = { ahead = 2; settle_ms = 300.0; artist_spacing = 0;"
-		" keep_played = %d; %s };\n",
-		mpd.port, mpd.music, data_dir, KEEP_PLAYED, extra ? extra : "");
-	return fclose(f) == 0;
+		" keep_played = %d; %s };\n", KEEP_PLAYED, extra ? extra : "");
 }
 
 static bool start_daemon(void)

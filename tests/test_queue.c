@@ -64,17 +64,11 @@ static bool session_start(struct session *s, const char *name, int n_soft,
 					seconds)) ||
 	    !CHECK(mpdtest_update(&s->mpd)))
 		return false;
-	FILE *f = fopen(s->conf, "w");
-	if (!f)
+	if (!mpdtest_write_mpdrec_conf(&s->mpd, s->conf, NULL, s->data,
+				       "feedback = { min_duration = 1.0; };\n"
+				       "queue = { ahead = 2; settle_ms = 50.0; "
+				       "%s };\n", queue))
 		return false;
-	fprintf(f,
-		"mpd = { host = \"127.0.0.1\"; port = %u; };\n"
-		"music_directory = \"%s\";\n"
-		"data_directory = \"%s\";\n"
-		"feedback = { min_duration = 1.0; };\n"
-		"queue = { ahead = 2; settle_ms = 50.0; %s };\n",
-		s->mpd.port, s->mpd.music, s->data, queue);
-	fclose(f);
 	char *argv[] = { (char *)proc_mpdrec(), "--config", s->conf, "run",
 			 NULL };
 	s->pid = proc_spawn(argv, s->log);

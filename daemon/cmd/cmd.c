@@ -102,3 +102,12 @@ int cmd_finish_output(int rc)
 		fprintf(stderr, "mpdrec: cannot write the output\n");
 	return rc ? rc : 1;
 }
+
+const char *cmd_auc_words(double auc)
+{
+	return auc >= 0.85 ? "strong"
+	       : auc >= 0.75 ? "good"
+	       : auc >= 0.65 ? "fair"
+	       : auc >= 0.55 ? "weak"
+			     : "no better than chance";
+}

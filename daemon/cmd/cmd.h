@@ -46,6 +46,10 @@ bool cmd_each_queued(const struct conf *c,
  *  written: every command exits 1 then (`mpdrec status > /dev/full`). */
 int cmd_finish_output(int rc);
 
+/** How good a ranking with this AUC is, in a word or a few ("strong",
+ *  "good", "fair", "weak", "no better than chance"): a static string. */
+const char *cmd_auc_words(double auc);
+
 /** mpdrec eval --csv FILE --label COL [--folds K] [--repeats R] [--seed S]
  *  [--drop a,b]: offline evaluation of the model on a CSV table. */
 int cmd_eval(int argc, char **argv, const struct conf *c);

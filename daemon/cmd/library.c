@@ -210,20 +210,21 @@ static int by_uri(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cmd_export(int argc, char **argv, const struct conf *c)
+/* Reads export's options: 0, or 2 after a usage line. */
+static int parse_export_options(int argc, char **argv, bool *all)
 {
 	static const struct option opts[] = {
 		{ "csv", no_argument, NULL, 'c' },
 		{ "all", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool csv = false, all = false;
+	bool csv = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'c')
 			csv = true;
 		else if (opt == 'a')
-			all = true;
+			*all = true;
 		else
 			return 2;
 	}
@@ -237,30 +238,18 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 				"  empty where there is none\n");
 		return 2;
 	}
-	const char *path = optind < argc ? argv[optind] : "-";
-	char err[512];
-	struct store *s = store_open(c->data_directory, err, sizeof err);
-	if (!s) {
-		fprintf(stderr, "mpdrec: %s\n", err);
-		return 1;
-	}
-	int rc = 1;
-	FILE *f = NULL;
-	signed char *label = NULL;
-	struct store_library *lib =
-		store_load_library(s, FEATURES_VERSION, FEAT_COUNT);
-	struct store_examples *ex =
-		lib ? store_load_examples(s, FEATURES_VERSION, FEAT_COUNT)
-		    : NULL;
-	if (!lib || !ex) {
-		fprintf(stderr, "mpdrec export: %s\n", store_error(s));
-		goto out;
-	}
-	/* The label of each track is that of its latest labelled event;
-	 * examples come oldest first, the library sorted by URI. */
-	label = malloc((size_t)(lib->n > 0 ? lib->n : 1));
+	return 0;
+}
+
+/* The label of each library track (1 liked, 0 skipped, -1 none): that of
+ * its latest labelled event; examples come oldest first, the library sorted
+ * by URI. Caller frees; NULL when out of memory. */
+static signed char *latest_labels(const struct store_library *lib,
+				  const struct store_examples *ex)
+{
+	signed char *label = malloc((size_t)(lib->n > 0 ? lib->n : 1));
 	if (!label)
-		goto out;
+		return NULL;
 	memset(label, -1, (size_t)(lib->n > 0 ? lib->n : 1));
 	for (int i = 0; i < ex->n; i++) {
 		char **hit = bsearch(&ex->uri[i], lib->uri, (size_t)lib->n,
@@ -268,11 +257,14 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 		if (hit)
 			label[hit - lib->uri] = ex->y[i] >= 0.5f ? 1 : 0;
 	}
-	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (!f) {
-		perror(path);
-		goto out;
-	}
+	return label;
+}
+
+/* Writes the header and a row per labelled track (every track with all) to
+ * f. Returns the rows written. */
+static int write_csv(FILE *f, const struct store_library *lib,
+		     const signed char *label, bool all)
+{
 	fputs("uri,artist,title", f);
 	for (int j = 0; j < features_count(); j++)
 		fprintf(f, ",%s", features_info(j)->name);
@@ -297,6 +289,42 @@ int cmd_export(int argc, char **argv, const struct conf *c)
 			fputc(',', f);
 		fputs("\r\n", f);
 	}
+	return rows;
+}
+
+int cmd_export(int argc, char **argv, const struct conf *c)
+{
+	bool all = false;
+	int rc = parse_export_options(argc, argv, &all);
+	if (rc)
+		return rc;
+	const char *path = optind < argc ? argv[optind] : "-";
+	char err[512];
+	struct store *s = store_open(c->data_directory, err, sizeof err);
+	if (!s) {
+		fprintf(stderr, "mpdrec: %s\n", err);
+		return 1;
+	}
+	rc = 1;
+	FILE *f = NULL;
+	signed char *label = NULL;
+	struct store_library *lib =
+		store_load_library(s, FEATURES_VERSION, FEAT_COUNT);
+	struct store_examples *ex =
+		lib ? store_load_examples(s, FEATURES_VERSION, FEAT_COUNT)
+		    : NULL;
+	if (!lib || !ex) {
+		fprintf(stderr, "mpdrec export: %s\n", store_error(s));
+		goto out;
+	}
+	if (!(label = latest_labels(lib, ex)))
+		goto out;
+	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (!f) {
+		perror(path);
+		goto out;
+	}
+	int rows = write_csv(f, lib, label, all);
 	if (f != stdout ? fclose(f) != 0 : fflush(f) != 0) {
 		perror(path);
 		f = NULL;

@@ -129,7 +129,11 @@ static enum global_result take_global_options(int *argc, char **argv,
 	return GLOBAL_OK;
 }
 
-int main(int argc, char **argv)
+/* Reads the options before the subcommand into *config_path and *verbose.
+ * Returns -1 to go on, else the exit code (after --help, --version or a
+ * usage error). */
+static int take_leading_options(int argc, char **argv,
+				const char **config_path, bool *verbose)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -138,17 +142,15 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL;
-	bool verbose = false;
 	int opt;
 	/* '+': stop at the subcommand; its options are its own. */
 	while ((opt = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
+			*config_path = optarg;
 			break;
 		case 'v':
-			verbose = true;
+			*verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -161,6 +163,59 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
+
+/* Answers a subcommand's --help or --version. Returns -1 when it asks for
+ * neither, else the exit code. */
+static int answer_help_or_version(const struct command *cmd, int argc,
+				  char **argv)
+{
+	if (wants_help(argc, argv)) {
+		/* eval's options are many: its own full usage (before any
+		 * configuration is read). */
+		if (cmd->run == cmd_eval)
+			return cmd_eval(argc, argv, NULL);
+		printf("usage: mpdrec %s\n  %s\n", cmd->usage, cmd->help);
+		return cmd_finish_output(0);
+	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("mpdrec %s\n", MPDREC_VERSION);
+			return cmd_finish_output(0);
+		}
+	return -1;
+}
+
+/* Fills *c for the command: from the configuration file, or the defaults
+ * for `check-config FILE`; -v raises the log level. False after an error
+ * was printed (*c is freed). */
+static bool load_config(struct conf *c, const struct command *cmd,
+			int sub_argc, const char *config_path, bool verbose)
+{
+	/* `check-config FILE` checks that file alone: a broken installed one
+	 * must not stop the user from checking the fixed copy. */
+	bool own_file = cmd->run == cmd_check_config && sub_argc == 2;
+	if (own_file ? !conf_defaults(c) : !cmd_load_config(c, config_path)) {
+		conf_free(c);
+		return false;
+	}
+	if (verbose) {
+		/* The command line wins over the file, at a reload too. */
+		c->log.level = CONF_LOG_DEBUG;
+		c->source[conf_option_index("log.level")] =
+			CONF_SOURCE_COMMAND_LINE;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	bool verbose = false;
+	int rc = take_leading_options(argc, argv, &config_path, &verbose);
+	if (rc >= 0)
+		return rc;
 	char *run_argv[] = { "run", NULL };
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
@@ -184,36 +239,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (wants_help(sub_argc, sub_argv)) {
-		/* eval's options are many: its own full usage (before any
-		 * configuration is read). */
-		if (cmd->run == cmd_eval)
-			return cmd_eval(sub_argc, sub_argv, NULL);
-		printf("usage: mpdrec %s\n  %s\n", cmd->usage, cmd->help);
-		return cmd_finish_output(0);
-	}
-	for (int i = 1; i < sub_argc; i++)
-		if (!strcmp(sub_argv[i], "--version") ||
-		    !strcmp(sub_argv[i], "-V")) {
-			printf("mpdrec %s\n", MPDREC_VERSION);
-			return cmd_finish_output(0);
-		}
+	if ((rc = answer_help_or_version(cmd, sub_argc, sub_argv)) >= 0)
+		return rc;
 	blas_tune(cmd->name);
 
 	struct conf c = { 0 };
-	/* `check-config FILE` checks that file alone: a broken installed one
-	 * must not stop the user from checking the fixed copy. */
-	bool own_file = cmd->run == cmd_check_config && sub_argc == 2;
-	if (own_file ? !conf_defaults(&c) : !cmd_load_config(&c, config_path)) {
-		conf_free(&c);
+	if (!load_config(&c, cmd, sub_argc, config_path, verbose))
 		return 2;
-	}
-	if (verbose) {
-		/* The command line wins over the file, at a reload too. */
-		c.log.level = CONF_LOG_DEBUG;
-		c.source[conf_option_index("log.level")] =
-			CONF_SOURCE_COMMAND_LINE;
-	}
 	log_setup((enum log_level)c.log.level, NULL);
 	/* The nets are small: one BLAS thread learns about twice as fast as
 	 * two that mostly wait for each other, and analysis threads need the
@@ -221,7 +253,7 @@ int main(int argc, char **argv)
 	openblas_set_num_threads(1);
 	log_debug("OpenBLAS kernel: %s", blas_describe());
 	optind = 1;
-	int rc = cmd->run(sub_argc, sub_argv, &c);
+	rc = cmd->run(sub_argc, sub_argv, &c);
 	log_close();
 	conf_free(&c);
 	return cmd_finish_output(rc);

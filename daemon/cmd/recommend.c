@@ -44,15 +44,15 @@ static bool add_queued(const char *uri, void *ctx)
 	return true;
 }
 
-int cmd_recommend(int argc, char **argv, const struct conf *c)
+/* Reads recommend's options into *n and *want_explain: 0, or 2 after an
+ * error. */
+static int parse_options(int argc, char **argv, int *n, bool *want_explain)
 {
 	static const struct option opts[] = {
 		{ "explain", no_argument, NULL, 'e' },
 		{ "count", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int n = 10;
-	bool want_explain = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "n:e", opts, NULL)) != -1) {
 		if (opt == 'n') {
@@ -63,18 +63,57 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 					"number from 1 to 100000\n");
 				return 2;
 			}
-			n = (int)v;
+			*n = (int)v;
 		} else if (opt == 'e') {
-			want_explain = true;
+			*want_explain = true;
 		} else {
 			return 2;
 		}
 	}
+	return 0;
+}
+
+/* The picks as a table: rank, score, spread, track and why (in words with
+ * ex, else the policy's reason). */
+static void print_picks(const struct rank_pick *picks, int got,
+			const struct store_library *lib, struct explain *ex)
+{
+	/* score: the chance of a like the policy reckons (the model's score
+	 * with the affinities), spread: the ensemble's. */
+	printf("%-5s %-6s %-6s %s\n", "#", "score", "spread", "track");
+	for (int j = 0; j < got; j++) {
+		const struct rank_pick *p = &picks[j];
+		int i = p->index;
+		if (isnan(p->score))
+			printf("%-5d %-6s %-6s ", j + 1, "-", "-");
+		else
+			printf("%-5d %.3f  %.3f  ", j + 1, (double)p->score,
+			       (double)p->uncertainty);
+		printf("%s%s%s\n", lib->uri[i], lib->artist[i] ? "  — " : "",
+		       lib->artist[i] ? lib->artist[i] : "");
+		if (ex) {
+			char why[1024];
+			printf("      %s [%s]\n",
+			       explain_pick(ex, i, (double)p->uncertainty,
+					    why, sizeof why), p->reason);
+		} else {
+			printf("      %s\n", p->reason);
+		}
+	}
+}
+
+int cmd_recommend(int argc, char **argv, const struct conf *c)
+{
+	int n = 10;
+	bool want_explain = false;
+	int rc = parse_options(argc, argv, &n, &want_explain);
+	if (rc)
+		return rc;
 	struct store *s = cmd_open_store(c);
 	if (!s)
 		return 1;
 	char err[512];
-	int rc = 1;
+	rc = 1;
 	struct explain *ex = NULL;
 	struct fill *f = NULL;
 	struct rank_pick *picks = NULL;
@@ -114,28 +153,7 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	}
 	if (want_explain && !(ex = explain_new(lib, s, err, sizeof err)))
 		fprintf(stderr, "mpdrec: %s\n", err);
-	/* score: the chance of a like the policy reckons (the model's score
-	 * with the affinities), spread: the ensemble's. */
-	printf("%-5s %-6s %-6s %s\n", "#", "score", "spread", "track");
-	for (int j = 0; j < got; j++) {
-		const struct rank_pick *p = &picks[j];
-		int i = p->index;
-		if (isnan(p->score))
-			printf("%-5d %-6s %-6s ", j + 1, "-", "-");
-		else
-			printf("%-5d %.3f  %.3f  ", j + 1, (double)p->score,
-			       (double)p->uncertainty);
-		printf("%s%s%s\n", lib->uri[i], lib->artist[i] ? "  — " : "",
-		       lib->artist[i] ? lib->artist[i] : "");
-		if (ex) {
-			char why[1024];
-			printf("      %s [%s]\n",
-			       explain_pick(ex, i, (double)p->uncertainty,
-					    why, sizeof why), p->reason);
-		} else {
-			printf("      %s\n", p->reason);
-		}
-	}
+	print_picks(picks, got, lib, ex);
 	rc = 0;
 out:
 	for (int j = 0; j < q.n; j++)

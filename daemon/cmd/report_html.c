@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/model.h"
 #include "core/store.h"
+#include "daemon/cmd/cmd.h"
 #include "daemon/explain.h"
 #include "features/table.h"
 
@@ -105,6 +106,12 @@ struct pick_row {
 	int outcome;		/* 1, 0, -1 heard without label, open */
 	bool explored;
 };
+
+/* Whether the pick was heard and judged (liked or skipped). */
+static bool pick_judged(const struct pick_row *p)
+{
+	return p->outcome == 0 || p->outcome == 1;
+}
 
 struct failed_row {
 	char *uri, *error;
@@ -463,15 +470,6 @@ static void fmt_time(char *buf, size_t size, double t, enum time_format how)
 		 &tm);
 }
 
-static const char *auc_words(double auc)
-{
-	return auc >= 0.85 ? "strong"
-	       : auc >= 0.75 ? "good"
-	       : auc >= 0.65 ? "fair"
-	       : auc >= 0.55 ? "weak"
-			     : "no better than chance";
-}
-
 /* A track's name for people: title (and artist), else the file name. */
 static void track_name(FILE *f, const struct store_library *lib, int i)
 {
@@ -678,7 +676,7 @@ static void summary(FILE *f, const struct data *d)
 	report_html_escape(f, explain_taste(d->ex, taste, sizeof taste));
 	int judged = 0, liked = 0;
 	for (int i = 0; i < d->n_picks; i++) {
-		judged += d->picks[i].outcome == 0 || d->picks[i].outcome == 1;
+		judged += pick_judged(&d->picks[i]);
 		liked += d->picks[i].outcome == 1;
 	}
 	if (judged)
@@ -741,16 +739,12 @@ static double median_of(double *v, int n)
 	return m;
 }
 
-/* One strip: the library as ticks, liked tracks above the middle, skipped
- * below, medians as bars. */
-static void draw_strip(FILE *f, const struct strip *s, int row, int W)
+/* A strip's name at its left: what the feature measures, its unit and
+ * name. */
+static void strip_label(FILE *f, const struct strip *s,
+			const struct explain_word *w, int left, int top)
 {
-	const struct explain_word *w;
-	int nw;
-	w = explain_words(&nw);
 	const struct feature_info *fi = features_info(s->j);
-	const int top = 8 + row * 62, H = 40, left = 150, right = W - 230;
-	struct plot p = { left, top, right - left, H, s->lo, s->hi, 0, 1 };
 	fprintf(f, "<g class=\"axis\"><text x=\"%d\" y=\"%d\" "
 		   "text-anchor=\"end\" font-size=\"13\" fill=\"#222\">",
 		left - 10, top + 18);
@@ -763,26 +757,36 @@ static void draw_strip(FILE *f, const struct strip *s, int row, int W)
 	}
 	report_html_escape(f, fi->name);
 	fprintf(f, "</text></g>\n");
-	frame(f, &p);
-	/* library ticks (a sample) */
+}
+
+/* A strip's background: a sample of the library as ticks, and a few round
+ * values on the x axis. */
+static void strip_library(FILE *f, const struct strip *s,
+			  const struct plot *p)
+{
 	int step = s->n_lib > STRIP_TICKS ? s->n_lib / STRIP_TICKS : 1;
 	fprintf(f, "<g stroke=\"#c8c8c8\">");
 	for (int i = 0; i < s->n_lib; i += step)
-		if (s->lib[i] >= p.xmin && s->lib[i] <= p.xmax)
+		if (s->lib[i] >= p->xmin && s->lib[i] <= p->xmax)
 			fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
 				   "y2=\"%.1f\"/>",
-				px(&p, s->lib[i]), px(&p, s->lib[i]),
-				py(&p, 0.56), py(&p, 0.44));
+				px(p, s->lib[i]), px(p, s->lib[i]),
+				py(p, 0.56), py(p, 0.44));
 	fprintf(f, "</g>\n");
-	/* x axis: a few round values */
 	double stepv = nice_step(s->lo, s->hi, 4);
 	fprintf(f, "<g class=\"axis\">");
 	for (double v = ceil(s->lo / stepv) * stepv; v <= s->hi; v += stepv)
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
-			   "%g</text>",
-			px(&p, v), top + H + 12, fabs(v) < 1e-12 ? 0 : v);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" "
+			   "text-anchor=\"middle\">%g</text>",
+			px(p, v), p->y0 + p->h + 12, fabs(v) < 1e-12 ? 0 : v);
 	fprintf(f, "</g>\n");
-	/* the tracks: liked above, skipped below, spread a little */
+}
+
+/* A strip's tracks: liked above, skipped below, spread a little, each
+ * side's median as a bar. */
+static void strip_tracks(FILE *f, const struct strip *s,
+			 const struct plot *p)
+{
 	for (int side = 0; side < 2; side++) {
 		const double *v = side ? s->skipped : s->liked;
 		int n = side ? s->n_skipped : s->n_liked;
@@ -790,19 +794,25 @@ static void draw_strip(FILE *f, const struct strip *s, int row, int W)
 			double jitter = ((i * 37) % 11) / 10.0;
 			double y = side ? 0.08 + 0.3 * jitter
 					: 0.62 + 0.3 * jitter;
-			point(f, &p, v[i], y, side ? COLOR_DISLIKED
-						   : COLOR_LIKED, 3, NULL);
+			point(f, p, v[i], y, side ? COLOR_DISLIKED
+						  : COLOR_LIKED, 3, NULL);
 		}
 		double m = median_of((double *)v, n);
-		if (isfinite(m) && m >= p.xmin && m <= p.xmax)
+		if (isfinite(m) && m >= p->xmin && m <= p->xmax)
 			fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
 				   "y2=\"%.1f\" stroke=\"%s\" "
 				   "stroke-width=\"3\"/>\n",
-				px(&p, m), px(&p, m), py(&p, side ? 0 : 1),
-				py(&p, 0.5), side ? COLOR_DISLIKED
-						  : COLOR_LIKED);
+				px(p, m), px(p, m), py(p, side ? 0 : 1),
+				py(p, 0.5), side ? COLOR_DISLIKED
+						 : COLOR_LIKED);
 	}
-	/* the verdict in words, right of the strip */
+}
+
+/* A strip's verdict in words, right of it: how the liked tracks differ and
+ * whether that could be chance. */
+static void strip_verdict(FILE *f, const struct strip *s,
+			  const struct explain_word *w, int right, int top)
+{
 	double ml = median_of(s->liked, s->n_liked);
 	double ms = median_of(s->skipped, s->n_skipped);
 	const char *words = fabs(s->sep) >= 1 ? "clearly"
@@ -827,6 +837,21 @@ static void draw_strip(FILE *f, const struct strip *s, int row, int W)
 	else
 		fprintf(f, "could be chance (p = %.2f)", s->p);
 	fprintf(f, "</text>\n");
+}
+
+/* One strip: the library as ticks, liked tracks above the middle, skipped
+ * below, medians as bars. */
+static void draw_strip(FILE *f, const struct strip *s, int row, int W)
+{
+	int nw;
+	const struct explain_word *w = explain_words(&nw);
+	const int top = 8 + row * 62, H = 40, left = 150, right = W - 230;
+	struct plot p = { left, top, right - left, H, s->lo, s->hi, 0, 1 };
+	strip_label(f, s, w, left, top);
+	frame(f, &p);
+	strip_library(f, s, &p);
+	strip_tracks(f, s, &p);
+	strip_verdict(f, s, w, right, top);
 }
 
 static int by_abs_sep(const void *a, const void *b)
@@ -905,45 +930,11 @@ static bool learned(FILE *f, const struct data *d)
 	return true;
 }
 
-static void picks_over_time(FILE *f, const struct data *d)
+/* The like rate of the last win judged picks j[0..n-1] over time, against
+ * base, the share liked of all that was played or skipped. */
+static void like_rate_plot(FILE *f, const struct pick_row *j, int n, int win,
+			   double base)
 {
-	fprintf(f, "<h2>How its picks did</h2>\n");
-	int judged = 0;
-	for (int i = 0; i < d->n_picks; i++)
-		judged += d->picks[i].outcome == 0 || d->picks[i].outcome == 1;
-	if (judged == 0) {
-		fprintf(f, "<p class=\"empty\">No pick of mpdrec has been "
-			   "heard and judged yet%s.</p>\n",
-			d->n_picks ? " (some are queued)" : "");
-		return;
-	}
-	struct pick_row *j = malloc((size_t)judged * sizeof *j);
-	if (!j)
-		return;
-	int n = 0, liked = 0, explored = 0, explored_liked = 0;
-	for (int i = 0; i < d->n_picks; i++)
-		if (d->picks[i].outcome == 0 || d->picks[i].outcome == 1) {
-			j[n++] = d->picks[i];
-			liked += d->picks[i].outcome;
-			explored += d->picks[i].explored;
-			explored_liked += d->picks[i].explored &&
-					  d->picks[i].outcome;
-		}
-	double base = d->liked_events + d->skipped_events
-			      ? (double)d->liked_events /
-					(d->liked_events + d->skipped_events)
-			      : NAN;
-	int win = n / 5 < 5 ? 5 : n / 5 > 20 ? 20 : n / 5;
-	if (win > n)
-		win = n;
-	fprintf(f, "<p>%d of its %d judged picks pleased you (%.0f%%)",
-		liked, n, 100.0 * liked / n);
-	if (explored)
-		fprintf(f, "; %d of them were tries outside what you like, "
-			   "%d of those pleased", explored, explored_liked);
-	fprintf(f, ".</p>\n<div class=\"row\">\n");
-
-	/* the like rate over time */
 	const int W = 560, H = 290;
 	struct plot p = { 48, 12, W - 68, H - 62, 0.5, n + 0.5, 0, 1 };
 	fprintf(f, "<figure>\n");
@@ -974,24 +965,39 @@ static void picks_over_time(FILE *f, const struct data *d)
 		   "point, the share you played to the end or liked. Above "
 		   "the dashed line its picks do better than your listening "
 		   "as a whole.</figcaption>\n</figure>\n", win);
+}
 
-	/* its ranking: the score it gave each pick against the outcome */
-	/* Picks made before there was a model (cold start) have no score. */
+/* The AUC of the scores of the judged picks j[0..n-1] against their
+ * outcomes, NaN without both outcomes; *scored and *scored_liked count the
+ * picks with a score (those made before there was a model have none). */
+static double scored_auc(const struct pick_row *j, int n, int *scored,
+			 int *scored_liked)
+{
 	float *sc = malloc((size_t)n * sizeof *sc), *y = malloc((size_t)n *
 								sizeof *y);
 	double auc = NAN;
-	int scored = 0, scored_liked = 0;
+	*scored = *scored_liked = 0;
 	for (int i = 0; sc && y && i < n; i++) {
 		if (!isfinite(j[i].score))
 			continue;
-		sc[scored] = (float)j[i].score;
-		y[scored++] = (float)j[i].outcome;
-		scored_liked += j[i].outcome;
+		sc[*scored] = (float)j[i].score;
+		y[(*scored)++] = (float)j[i].outcome;
+		*scored_liked += j[i].outcome;
 	}
-	if (scored_liked > 0 && scored_liked < scored)
-		auc = metrics_auc(sc, y, scored);
+	if (*scored_liked > 0 && *scored_liked < *scored)
+		auc = metrics_auc(sc, y, *scored);
 	free(sc);
 	free(y);
+	return auc;
+}
+
+/* Its ranking: the score it gave each judged pick j[0..n-1] against the
+ * outcome, and the AUC in words. */
+static void score_plot(FILE *f, const struct pick_row *j, int n)
+{
+	int scored, scored_liked;
+	double auc = scored_auc(j, n, &scored, &scored_liked);
+	const int W = 560, H = 290;
 	struct plot q = { 48, 12, W - 68, H - 62, 0.5, n + 0.5, 0, 1 };
 	fprintf(f, "<figure>\n");
 	legend(f, COLOR_LIKED, "pleased you", COLOR_DISLIKED, "skipped",
@@ -1022,13 +1028,55 @@ static void picks_over_time(FILE *f, const struct data *d)
 	if (isfinite(auc))
 		fprintf(f, "It scored a liked pick above a skipped one %.0f%% "
 			   "of the time (AUC %.2f: %s; 0.5 is a coin).",
-			100 * auc, auc, auc_words(auc));
+			100 * auc, auc, cmd_auc_words(auc));
 	else if (scored == 0)
 		fprintf(f, "No pick had a score yet.");
 	else
 		fprintf(f, "Its ranking cannot be scored yet: every scored "
 			   "pick was %s.", scored_liked ? "liked" : "skipped");
-	fprintf(f, "</figcaption>\n</figure>\n</div>\n");
+	fprintf(f, "</figcaption>\n</figure>\n");
+}
+
+static void picks_over_time(FILE *f, const struct data *d)
+{
+	fprintf(f, "<h2>How its picks did</h2>\n");
+	int n_judged = 0;
+	for (int i = 0; i < d->n_picks; i++)
+		n_judged += pick_judged(&d->picks[i]);
+	if (n_judged == 0) {
+		fprintf(f, "<p class=\"empty\">No pick of mpdrec has been "
+			   "heard and judged yet%s.</p>\n",
+			d->n_picks ? " (some are queued)" : "");
+		return;
+	}
+	struct pick_row *j = malloc((size_t)n_judged * sizeof *j);
+	if (!j)
+		return;
+	int n = 0, liked = 0, explored = 0, explored_liked = 0;
+	for (int i = 0; i < d->n_picks; i++)
+		if (pick_judged(&d->picks[i])) {
+			j[n++] = d->picks[i];
+			liked += d->picks[i].outcome;
+			explored += d->picks[i].explored;
+			explored_liked += d->picks[i].explored &&
+					  d->picks[i].outcome;
+		}
+	double base = d->liked_events + d->skipped_events
+			      ? (double)d->liked_events /
+					(d->liked_events + d->skipped_events)
+			      : NAN;
+	int win = n / 5 < 5 ? 5 : n / 5 > 20 ? 20 : n / 5;
+	if (win > n)
+		win = n;
+	fprintf(f, "<p>%d of its %d judged picks pleased you (%.0f%%)",
+		liked, n, 100.0 * liked / n);
+	if (explored)
+		fprintf(f, "; %d of them were tries outside what you like, "
+			   "%d of those pleased", explored, explored_liked);
+	fprintf(f, ".</p>\n<div class=\"row\">\n");
+	like_rate_plot(f, j, n, win, base);
+	score_plot(f, j, n);
+	fprintf(f, "</div>\n");
 	free(j);
 }
 
@@ -1068,6 +1116,95 @@ static bool clip_outliers(struct store_library *lib)
 	return true;
 }
 
+/* The map's classes of a track, in the order of its legend. */
+enum map_class { MAP_LIKED, MAP_SKIPPED, MAP_HEARD, MAP_UNHEARD };
+
+static enum map_class map_class(const struct data *d, int i)
+{
+	return d->label[i] == 1	  ? MAP_LIKED
+	       : d->label[i] == 0 ? MAP_SKIPPED
+	       : d->heard[i]	  ? MAP_HEARD
+				  : MAP_UNHEARD;
+}
+
+/* Whether point i of xy (x, y pairs) lies beyond the plotted range. */
+static bool beyond(const struct plot *p, const double *xy, int i)
+{
+	return xy[2 * i] < p->xmin || xy[2 * i] > p->xmax ||
+	       xy[2 * i + 1] < p->ymin || xy[2 * i + 1] > p->ymax;
+}
+
+/* The map's points of one class c (one never-heard track in step), a
+ * point beyond the range hollow on its edge, with the track as a title
+ * when titles (always for heard tracks). */
+static void map_points(FILE *f, const struct data *d, const double *xy,
+		       const struct plot *p, enum map_class c, int step,
+		       bool titles)
+{
+	static const char *const colors[4] = { COLOR_LIKED, COLOR_DISLIKED,
+					       COLOR_HEARD, COLOR_UNHEARD };
+	const struct store_library *lib = d->lib;
+	fprintf(f, "<g%s>\n", c == MAP_UNHEARD ? " opacity=\"0.5\"" : "");
+	for (int i = 0, seen = 0; i < lib->n; i++) {
+		if (map_class(d, i) != c ||
+		    (c == MAP_UNHEARD && seen++ % step))
+			continue;
+		bool out = beyond(p, xy, i);
+		fprintf(f, "<circle class=\"pt%s\" cx=\"%.1f\" "
+			   "cy=\"%.1f\" r=\"%.1f\" %s=\"%s\"",
+			out ? " out" : "",
+			px(p, fmin(fmax(xy[2 * i], p->xmin), p->xmax)),
+			py(p, fmin(fmax(xy[2 * i + 1], p->ymin), p->ymax)),
+			c == MAP_UNHEARD ? 2.5 : 4.5,
+			out ? "fill=\"none\" stroke" : "fill", colors[c]);
+		if (titles || c != MAP_UNHEARD) {
+			fprintf(f, "><title>");
+			track_name(f, lib, i);
+			fputc('\n', f);
+			report_html_escape(f, lib->uri[i]);
+			fprintf(f, "%s</title></circle>\n", out ?
+				" (beyond the plotted range)" : "");
+		} else {
+			fprintf(f, "/>\n");
+		}
+	}
+	fprintf(f, "</g>\n");
+}
+
+/* The map's axis names (with the share of the variety each direction
+ * holds), the end of its SVG and its caption. */
+static void map_caption(FILE *f, const struct plot *p, int H,
+			const double share[2], int dim, int outside, int step,
+			bool titles)
+{
+	fprintf(f, "<g class=\"axis\"><text x=\"%.1f\" y=\"%d\" "
+		   "text-anchor=\"middle\">first direction of difference "
+		   "(%.0f%% of the variety)</text>\n"
+		   "<text transform=\"translate(12 %.1f) rotate(-90)\" "
+		   "text-anchor=\"middle\">second (%.0f%%)</text></g>\n",
+		p->x0 + p->w / 2, H - 12, 100 * share[0], p->y0 + p->h / 2,
+		100 * share[1]);
+	fprintf(f, "</svg>\n<figcaption style=\"max-width:740px\">Every "
+		   "analysed track, placed so that tracks that sound alike "
+		   "(by all %d features, standardised) lie close: the two "
+		   "directions in which the library varies most (principal "
+		   "components). Clusters of green show what you like; a "
+		   "grey region far from any green is music you have not "
+		   "tried.", dim);
+	if (outside)
+		fprintf(f, " %d unusual track%s lie%s beyond the plotted "
+			   "range (which leaves out rare extremes) and %s "
+			   "drawn "
+			   "hollow on its edge.", outside,
+			outside == 1 ? "" : "s", outside == 1 ? "s" : "",
+			outside == 1 ? "is" : "are");
+	if (step > 1)
+		fprintf(f, " One never-heard track in %d is drawn.", step);
+	if (titles)
+		fprintf(f, " Hover a point for its track.");
+	fprintf(f, "</figcaption>\n</figure>\n");
+}
+
 static bool library_map(FILE *f, const struct data *d)
 {
 	const struct store_library *lib = d->lib;
@@ -1089,99 +1226,37 @@ static bool library_map(FILE *f, const struct data *d)
 	struct plot p = { 20, 10, W - 40, H - 44, 0, 0, 0, 0 };
 	robust_range(xy, lib->n, 2, 0.08, &p.xmin, &p.xmax);
 	robust_range(xy + 1, lib->n, 2, 0.08, &p.ymin, &p.ymax);
-	/* liked, skipped, heard without a label, never heard */
 	int count[4] = { 0 }, outside = 0;
 	for (int i = 0; i < lib->n; i++) {
-		int c = d->label[i] == 1 ? 0 : d->label[i] == 0 ? 1
-						: d->heard[i] ? 2 : 3;
-		count[c]++;
-		outside += xy[2 * i] < p.xmin || xy[2 * i] > p.xmax ||
-			   xy[2 * i + 1] < p.ymin || xy[2 * i + 1] > p.ymax;
+		count[map_class(d, i)]++;
+		outside += beyond(&p, xy, i);
 	}
-	int step = count[3] > MAP_POINTS ? (count[3] + MAP_POINTS - 1) /
-						   MAP_POINTS
-					 : 1;
+	int step = count[MAP_UNHEARD] > MAP_POINTS
+			   ? (count[MAP_UNHEARD] + MAP_POINTS - 1) / MAP_POINTS
+			   : 1;
 	bool titles = lib->n <= MAP_TITLES;
 	char l0[64], l1[64], l2[64], l3[64];
-	snprintf(l0, sizeof l0, "liked (%d)", count[0]);
-	snprintf(l1, sizeof l1, "skipped or disliked (%d)", count[1]);
-	snprintf(l2, sizeof l2, "heard, no verdict (%d)", count[2]);
-	snprintf(l3, sizeof l3, "never heard (%d)", count[3]);
+	snprintf(l0, sizeof l0, "liked (%d)", count[MAP_LIKED]);
+	snprintf(l1, sizeof l1, "skipped or disliked (%d)", count[MAP_SKIPPED]);
+	snprintf(l2, sizeof l2, "heard, no verdict (%d)", count[MAP_HEARD]);
+	snprintf(l3, sizeof l3, "never heard (%d)", count[MAP_UNHEARD]);
 	fprintf(f, "<figure>\n");
 	legend(f, COLOR_LIKED, l0, COLOR_DISLIKED, l1, COLOR_HEARD, l2,
 	       COLOR_UNHEARD, l3, (const char *)NULL);
 	svg_open(f, W, H, "map of the library");
 	frame(f, &p);
-	static const char *const colors[4] = { COLOR_LIKED, COLOR_DISLIKED,
-					       COLOR_HEARD, COLOR_UNHEARD };
 	/* never heard first (underneath), then heard, skipped, liked */
-	for (int c = 3; c >= 0; c--) {
-		fprintf(f, "<g%s>\n", c == 3 ? " opacity=\"0.5\"" : "");
-		for (int i = 0, seen = 0; i < lib->n; i++) {
-			int ci = d->label[i] == 1 ? 0 : d->label[i] == 0 ? 1
-							: d->heard[i] ? 2 : 3;
-			if (ci != c || (c == 3 && seen++ % step))
-				continue;
-			bool out = xy[2 * i] < p.xmin || xy[2 * i] > p.xmax ||
-				   xy[2 * i + 1] < p.ymin ||
-				   xy[2 * i + 1] > p.ymax;
-			fprintf(f, "<circle class=\"pt%s\" cx=\"%.1f\" "
-				   "cy=\"%.1f\" r=\"%.1f\" %s=\"%s\"",
-				out ? " out" : "",
-				px(&p, fmin(fmax(xy[2 * i], p.xmin), p.xmax)),
-				py(&p, fmin(fmax(xy[2 * i + 1], p.ymin),
-					    p.ymax)),
-				c == 3 ? 2.5 : 4.5,
-				out ? "fill=\"none\" stroke" : "fill",
-				colors[c]);
-			if (titles || c < 3) {
-				fprintf(f, "><title>");
-				track_name(f, lib, i);
-				fputc('\n', f);
-				report_html_escape(f, lib->uri[i]);
-				fprintf(f, "%s</title></circle>\n", out ?
-					" (beyond the plotted range)" : "");
-			} else {
-				fprintf(f, "/>\n");
-			}
-		}
-		fprintf(f, "</g>\n");
-	}
-	fprintf(f, "<g class=\"axis\"><text x=\"%.1f\" y=\"%d\" "
-		   "text-anchor=\"middle\">first direction of difference "
-		   "(%.0f%% of the variety)</text>\n"
-		   "<text transform=\"translate(12 %.1f) rotate(-90)\" "
-		   "text-anchor=\"middle\">second (%.0f%%)</text></g>\n",
-		p.x0 + p.w / 2, H - 12, 100 * share[0], p.y0 + p.h / 2,
-		100 * share[1]);
-	fprintf(f, "</svg>\n<figcaption style=\"max-width:740px\">Every "
-		   "analysed track, placed so that tracks that sound alike "
-		   "(by all %d features, standardised) lie close: the two "
-		   "directions in which the library varies most (principal "
-		   "components). Clusters of green show what you like; a "
-		   "grey region far from any green is music you have not "
-		   "tried.", lib->dim);
-	if (outside)
-		fprintf(f, " %d unusual track%s lie%s beyond the plotted "
-			   "range (which leaves out rare extremes) and %s "
-			   "drawn "
-			   "hollow on its edge.", outside,
-			outside == 1 ? "" : "s", outside == 1 ? "s" : "",
-			outside == 1 ? "is" : "are");
-	if (step > 1)
-		fprintf(f, " One never-heard track in %d is drawn.", step);
-	if (titles)
-		fprintf(f, " Hover a point for its track.");
-	fprintf(f, "</figcaption>\n</figure>\n");
+	for (int c = MAP_UNHEARD; c >= MAP_LIKED; c--)
+		map_points(f, d, xy, &p, (enum map_class)c, step, titles);
+	map_caption(f, &p, H, share, lib->dim, outside, step, titles);
 	free(xy);
 	return true;
 }
 
-static void learning_curve(FILE *f, const struct data *d)
+/* Why there is no learning curve yet: no retrain, or too few with
+ * validation; what the last retrain measured. */
+static void learning_note(FILE *f, const struct data *d, int with_val)
 {
-	int with_val = 0;
-	for (int i = 0; i < d->n_training; i++)
-		with_val += isfinite(d->training[i].val_acc);
 	if (d->n_training == 0) {
 		fprintf(f, "<p class=\"note\">No full retrain yet: mpdrec has "
 			   "only learned a little from each song. A full "
@@ -1192,24 +1267,62 @@ static void learning_curve(FILE *f, const struct data *d)
 		return;
 	}
 	const struct store_training *last = &d->training[d->n_training - 1];
+	fprintf(f, "<p class=\"note\">%d full retrain%s so far, the "
+		   "last on %d labels: right on %.0f%% of the songs it "
+		   "learned from. ", d->n_training,
+		d->n_training == 1 ? "" : "s", last->events,
+		isfinite(last->train_acc) ? 100 * last->train_acc : 0.0);
+	if (with_val == 0)
+		fprintf(f, "There is no validation yet: with so few "
+			   "labels none can be held out to test it on "
+			   "(a retrain holds out a fifth once there "
+			   "are enough), so that figure says little "
+			   "about new songs.");
+	else
+		fprintf(f, "On held-out songs: %.0f%% right.",
+			100 * last->val_acc);
+	fprintf(f, " A learning curve appears after two retrains "
+		   "with validation.</p>\n");
+}
+
+/* The learning curve's two lines: the share right on the songs learned
+ * from (s 0) and on held-out ones (s 1), a point per retrain. */
+static void learning_lines(FILE *f, const struct data *d,
+			   const struct plot *p)
+{
+	static const char *const colors[2] = { COLOR_TRAIN, COLOR_VAL };
+	for (int s = 0; s < 2; s++) {
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
+			   "stroke-width=\"2\" points=\"", colors[s]);
+		for (int i = 0; i < d->n_training; i++) {
+			const struct store_training *t = &d->training[i];
+			double v = s ? t->val_acc : t->train_acc;
+			if (isfinite(v))
+				fprintf(f, "%.1f,%.1f ", px(p, t->events),
+					py(p, v));
+		}
+		fprintf(f, "\"/>\n");
+		for (int i = 0; i < d->n_training; i++) {
+			const struct store_training *t = &d->training[i];
+			double v = s ? t->val_acc : t->train_acc;
+			if (!isfinite(v))
+				continue;
+			char when[64], title[200];
+			fmt_time(when, sizeof when, t->time, TIME_FULL);
+			snprintf(title, sizeof title, "%s, %d labels: %.0f%%",
+				 when, t->events, 100 * v);
+			point(f, p, t->events, v, colors[s], 3.5, title);
+		}
+	}
+}
+
+static void learning_curve(FILE *f, const struct data *d)
+{
+	int with_val = 0;
+	for (int i = 0; i < d->n_training; i++)
+		with_val += isfinite(d->training[i].val_acc);
 	if (d->n_training < 2 || with_val == 0) {
-		fprintf(f, "<p class=\"note\">%d full retrain%s so far, the "
-			   "last on %d labels: right on %.0f%% of the songs it "
-			   "learned from. ", d->n_training,
-			d->n_training == 1 ? "" : "s", last->events,
-			isfinite(last->train_acc) ? 100 * last->train_acc
-						  : 0.0);
-		if (with_val == 0)
-			fprintf(f, "There is no validation yet: with so few "
-				   "labels none can be held out to test it on "
-				   "(a retrain holds out a fifth once there "
-				   "are enough), so that figure says little "
-				   "about new songs.");
-		else
-			fprintf(f, "On held-out songs: %.0f%% right.",
-				100 * last->val_acc);
-		fprintf(f, " A learning curve appears after two retrains "
-			   "with validation.</p>\n");
+		learning_note(f, d, with_val);
 		return;
 	}
 	const int W = 560, H = 290;
@@ -1224,30 +1337,7 @@ static void learning_curve(FILE *f, const struct data *d)
 	y_share(f, &p);
 	frame(f, &p);
 	x_counts(f, &p, "labels at the full retrain");
-	static const char *const colors[2] = { COLOR_TRAIN, COLOR_VAL };
-	for (int s = 0; s < 2; s++) {
-		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
-			   "stroke-width=\"2\" points=\"", colors[s]);
-		for (int i = 0; i < d->n_training; i++) {
-			const struct store_training *t = &d->training[i];
-			double v = s ? t->val_acc : t->train_acc;
-			if (isfinite(v))
-				fprintf(f, "%.1f,%.1f ", px(&p, t->events),
-					py(&p, v));
-		}
-		fprintf(f, "\"/>\n");
-		for (int i = 0; i < d->n_training; i++) {
-			const struct store_training *t = &d->training[i];
-			double v = s ? t->val_acc : t->train_acc;
-			if (!isfinite(v))
-				continue;
-			char when[64], title[200];
-			fmt_time(when, sizeof when, t->time, TIME_FULL);
-			snprintf(title, sizeof title, "%s, %d labels: %.0f%%",
-				 when, t->events, 100 * v);
-			point(f, &p, t->events, v, colors[s], 3.5, title);
-		}
-	}
+	learning_lines(f, d, &p);
 	fprintf(f, "</svg>\n<figcaption>At each full retrain: the share "
 		   "of songs it gets right among those it learned from, and "
 		   "among songs held out from the training. A widening gap "

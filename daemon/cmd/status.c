@@ -227,15 +227,6 @@ static double pick_auc(const struct picks *k)
 	return (rank_sum - pos * (pos + 1) / 2.0) / ((double)pos * neg);
 }
 
-static const char *auc_words(double auc)
-{
-	return auc >= 0.85 ? "strong"
-	       : auc >= 0.75 ? "good"
-	       : auc >= 0.65 ? "fair"
-	       : auc >= 0.55 ? "weak"
-			     : "no better than chance";
-}
-
 /* Like rate of the judged picks a..b-1. */
 static double rate(const struct picks *k, int a, int b)
 {
@@ -301,7 +292,7 @@ static void print_model(struct store *s, const struct conf *c,
 	if (isfinite(auc))
 		printf("model:     of its %d scored picks, it scored the liked "
 		       "ones higher %.0f%% of the time (AUC %.2f: %s; 0.5 is "
-		       "chance)\n", k->n, 100 * auc, auc, auc_words(auc));
+		       "chance)\n", k->n, 100 * auc, auc, cmd_auc_words(auc));
 	else if (k->n >= MIN_JUDGED)
 		printf("model:     its %d scored picks were all %s: nothing to "
 		       "rank yet\n", k->n,
@@ -331,7 +322,7 @@ static void print_model(struct store *s, const struct conf *c,
 		printf("right on %.0f%% of held-out songs", 100 * x.t.val_acc);
 		if (isfinite(x.t.val_auc))
 			printf(", AUC %.2f (%s)", x.t.val_auc,
-			       auc_words(x.t.val_auc));
+			       cmd_auc_words(x.t.val_auc));
 		else
 			printf(" (no AUC: the held-out songs were all liked "
 			       "or all skipped)");
@@ -441,50 +432,47 @@ static void usage(FILE *f)
 		   "the reason\n");
 }
 
-int cmd_status(int argc, char **argv, const struct conf *c)
+/* Reads status's options into *all_failed: 0, or 2 after a usage line. */
+static int parse_options(int argc, char **argv, bool *all_failed)
 {
 	static const struct option opts[] = {
 		{ "failed", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool all_failed = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt != 'f') {
 			usage(stderr);
 			return 2;
 		}
-		all_failed = true;
+		*all_failed = true;
 	}
 	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}
-	struct store *s = cmd_open_store(c);
-	if (!s)
-		return 1;
-	int counts[4] = { 0 };
-	int64_t all = 0, labelled = 0;
-	if (!store_count_tracks(s, counts) ||
-	    !store_count_events(s, &all, &labelled)) {
-		fprintf(stderr, "mpdrec: %s\n", store_error(s));
-		store_close(s);
-		return 1;
-	}
-	if (all_failed) {
-		if (counts[STORE_FAILED] == 0)
-			printf("no file failed to analyse\n");
-		else
-			printf("%d files mpdrec cannot analyse (each is tried "
-			       "again when it changes):\n",
-			       counts[STORE_FAILED]);
-		bool ok = store_each_failed(s, 0, print_failed, NULL);
-		if (!ok)
-			fprintf(stderr, "mpdrec: %s\n", store_error(s));
-		store_close(s);
-		return ok ? 0 : 1;
-	}
+	return 0;
+}
 
+/* status --failed: every file that failed, with its reason. The exit code. */
+static int list_all_failed(struct store *s, const int counts[4])
+{
+	if (counts[STORE_FAILED] == 0)
+		printf("no file failed to analyse\n");
+	else
+		printf("%d files mpdrec cannot analyse (each is tried "
+		       "again when it changes):\n", counts[STORE_FAILED]);
+	bool ok = store_each_failed(s, 0, print_failed, NULL);
+	if (!ok)
+		fprintf(stderr, "mpdrec: %s\n", store_error(s));
+	return ok ? 0 : 1;
+}
+
+/* The library's totals, how far its analysis is, the first failed files and
+ * how many events there are. */
+static void print_library(struct store *s, const int counts[4],
+			  int64_t all, int64_t labelled)
+{
 	printf("data:      %s\n", store_path(s));
 	int known = counts[STORE_ANALYSED] + counts[STORE_FAILED] +
 		    counts[STORE_PENDING];
@@ -510,28 +498,61 @@ int cmd_status(int argc, char **argv, const struct conf *c)
 	}
 	printf("events:    %lld, %lld of them labelled\n", (long long)all,
 	       (long long)labelled);
+}
+
+/* The labelled events in words: how many were liked and why, the taste they
+ * show and the like rates by artist, album and folder. */
+static void print_history(struct store *s, struct history *h)
+{
+	if (h->liked + h->skipped == 0)
+		return;
+	printf("           %d liked (%d played to the end, %d said), "
+	       "%d not (%d skipped, %d disliked, %d banned)\n",
+	       h->liked, h->played, h->liked_said, h->skipped,
+	       h->skipped_seen, h->disliked_said, h->banned);
+	print_taste(s);
+	if (h->artist.n > 1 || h->album.n > 1 || h->folder.n > 1) {
+		printf("like rate:\n");
+		print_groups("artist", &h->artist);
+		print_groups("album", &h->album);
+		print_groups("folder", &h->folder);
+	}
+}
+
+int cmd_status(int argc, char **argv, const struct conf *c)
+{
+	bool all_failed = false;
+	int rc = parse_options(argc, argv, &all_failed);
+	if (rc)
+		return rc;
+	struct store *s = cmd_open_store(c);
+	if (!s)
+		return 1;
+	int counts[4] = { 0 };
+	int64_t all = 0, labelled = 0;
+	if (!store_count_tracks(s, counts) ||
+	    !store_count_events(s, &all, &labelled)) {
+		fprintf(stderr, "mpdrec: %s\n", store_error(s));
+		store_close(s);
+		return 1;
+	}
+	if (all_failed) {
+		rc = list_all_failed(s, counts);
+		store_close(s);
+		return rc;
+	}
+	print_library(s, counts, all, labelled);
 
 	struct history h = { 0 };
 	struct picks k = { 0 };
 	if (!store_each_labelled(s, on_labelled, &h) ||
 	    !store_each_pick(s, on_pick, &k) || h.artist.oom || h.album.oom ||
-	    h.folder.oom || k.oom) {
+	    h.folder.oom || k.oom)
 		fprintf(stderr, "mpdrec: %s\n", k.oom || h.artist.oom ||
 			h.album.oom || h.folder.oom ? "out of memory"
 						    : store_error(s));
-	} else if (h.liked + h.skipped > 0) {
-		printf("           %d liked (%d played to the end, %d said), "
-		       "%d not (%d skipped, %d disliked, %d banned)\n",
-		       h.liked, h.played, h.liked_said, h.skipped,
-		       h.skipped_seen, h.disliked_said, h.banned);
-		print_taste(s);
-		if (h.artist.n > 1 || h.album.n > 1 || h.folder.n > 1) {
-			printf("like rate:\n");
-			print_groups("artist", &h.artist);
-			print_groups("album", &h.album);
-			print_groups("folder", &h.folder);
-		}
-	}
+	else
+		print_history(s, &h);
 	print_picks(&k, &h);
 	print_model(s, c, &k, &h);
 	groups_free(&h.artist);

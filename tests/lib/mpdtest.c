@@ -5,6 +5,7 @@
 #include <mpd/client.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +53,26 @@ static bool wait_no_update(struct mpd_connection *c)
 	return false;
 }
 
+/* Writes the printf-formatted text to path (made or truncated); false when
+ * it cannot. */
+__attribute__((format(printf, 2, 3)))
+static bool write_text(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	return fclose(f) == 0;
+}
+
 static bool write_config(const struct mpdtest *t)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/mpd.conf", t->dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	fprintf(f,
+	return write_text(path,
 		"music_directory \"%s\"\n"
 		"db_file \"%s/mpd.db\"\n"
 		"sticker_file \"%s/sticker.sql\"\n"
@@ -75,7 +88,6 @@ static bool write_config(const struct mpdtest *t)
 		"\tmixer_type \"none\"\n"
 		"}\n",
 		t->music, t->dir, t->dir, t->dir, t->port);
-	return fclose(f) == 0;
 }
 
 static bool spawn(struct mpdtest *t)
@@ -192,4 +204,22 @@ bool mpdtest_update(const struct mpdtest *t)
 	bool ok = mpd_run_update(c, NULL) != 0 && wait_no_update(c);
 	mpd_connection_free(c);
 	return ok;
+}
+
+bool mpdtest_write_mpdrec_conf(const struct mpdtest *t, const char *path,
+			       const char *music, const char *data,
+			       const char *fmt, ...)
+{
+	char rest[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(rest, sizeof rest, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof rest)
+		return false;
+	return write_text(path,
+			  "mpd = { host = \"127.0.0.1\"; port = %u; };\n"
+			  "music_directory = \"%s\";\n"
+			  "data_directory = \"%s\";\n%s",
+			  t->port, music ? music : t->music, data, rest);
 }

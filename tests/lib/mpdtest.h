@@ -35,4 +35,13 @@ struct mpd_connection *mpdtest_connect(const struct mpdtest *t);
 /** Runs `update` and waits until the database update finished. */
 bool mpdtest_update(const struct mpdtest *t);
 
+/** Writes an mpdrec configuration to path for MPD t: its address,
+ *  music_directory music (t->music when NULL), data_directory data, then
+ *  the printf-formatted libconfig text fmt. Returns false when it cannot
+ *  write. */
+bool mpdtest_write_mpdrec_conf(const struct mpdtest *t, const char *path,
+			       const char *music, const char *data,
+			       const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 #endif
