@@ -163,6 +163,9 @@ static bool write_mpd_db(const struct rig *r, int n)
 	while (fgets(line, sizeof line, in))
 		fputs(line, out);
 	fclose(in);
+	/* The song the user plays (a real file, kept by bench_daemon). */
+	fprintf(out, "song_begin: one.wav\nTime: 30.000\nmtime: 1\n"
+		"song_end\n");
 	for (int i = 0; i < n; i++) {
 		if (i % 100 == 0)
 			fprintf(out, "directory: artist%05d\nmtime: 0\n"
@@ -333,18 +336,19 @@ static void bench_daemon(const char *root, int n, double raw_s)
 		printf("  (skipped: MPD does not start)\n");
 		return;
 	}
-	/* A database of one song, written at MPD's exit: the header. */
+	/* A database of one song, written at MPD's exit: the header; the
+	 * song stays, the one the user plays (mpdrec fills the queue of a
+	 * user who plays, never a stopped one). */
 	char one[4300];
-	float x[4410] = { 0 };
+	static float x[30 * 8000];	/* 30 s of silence */
 	snprintf(one, sizeof one, "%s/one.wav", r.mpd.music);
-	if (!harness_write_wav(one, x, 4410, 1, 44100) ||
+	if (!harness_write_wav(one, x, 30 * 8000, 1, 8000) ||
 	    !mpdtest_update(&r.mpd)) {
 		printf("  (skipped: MPD does not update)\n");
 		mpdtest_stop(&r.mpd);
 		return;
 	}
 	mpdtest_stop(&r.mpd);
-	unlink(one);
 	double t0 = proc_now();
 	char conf[200];
 	snprintf(conf, sizeof conf, "max_output_buffer_size \"%d\"\n",
@@ -381,9 +385,17 @@ static void bench_daemon(const char *root, int n, double raw_s)
 	long from = proc_file_size(r.log);
 	char *argv[] = { (char *)proc_mpdrec(), "--config", r.conf, "run",
 			 NULL };
+	/* The user's song, started and held paused. */
+	mc = mpdtest_connect(&r.mpd);
+	bool held = mc && mpd_run_add(mc, "one.wav") &&
+		    mpd_run_play_pos(mc, 0) && mpd_run_pause(mc, true);
+	if (mc)
+		mpd_connection_free(mc);
+	if (!held)
+		printf("  (the user's song did not play: no fill expected)\n");
 	t0 = proc_now();
 	r.pid = proc_spawn(argv, r.log);
-	double filled = wait_queue(&r.mpd, AHEAD, 60);
+	double filled = wait_queue(&r.mpd, AHEAD + 1, 60);
 	filled = filled < 0 ? -1 : proc_now() - t0;
 	long rss_filled = status_kb(r.pid, "VmRSS:");
 	bool scanned = proc_wait_for(r.log, "library scan:", from, 600);
