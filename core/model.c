@@ -27,6 +27,12 @@
 #define LEARN_BOOST 9.0
 #define LEARN_BOOST_EVENTS 50.0
 
+/* Full training: early stopping judges an exponential moving average of
+ * each member's weights over about this many epochs (Polyak averaging),
+ * less noisy than the last step's: +0.4 points of 5-fold accuracy on the
+ * paper's table, none lost on the others (issue 16). */
+#define AVERAGE_EPOCHS 5
+
 /* Share of an incremental batch's loss weight the new event carries. */
 #define NEW_EVENT_SHARE 0.25
 
@@ -576,36 +582,51 @@ static void assign_parts(const float *y, int n, int P, uint64_t *rng,
 	}
 }
 
-/* Weighted loss of a net on the rows rows[] (nr) of scaled xs. */
-static double subset_loss(struct model *m, struct nn *net, const float *xs,
-			  const float *y, const float *rw, const int *rows,
-			  int nr)
+/* Weighted Brier score (mean squared error of the probabilities) of a
+ * net on the rows rows[] (nr) of scaled xs: what early stopping judges.
+ * Unlike the log-loss it is bounded, so a few confident mistakes on a
+ * small held-out part do not stop training early; unlike the accuracy it
+ * is smooth enough to tell epochs apart on ten rows. */
+static double subset_brier(struct model *m, struct nn *net, const float *xs,
+			   const float *y, const float *rw, const int *rows,
+			   int nr)
 {
 	int n_in = m->p.n_in;
-	double loss = 0, wsum = 0;
+	double sum = 0, wsum = 0;
 	for (int at = 0; at < nr; at += m->cap) {
 		int c = nr - at < m->cap ? nr - at : m->cap;
+		for (int b = 0; b < c; b++)
+			memcpy(m->xs + (size_t)b * n_in,
+			       xs + (size_t)rows[at + b] * n_in,
+			       sizeof(float) * n_in);
+		const float *pr = nn_forward(net, m->xs, c);
 		for (int b = 0; b < c; b++) {
 			int i = rows[at + b];
-			memcpy(m->xs + (size_t)b * n_in,
-			       xs + (size_t)i * n_in, sizeof(float) * n_in);
-			m->yb[b] = y[i];
-			m->wb[b] = rw[i];
+			double e = pr[b] - y[i];
+			sum += rw[i] * e * e;
 			wsum += rw[i];
 		}
-		nn_forward(net, m->xs, c);
-		loss += nn_loss(net, m->yb, m->wb, c, 0.0f) * c;
 	}
-	return wsum > 0 ? loss / wsum : 0;
+	return wsum > 0 ? sum / wsum : 0;
+}
+
+/* avg (n) = a · avg + (1 - a) · w (n). */
+static void average_into(float *restrict avg, const float *restrict w,
+			 size_t n, float a)
+{
+	for (size_t i = 0; i < n; i++)
+		avg[i] = a * avg[i] + (1.0f - a) * w[i];
 }
 
 /* Trains one member on rows train[] (nt), early stopping on val[] (nv,
- * may be 0); returns the epochs run. */
+ * may be 0); returns the epochs run. With a held-out part, what early
+ * stopping judges and keeps is the moving average of the weights (avg,
+ * cur: scratch of nn_num_params floats each). */
 static int train_member(struct model *m, struct member *mb, struct nn *best,
 			const float *xs, const float *y, const float *rw,
-			int *train, int nt, const int *val, int nv)
+			int *train, int nt, const int *val, int nv,
+			float *avg, float *cur)
 {
-
 	const struct model_params *p = &m->p;
 	int n_in = p->n_in;
 	/* Large tables take larger batches (at least STEPS_PER_EPOCH steps
@@ -623,6 +644,13 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 		if (e < max_epochs)
 			max_epochs = e > 1 ? (int)e : 1;
 	}
+	/* Averaging over about AVERAGE_EPOCHS epochs of steps, whatever the
+	 * size of an epoch; over all steps so far while there are fewer. */
+	size_t np = nn_num_params(mb->net);
+	double horizon = AVERAGE_EPOCHS * (double)(nt / B);
+	long steps = 0;
+	if (nv > 0)
+		memcpy(avg, nn_params_const(mb->net), sizeof(float) * np);
 	double best_loss = INFINITY;
 	int bad = 0, epoch = 0;
 	for (epoch = 1; epoch <= max_epochs; epoch++) {
@@ -647,10 +675,20 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 			nn_backward(mb->net, m->xs, m->yb, m->wb, B, p->l2,
 				    NULL);
 			nn_adam_step(mb->net, p->train_learning_rate);
+			if (nv == 0)
+				continue;
+			steps++;
+			double n_avg = steps < horizon ? steps : horizon;
+			average_into(avg, nn_params_const(mb->net), np,
+				     (float)(1 - 1 / n_avg));
 		}
 		if (nv == 0)
 			continue;
-		double loss = subset_loss(m, mb->net, xs, y, rw, val, nv);
+		/* Judged (and kept) with the averaged weights, then training
+		 * goes on from its own. */
+		memcpy(cur, nn_params_const(mb->net), sizeof(float) * np);
+		memcpy(nn_params(mb->net), avg, sizeof(float) * np);
+		double loss = subset_brier(m, mb->net, xs, y, rw, val, nv);
 		if (loss < best_loss - 1e-7) {
 			best_loss = loss;
 			nn_copy_state(best, mb->net);
@@ -658,6 +696,7 @@ static int train_member(struct model *m, struct member *mb, struct nn *best,
 		} else if (++bad >= p->patience) {
 			break;
 		}
+		memcpy(nn_params(mb->net), cur, sizeof(float) * np);
 	}
 	if (nv > 0)
 		nn_copy_state(mb->net, best);
@@ -766,10 +805,13 @@ bool model_train(struct model *m, const struct model_data *d,
 	int *val = malloc(sizeof(int) * n);
 	struct nn *best = nn_new_binned(n_in, p->bins, p->hidden, p->n_hidden,
 				       1);
+	size_t np = best ? nn_num_params(best) : 0;
+	float *avg = malloc(sizeof(float) * np);
+	float *cur = malloc(sizeof(float) * np);
 	struct scaler *sc = scaler_clone(m->sc);
 	bool ok = false;
 	if (!xs || !rw || !pbuf || !ybuf || !part || !train || !val ||
-	    !best || !sc) {
+	    !best || !avg || !cur || !sc) {
 		snprintf(err, err_size, "model: out of memory");
 		goto done;
 	}
@@ -800,7 +842,7 @@ bool model_train(struct model *m, const struct model_data *d,
 				train[nt++] = i;
 		}
 		epochs += train_member(m, &m->mem[e], best, xs, d->y, rw,
-				       train, nt, val, nv);
+				       train, nt, val, nv, avg, cur);
 	}
 	if (rep)
 		fill_report(m, rep, xs, d->y, n, part, P, pbuf, ybuf,
@@ -812,6 +854,7 @@ done:
 	free(xs), free(rw), free(pbuf), free(ybuf);
 	free(part), free(train), free(val);
 	nn_free(best);
+	free(avg), free(cur);
 	scaler_free(sc);
 	nn_fp_restore(fp);
 	return ok;
