@@ -83,7 +83,7 @@ void model_params_default(struct model_params *p, int n_in)
 		.max_epochs = 200,
 		.patience = 20,
 		.val_fraction = 0.2f,
-		.max_train_rows = 300000,
+		.max_train_rows = 270000,
 	};
 }
 

@@ -7,8 +7,8 @@
  * the spread (standard deviation) of the members. Each member is trained on
  * its own bootstrap of every batch. Learning is incremental (a few Adam
  * steps per labelled event on the event plus a recency-weighted replay of
- * history) with a periodic full retrain (early stopping on a held-out
- * part). Everything is deterministic for a given seed.
+ * history) with a periodic full retrain (early stopping of averaged
+ * weights on a held-out part). Everything is deterministic for a given seed.
  *
  * A model is not thread-safe: score, learn and explain use scratch memory
  * inside it. Use model_clone() to train a copy in another thread.
@@ -44,7 +44,7 @@ struct model_params {
 	int patience;			/* epochs without improvement (20) */
 	float val_fraction;		/* held out for early stopping (0.2) */
 	long max_train_rows;		/* bound on rows × epochs per member
-					   (300000; 0 = none): caps the time
+					   (270000; 0 = none): caps the time
 					   of large retrains */
 };
 
@@ -135,7 +135,8 @@ void model_learn(struct model *m, const float *x, float y, float w,
 /** Full retrain from scratch (new weights from the seed, fresh Adam
  *  state): a stratified val_fraction of d is held out; each member runs
  *  epochs over its own shuffle and bootstrap of every minibatch and keeps
- *  its weights from the epoch with the best held-out loss (early
+ *  the moving average of its weights (over about five epochs) from the
+ *  epoch where that average had the best held-out Brier score (early
  *  stopping). Recency weights apply as in model_learn. Fills *rep when not
  *  NULL. Returns false (err filled, model unchanged) when d has fewer than
  *  2 rows, one class only, or a bad value. */
