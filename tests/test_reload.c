@@ -254,8 +254,8 @@ static void test_every_option_reloads(void)
 	snprintf(want, sizeof want, "connected to MPD at 127.0.0.1:%u",
 		 rig.mpd.port);
 	CHECK(proc_wait_for(rig.log, want, from, 10));
-	from = change("mpd.host", "\"localhost\"");
-	CHECK(proc_wait_for(rig.log, "connected to MPD at localhost", from,
+	from = change("mpd.host", "\"127.1\"");
+	CHECK(proc_wait_for(rig.log, "connected to MPD at 127.1", from,
 			    10));
 	from = change("mpd.password", "\"wrong-pw\"");
 	CHECK(proc_wait_for(rig.log, "password refused", from, 10));
@@ -263,7 +263,7 @@ static void test_every_option_reloads(void)
 	from = reload();
 	CHECK(applied(from, "mpd.password"));
 	from = change("mpd.timeout_ms", "6000");
-	CHECK(proc_wait_for(rig.log, "connected to MPD at localhost", from,
+	CHECK(proc_wait_for(rig.log, "connected to MPD at 127.1", from,
 			    70));	/* after the refused password's wait */
 
 	/* The scan: a pass with the new settings. */
