@@ -207,7 +207,7 @@ static const char *const st_sql[ST_N] = {
 	[ST_LIBRARY] =
 	"SELECT uri, artist, title, duration, features, " BANNED " FROM tracks"
 	" WHERE status = 1 AND features_version = ?1 AND features_dim = ?2"
-	" AND length(features) = ?2 * 4 ORDER BY uri",
+	" AND length(features) = ?2 * 4",
 	[ST_GET_TRACK] =
 	"SELECT status, error, features_version, features_dim, features"
 	" FROM tracks WHERE uri = ?1",
@@ -271,7 +271,7 @@ static const char *const st_sql[ST_N] = {
 	[ST_TRACK_TAGS] =
 	"SELECT uri, artist, album, genre FROM tracks"
 	" WHERE status = 1 AND features_version = ?1 AND features_dim = ?2"
-	" AND length(features) = ?2 * 4 ORDER BY uri",
+	" AND length(features) = ?2 * 4",
 	[ST_LIBRARY_ROW] =
 	"SELECT status, features_version, features_dim, features, artist,"
 	" title, duration, " BANNED " FROM tracks WHERE uri = ?1",
