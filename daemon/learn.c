@@ -893,6 +893,10 @@ void learn_refresh_scores(struct learn *l)
 		return;
 	if (l->scores_have && !l->scores_stale)
 		return;
+	/* Never scored: those of the saved model, when scores.cache holds
+	 * them (`recommend` rescored a million tracks at every call). */
+	if (!l->scores_have && read_cache(l))
+		return;
 	if (!background(l) || l->lib->n <= SYNC_SCORE_MAX) {
 		if (l->scorer.running)
 			stop_scorer(l);
