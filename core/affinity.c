@@ -22,6 +22,16 @@ struct memo {
 	int group;		/* -2: none yet */
 };
 
+/* The groups' keys and names, packed in blocks the affinity owns (a
+ * million tracks make some 200,000 groups: two mallocs each cost more than
+ * the text). */
+struct text_block {
+	struct text_block *next;
+	size_t used, size;
+	char data[];
+};
+#define TEXT_BLOCK 65536
+
 struct affinity {
 	int n;
 	int32_t *chain[3];	/* n each: innermost group, -1 none */
@@ -29,7 +39,9 @@ struct affinity {
 	/* groups: a parent always comes before its children */
 	int groups, cap;
 	char **key;		/* kind letter + name (tags lower case) */
-	char **name;		/* as first seen, for people */
+	char **name;		/* as first seen, for people (may share
+				   the key's text) */
+	struct text_block *texts;	/* where both live */
 	int32_t *parent;	/* -1: the overall rate */
 	unsigned char *kind;
 	float *liked, *heard;	/* weighted counts, own and below */
@@ -86,9 +98,9 @@ void affinity_free(struct affinity *a)
 	for (int c = 0; c < 3; c++)
 		free(a->chain[c]);
 	free(a->artist);
-	for (int g = 0; g < a->groups; g++) {
-		free(a->key[g]);
-		free(a->name[g]);
+	for (struct text_block *b = a->texts, *next; b; b = next) {
+		next = b->next;
+		free(b);
 	}
 	free(a->key);
 	free(a->name);
@@ -139,6 +151,25 @@ static bool grow(struct affinity *a)
 	return true;
 }
 
+/* A copy of s in a's blocks; NULL when out of memory. */
+static char *keep_text(struct affinity *a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	struct text_block *b = a->texts;
+	if (!b || b->size - b->used < len) {
+		size_t size = len > TEXT_BLOCK ? len : TEXT_BLOCK;
+		if (!(b = malloc(sizeof *b + size)))
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		b->next = a->texts;
+		a->texts = b;
+	}
+	char *d = memcpy(b->data + b->used, s, len);
+	b->used += len;
+	return d;
+}
+
 /* The group with this key, made (with its parent and name) if new; -1 when
  * out of memory. `key` is modified by nothing and copied when kept. */
 static int intern(struct affinity *a, const char *key, const char *name,
@@ -150,13 +181,13 @@ static int intern(struct affinity *a, const char *key, const char *name,
 	if (!grow(a))
 		return -1;
 	g = a->groups;
-	a->key[g] = strdup(key);
-	a->name[g] = strdup(name);
-	if (!a->key[g] || !a->name[g]) {
-		free(a->key[g]);
-		free(a->name[g]);
+	/* A folder's name is its key without the kind letter, and so is
+	 * a tag written in lower case. */
+	a->key[g] = keep_text(a, key);
+	a->name[g] = !a->key[g] ? NULL : !strcmp(key + 1, name) ?
+		a->key[g] + 1 : keep_text(a, name);
+	if (!a->key[g] || !a->name[g])
 		return -1;
-	}
 	a->parent[g] = parent;
 	a->kind[g] = (unsigned char)kind;
 	a->liked[g] = a->heard[g] = 0;
@@ -167,8 +198,6 @@ static int intern(struct affinity *a, const char *key, const char *name,
 	a->groups++;
 	if (!util_index_add(&a->index, a->key, g)) {
 		a->groups--;
-		free(a->key[g]);
-		free(a->name[g]);
 		return -1;
 	}
 	return g;
