@@ -162,6 +162,9 @@ struct store_library {
 	char **artist;		/* n strings, NULL when untagged */
 	char **title;		/* n strings, NULL when untagged; the array
 				 * itself is NULL when loaded without titles */
+	char **album;		/* n strings, NULL or "" when untagged; */
+	char **genre;		/* the arrays NULL when loaded without
+				 * STORE_LIBRARY_TAGS */
 	float *duration;	/* n, seconds */
 	float *x;		/* n × dim, row-major */
 	bool *banned;		/* n: banned with a BAN event */
@@ -181,12 +184,18 @@ enum store_library_flags {
 	STORE_LIBRARY_SORTED = 1,	/* sorted by URI (else in the store's
 					 * own order, which reads 5x faster) */
 	STORE_LIBRARY_TITLES = 2,	/* titles (else lib->title is NULL) */
+	STORE_LIBRARY_TAGS = 4,		/* album and genre (else NULL): the
+					 * queue filler's groups and rules
+					 * without a second pass over the
+					 * table */
 };
 
 /** As store_load_library(), with `flags` (enum store_library_flags) saying
- *  whether to sort and whether to load titles: the daemon loads neither,
- *  so a library of a million tracks reads in about a second and keeps
- *  little beside its feature matrix. */
+ *  whether to sort, whether to load titles, and whether to load albums and
+ *  genres (a track's may share its string with the track before it, as
+ *  its artist does). The daemon neither sorts nor loads titles, so a
+ *  library of a million tracks reads in about a second and keeps little
+ *  beside its feature matrix. */
 struct store_library *store_load_library_with(struct store *s, int version,
 					      int dim, unsigned flags);
 
@@ -195,8 +204,8 @@ enum store_row {
 	STORE_ROW_ERROR = -1,	/* a database error or out of memory */
 	STORE_ROW_ABSENT,	/* not in lib and not analysed: nothing done */
 	STORE_ROW_ADDED,	/* analysed: appended as row lib->n - 1 */
-	STORE_ROW_REFRESHED,	/* row i: vector, duration, artist, title and
-				 * ban read again */
+	STORE_ROW_REFRESHED,	/* row i: vector, duration, artist, title,
+				 * album, genre and ban read again */
 	STORE_ROW_STALE,	/* row i is no longer analysed with `version`
 				 * (failed, gone, changed): the caller drops
 				 * it with store_library_remove() */

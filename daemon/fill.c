@@ -120,16 +120,12 @@ struct tags_pass {
 	int next;		/* the library's order: no lookup needed */
 };
 
-static bool on_tags(const char *uri, const char *artist, const char *album,
-		    const char *genre, void *ctx)
+/* Track i with its tags (NULL when untagged): its groups, its rules. */
+static bool place_track(struct tags_pass *t, int i, const char *uri,
+			const char *artist, const char *album,
+			const char *genre)
 {
-	struct tags_pass *t = ctx;
 	struct fill *f = t->f;
-	int i = t->next < t->lib->n && !strcmp(t->lib->uri[t->next], uri) ?
-		t->next : learn_find(f->learn, uri);
-	if (i < 0)
-		return true;
-	t->next = i + 1;
 	if (t->groups && !affinity_set_track(f->aff, i, uri, artist, album,
 					     genre)) {
 		t->oom = true;
@@ -140,6 +136,40 @@ static bool on_tags(const char *uri, const char *artist, const char *album,
 		f->allowed[i] = 0;
 		t->excluded++;
 	}
+	return true;
+}
+
+static bool on_tags(const char *uri, const char *artist, const char *album,
+		    const char *genre, void *ctx)
+{
+	struct tags_pass *t = ctx;
+	int i = t->next < t->lib->n && !strcmp(t->lib->uri[t->next], uri) ?
+		t->next : learn_find(t->f->learn, uri);
+	if (i < 0)
+		return true;
+	t->next = i + 1;
+	return place_track(t, i, uri, artist, album, genre);
+}
+
+/* A tag as the store hands it to on_tags: NULL when untagged. */
+static const char *tag_of(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* The tags from the library itself when it holds them (the learner loads
+ * them with the vectors: one pass over the table, not two), else from the
+ * store. */
+static bool each_track_tags(struct tags_pass *t)
+{
+	const struct store_library *lib = t->lib;
+	if (!lib->album || !lib->genre)
+		return store_each_track_tags(t->f->store, FEATURES_VERSION,
+					     lib->dim, on_tags, t);
+	for (int i = 0; i < lib->n; i++)
+		if (!place_track(t, i, lib->uri[i], tag_of(lib->artist[i]),
+				 tag_of(lib->album[i]), tag_of(lib->genre[i])))
+			break;
 	return true;
 }
 
@@ -156,8 +186,7 @@ static bool apply_rules(struct fill *f, bool groups)
 	for (int k = 0; k < f->n_banned_now; k++)
 		f->allowed[f->banned_now[k]] = 0;
 	struct tags_pass t = { .f = f, .lib = lib, .groups = groups };
-	if (!store_each_track_tags(f->store, FEATURES_VERSION, lib->dim,
-				   on_tags, &t) || t.oom) {
+	if (!each_track_tags(&t) || t.oom) {
 		log_warning("reading tags: %s", t.oom ? "out of memory" :
 			    store_error(f->store));
 		return false;

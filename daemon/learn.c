@@ -952,10 +952,11 @@ static bool load_library(struct learn *l, char *err, size_t err_size)
 {
 	double since = util_epoch() - CHANGED_MARGIN_S;
 	/* Titles name tracks in a command's explanations; the daemon has
-	 * no use for them (a million are 30 MB). */
+	 * no use for them (a million are 30 MB). Albums and genres place
+	 * the tracks in the queue filler's groups. */
 	struct store_library *lib = store_load_library_with(
-		l->store, FEATURES_VERSION, l->dim,
-		background(l) ? 0 : STORE_LIBRARY_TITLES);
+		l->store, FEATURES_VERSION, l->dim, STORE_LIBRARY_TAGS |
+		(background(l) ? 0 : STORE_LIBRARY_TITLES));
 	if (!lib) {
 		snprintf(err, err_size, "loading the library: %s",
 			 store_error(l->store));

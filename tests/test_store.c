@@ -612,7 +612,28 @@ static void test_track_tags(void)
 	CHECK_STR(t.text[1], "a.ogg - - -");
 	struct store_library *lib = store_load_library_with(s, 7, 2, 0);
 	CHECK(lib && lib->n == 2 && !strcmp(lib->uri[0], "b.ogg") &&
-	      !strcmp(lib->uri[1], "a.ogg"));
+	      !strcmp(lib->uri[1], "a.ogg") && !lib->album && !lib->genre);
+	store_library_free(lib);
+	/* The same tags loaded with the library, and refreshed with a row. */
+	lib = store_load_library_with(s, 7, 2, STORE_LIBRARY_TAGS);
+	CHECK(lib && lib->n == 2 && lib->album && lib->genre);
+	if (lib && lib->n == 2 && lib->album && lib->genre) {
+		CHECK_STR(lib->album[0], "One");
+		CHECK_STR(lib->genre[0], "Rock");
+		CHECK(!lib->album[1] && !lib->genre[1]);
+		struct store_track_info t4 = { "a.ogg", 1, "Z", "Two", NULL,
+					       "Jazz", 60 };
+		CHECK(store_sync_begin(s) && store_sync_track(s, &t1) &&
+		      store_sync_track(s, &t4) && store_sync_track(s, &t3) &&
+		      store_sync_end(s, NULL));
+		CHECK(store_library_update(s, lib, 7, "a.ogg", 1) ==
+		      STORE_ROW_REFRESHED);
+		CHECK_STR(lib->album[1], "Two");
+		CHECK_STR(lib->genre[1], "Jazz");
+		store_library_remove(lib, 0);
+		CHECK(lib->n == 1 && !strcmp(lib->album[0], "Two") &&
+		      !strcmp(lib->genre[0], "Jazz"));
+	}
 	store_library_free(lib);
 	store_close(s);
 }
