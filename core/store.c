@@ -1267,16 +1267,25 @@ struct store_library *store_load_library_with(struct store *s, int version,
 	assert(s && dim > 0);
 	bool titles = flags & STORE_LIBRARY_TITLES;
 	bool tags = flags & STORE_LIBRARY_TAGS;
+	/* Without bans of artists or albums a track's own flag says it all:
+	 * no search of the bans for every row (a fifth of the query). */
+	sqlite3_stmt *st;
+	bool group_bans = true;
+	if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM bans)", -1,
+			       &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		group_bans = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
 	/* The uri's index walks the table in random order: sorting costs
 	 * more than reading (2.7 s against 0.5 s for a million rows). */
 	char sql[640];
 	snprintf(sql, sizeof sql,
-		 "SELECT uri, artist, %s, duration, features, " BANNED
-		 ", %s FROM tracks WHERE status = 1 AND features_version = ?1"
+		 "SELECT uri, artist, %s, duration, features, %s, %s"
+		 " FROM tracks WHERE status = 1 AND features_version = ?1"
 		 " AND features_dim = ?2 AND length(features) = ?2 * 4%s",
-		 titles ? "title" : "NULL", tags ? "album, genre" : "NULL, NULL",
+		 titles ? "title" : "NULL", group_bans ? BANNED : "banned",
+		 tags ? "album, genre" : "NULL, NULL",
 		 flags & STORE_LIBRARY_SORTED ? " ORDER BY uri" : "");
-	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fail_db(s, "load library");
 		return NULL;
