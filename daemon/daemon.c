@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <mpd/client.h>
 #include <poll.h>
@@ -1134,6 +1135,13 @@ int daemon_run(const struct conf *c, const struct daemon_options *o)
 {
 	struct daemon d = { 0 };
 	int rc = 1, report = -1;
+	/* A large library's arrays (megabytes each, made anew when the
+	 * library changes) are mapped apart and given back when freed:
+	 * glibc raises its threshold after the first such free, and the
+	 * arrays made anew then fragment the heap for good. */
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
 	if (!(d.conf = malloc(sizeof *d.conf)) || !conf_copy(d.conf, c)) {
 		fprintf(stderr, "mpdrec: out of memory\n");
 		free(d.conf);
