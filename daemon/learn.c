@@ -129,6 +129,7 @@ struct learn {
 	int since_retrain;
 	int retrain_every;
 	int scaler_rows;	/* library size the scaler was fitted at */
+	bool titles;		/* the library is loaded with titles */
 	bool dirty;
 	double changed_since;	/* epoch: learn_reload_library looks from */
 	/* Scores of lib's rows, `cap` floats each. `scores_have`: every row
@@ -951,12 +952,12 @@ bool learn_collect(struct learn *l)
 static bool load_library(struct learn *l, char *err, size_t err_size)
 {
 	double since = util_epoch() - CHANGED_MARGIN_S;
-	/* Titles name tracks in a command's explanations; the daemon has
-	 * no use for them (a million are 30 MB). Albums and genres place
-	 * the tracks in the queue filler's groups. */
+	/* Titles only name tracks in explanations (a million are 30 MB);
+	 * albums and genres place the tracks in the queue filler's
+	 * groups. */
 	struct store_library *lib = store_load_library_with(
 		l->store, FEATURES_VERSION, l->dim, STORE_LIBRARY_TAGS |
-		(background(l) ? 0 : STORE_LIBRARY_TITLES));
+		(l->titles ? STORE_LIBRARY_TITLES : 0));
 	if (!lib) {
 		snprintf(err, err_size, "loading the library: %s",
 			 store_error(l->store));
@@ -1253,12 +1254,20 @@ static bool start_new_model(struct learn *l, char *err, size_t err_size)
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size)
 {
+	return learn_new_with(store, c, notify_fd, false, err, err_size);
+}
+
+struct learn *learn_new_with(struct store *store, const struct conf *c,
+			     int notify_fd, bool titles, char *err,
+			     size_t err_size)
+{
 	struct learn *l = calloc(1, sizeof *l);
 	if (!l) {
 		snprintf(err, err_size, "out of memory");
 		return NULL;
 	}
 	l->store = store;
+	l->titles = titles;
 	l->notify_fd = notify_fd;
 	l->dim = features_count();
 	l->retrain_every = c->model.retrain_every;

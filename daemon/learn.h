@@ -44,6 +44,13 @@ void learn_params_from_conf(struct model_params *p, const struct conf *c,
 struct learn *learn_new(struct store *store, const struct conf *c,
 			int notify_fd, char *err, size_t err_size);
 
+/** As learn_new(), with the tracks' titles in the library when `titles`
+ *  (explanations name tracks by them; a million titles are 30 MB and a
+ *  tenth of the loading). */
+struct learn *learn_new_with(struct store *store, const struct conf *c,
+			     int notify_fd, bool titles, char *err,
+			     size_t err_size);
+
 /** Takes the model.* options of *c (borrowed for the call; a reload):
  *  the learning rate, L2, batch, steps per event and half-life apply to the
  *  running model at its next update; another shape (model.hidden,
@@ -103,8 +110,8 @@ bool learn_retrain_now(struct learn *l, char *summary, size_t summary_size);
 
 /** The analysed library (borrowed; its arrays are valid until the library
  *  changes: learn_add_tracks, learn_reload_library), in no particular
- *  order (learn_find looks a URI up); with titles in a command's learner,
- *  without (lib->title NULL) in the daemon's. */
+ *  order (learn_find looks a URI up); without titles (lib->title NULL)
+ *  unless learn_new_with() asked for them. */
 const struct store_library *learn_library(const struct learn *l);
 
 /** The index of uri in the library, or -1. */

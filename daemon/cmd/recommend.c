@@ -118,7 +118,8 @@ int cmd_recommend(int argc, char **argv, const struct conf *c)
 	struct fill *f = NULL;
 	struct rank_pick *picks = NULL;
 	struct queued q = { 0 };
-	struct learn *l = learn_new(s, c, -1, err, sizeof err);
+	struct learn *l = learn_new_with(s, c, -1, want_explain, err,
+					 sizeof err);
 	if (!l) {
 		fprintf(stderr, "mpdrec: %s\n", err);
 		goto out;
