@@ -35,7 +35,6 @@ struct text_block {
 struct affinity {
 	int n;
 	int32_t *chain[3];	/* n each: innermost group, -1 none */
-	int32_t *artist;	/* n */
 	/* groups: a parent always comes before its children */
 	int groups, cap;
 	char **key;		/* kind letter + name (tags lower case) */
@@ -43,6 +42,9 @@ struct affinity {
 				   the key's text) */
 	struct text_block *texts;	/* where both live */
 	int32_t *parent;	/* -1: the overall rate */
+	int32_t *artist_of;	/* the artist group of an artist (itself)
+				   or an album (its parent), else -1: a
+				   track's artist is its tag group's */
 	unsigned char *kind;
 	float *liked, *heard;	/* weighted counts, own and below */
 	int32_t *n_liked, *n_heard;	/* event counts, for words */
@@ -79,11 +81,6 @@ struct affinity *affinity_new(int n)
 		for (int i = 0; i < n; i++)
 			a->chain[c][i] = -1;
 	}
-	a->artist = malloc(m * sizeof *a->artist);
-	if (!a->artist)
-		goto fail;
-	for (int i = 0; i < n; i++)
-		a->artist[i] = -1;
 	a->prior = 0.5;
 	return a;
 fail:
@@ -97,7 +94,6 @@ void affinity_free(struct affinity *a)
 		return;
 	for (int c = 0; c < 3; c++)
 		free(a->chain[c]);
-	free(a->artist);
 	for (struct text_block *b = a->texts, *next; b; b = next) {
 		next = b->next;
 		free(b);
@@ -105,6 +101,7 @@ void affinity_free(struct affinity *a)
 	free(a->key);
 	free(a->name);
 	free(a->parent);
+	free(a->artist_of);
 	free(a->kind);
 	free(a->liked);
 	free(a->heard);
@@ -136,6 +133,7 @@ static bool grow(struct affinity *a)
 	GROW(a->key, cap);
 	GROW(a->name, cap);
 	GROW(a->parent, cap);
+	GROW(a->artist_of, cap);
 	GROW(a->kind, cap);
 	GROW(a->liked, cap);
 	GROW(a->heard, cap);
@@ -189,6 +187,8 @@ static int intern(struct affinity *a, const char *key, const char *name,
 	if (!a->key[g] || !a->name[g])
 		return -1;
 	a->parent[g] = parent;
+	a->artist_of[g] = kind == KIND_ARTIST ? g :
+			  kind == KIND_ALBUM ? parent : -1;
 	a->kind[g] = (unsigned char)kind;
 	a->liked[g] = a->heard[g] = 0;
 	a->n_liked[g] = a->n_heard[g] = 0;
@@ -334,7 +334,6 @@ bool affinity_set_track(struct affinity *a, int i, const char *uri,
 			return false;
 	}
 	a->chain[CHAIN_TAG][i] = tag;
-	a->artist[i] = art;
 	if (art >= 0)
 		a->members[art]++;
 	if (tag >= 0 && tag != art)
@@ -442,7 +441,7 @@ void affinity_view(const struct affinity *a, struct affinity_view *v)
 {
 	for (int c = 0; c < 3; c++)
 		v->chain[c] = a->chain[c];
-	v->artist = a->artist;
+	v->artist_of = a->artist_of;
 	v->odds = a->odds;
 	v->snap = a->snap;
 	v->groups = a->groups;
@@ -457,7 +456,8 @@ int affinity_members(const struct affinity *a, int g)
 int affinity_artist(const struct affinity *a, int i)
 {
 	assert(i >= 0 && i < a->n);
-	return a->artist[i];
+	int t = a->chain[CHAIN_TAG][i];
+	return t >= 0 ? a->artist_of[t] : -1;
 }
 
 bool affinity_describe(const struct affinity *a, int i, char *buf,

@@ -62,13 +62,16 @@ unsigned long affinity_version(const struct affinity *a);
 double affinity_prior(const struct affinity *a);
 
 /** The groups of every track, for a fast pass over a library: per chain
- *  (folder, tag, genre) the track's innermost group or -1, the track's
- *  artist group or -1, and per group three odds factors as of the last
+ *  (folder, tag, genre) the track's innermost group or -1, per group its
+ *  artist group or -1 (a track's artist is that of its tag group: see
+ *  affinity_artist_in), and per group three odds factors as of the last
  *  affinity_update(), for a track of 1, 2 or 3 chains (its chains share
  *  its evidence). Borrowed; valid until affinity_free(). */
 struct affinity_view {
 	const int32_t *chain[3];	/* n each */
-	const int32_t *artist;		/* n */
+	const int32_t *artist_of;	/* groups: itself for an artist,
+					   its parent for an album, else
+					   -1 */
 	const float *odds;		/* 3 × groups */
 	const float *snap;		/* 3 × groups, at the snapshot, or
 					   NULL */
@@ -90,6 +93,13 @@ static inline float affinity_odds_of(const struct affinity_view *v, int i)
 	for (int k = 0; k < c; k++)
 		f *= v->odds[3 * g[k] + c - 1];
 	return f;
+}
+
+/** The artist group of track i, or -1 when untagged. */
+static inline int affinity_artist_in(const struct affinity_view *v, int i)
+{
+	int t = v->chain[1][i];
+	return t >= 0 ? v->artist_of[t] : -1;
 }
 
 /** The number of tracks whose artist, or innermost group of a chain, is

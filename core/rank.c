@@ -79,13 +79,16 @@ struct rank {
 	const float *x;		/* borrowed, n × dim */
 	float *inv_sd;		/* dim: 1 / standard deviation */
 	struct affinity *aff;	/* borrowed, may be NULL */
-	const int32_t *artist;	/* n, the affinity's artist groups */
+	struct affinity_view groups;	/* aff's, for artist spacing */
 	uint64_t rng;
 	uint32_t salt;		/* tie-breaks change from round to round */
 	/* history */
 	uint32_t *heard_seq;	/* n: the play number of the last hearing,
 				   0 never */
-	float *heard_at;	/* n: its time, seconds after epoch0 */
+	float *play_at;		/* per play number (1..seq): its time,
+				   seconds after epoch0; plays are far
+				   fewer than tracks */
+	uint32_t play_cap;
 	double epoch0;
 	uint32_t seq;
 	unsigned char *own_liked;	/* n: the track's own likes (to 255) */
@@ -137,19 +140,18 @@ struct rank *rank_new(const float *x, int n, int dim, struct affinity *aff,
 	size_t m = (size_t)(n ? n : 1);
 	r->inv_sd = malloc((size_t)dim * sizeof *r->inv_sd);
 	r->heard_seq = calloc(m, sizeof *r->heard_seq);
-	r->heard_at = calloc(m, sizeof *r->heard_at);
 	r->mark = calloc(m, 1);
 	r->own_liked = calloc(m, 1);
 	r->own_skipped = calloc(m, 1);
 	r->sample = malloc(SAMPLE_MAX * sizeof *r->sample);
-	if (!r->inv_sd || !r->heard_seq || !r->heard_at || !r->mark ||
+	if (!r->inv_sd || !r->heard_seq || !r->mark ||
 	    !r->own_liked || !r->own_skipped || !r->sample)
 		goto oom;
 	if (aff) {
 		struct affinity_view v;
 		affinity_view(aff, &v);
 		size_t g = (size_t)(v.groups ? v.groups : 1);
-		r->artist = v.artist;
+		r->groups = v;
 		r->blocked = calloc(g, 1);
 		r->blocked_list = malloc((RING + 2 * SHORT_MAX + 256) *
 					 sizeof *r->blocked_list);
@@ -191,7 +193,7 @@ void rank_free(struct rank *r)
 		return;
 	free(r->inv_sd);
 	free(r->heard_seq);
-	free(r->heard_at);
+	free(r->play_at);
 	free(r->mark);
 	free(r->own_liked);
 	free(r->own_skipped);
@@ -255,10 +257,18 @@ void rank_event(struct rank *r, int i, double time, int label, bool heard)
 	}
 	if (!heard)
 		return;
+	if (r->seq + 1 >= r->play_cap) {
+		uint32_t cap = r->play_cap ? 2 * r->play_cap : 256;
+		float *v = realloc(r->play_at, (size_t)cap * sizeof *v);
+		if (!v)
+			return;
+		r->play_at = v;
+		r->play_cap = cap;
+	}
 	if (r->seq == 0)
 		r->epoch0 = time;
 	r->heard_seq[i] = ++r->seq;
-	r->heard_at[i] = (float)(time - r->epoch0);
+	r->play_at[r->seq] = (float)(time - r->epoch0);
 	int keep = r->ring_n < RING ? r->ring_n : RING - 1;
 	memmove(r->ring + 1, r->ring, (size_t)keep * sizeof *r->ring);
 	memmove(r->ring_label + 1, r->ring_label, (size_t)keep);
@@ -297,7 +307,7 @@ static void block_track(struct rank *r, int i)
 {
 	if (i < 0 || i >= r->n)
 		return;
-	int a = r->artist[i];
+	int a = affinity_artist_in(&r->groups, i);
 	if (a >= 0 && !r->blocked[a]) {
 		r->blocked[a] = 1;
 		r->blocked_list[r->n_blocked++] = a;
@@ -326,7 +336,7 @@ static bool artist_blocked(const struct rank *r, int i)
 {
 	if (!r->n_blocked || r->relaxed)
 		return false;
-	int a = r->artist[i];
+	int a = affinity_artist_in(&r->groups, i);
 	return a >= 0 && r->blocked[a];
 }
 
@@ -379,7 +389,7 @@ static double chance(double o, double a)
 static int heard_ago(const struct rank *r, int i, float since)
 {
 	uint32_t s = r->heard_seq[i];
-	if (!s || r->heard_at[i] < since)
+	if (!s || r->play_at[s] < since)
 		return -1;
 	return (int)(r->seq - s);
 }
