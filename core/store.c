@@ -1156,8 +1156,6 @@ void store_library_free(struct store_library *lib)
 			free(lib->uri ? lib->uri[i] : NULL);
 			free(lib->artist ? lib->artist[i] : NULL);
 			free(lib->title ? lib->title[i] : NULL);
-			free(lib->album ? lib->album[i] : NULL);
-			free(lib->genre ? lib->genre[i] : NULL);
 		}
 	}
 	for (struct store_strings *b = lib->strings, *next; b; b = next) {
@@ -1169,6 +1167,7 @@ void store_library_free(struct store_library *lib)
 	free(lib->title);
 	free(lib->album);
 	free(lib->genre);
+	free(lib->tags);
 	free(lib->duration);
 	free(lib->x);
 	free(lib->banned);
@@ -1212,10 +1211,10 @@ static bool library_reserve(struct store_library *lib, int need)
 	char **t = lib->title;
 	if (t && (t = realloc(lib->title, c * sizeof *t)))
 		lib->title = t;
-	char **al = lib->album;
+	int32_t *al = lib->album;
 	if (al && (al = realloc(lib->album, c * sizeof *al)))
 		lib->album = al;
-	char **g = lib->genre;
+	int32_t *g = lib->genre;
 	if (g && (g = realloc(lib->genre, c * sizeof *g)))
 		lib->genre = g;
 	float *d = realloc(lib->duration, c * sizeof *d);
@@ -1234,6 +1233,38 @@ static bool library_reserve(struct store_library *lib, int need)
 		return false;
 	lib->cap = cap;
 	return true;
+}
+
+/* The number in lib->tags of column col's text (-1 when NULL or empty):
+ * `prev`'s when it names the same (tracks of an album follow each other),
+ * else a new one. */
+static int32_t library_tag(struct store_library *lib, sqlite3_stmt *st,
+			   int col, int32_t prev, bool *oom)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	if (!t || !*t)
+		return -1;
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+	if (prev >= 0 && strlen(lib->tags[prev]) == len &&
+	    !memcmp(lib->tags[prev], t, len))
+		return prev;
+	if (lib->n_tags == lib->cap_tags) {
+		int cap = lib->cap_tags ? 2 * lib->cap_tags : 256;
+		char **v = realloc(lib->tags, (size_t)cap * sizeof *v);
+		if (!v) {
+			*oom = true;
+			return -1;
+		}
+		lib->tags = v;
+		lib->cap_tags = cap;
+	}
+	char *d = library_strdup(lib, t, len);
+	if (!d) {
+		*oom = true;
+		return -1;
+	}
+	lib->tags[lib->n_tags] = d;
+	return lib->n_tags++;
 }
 
 /* An empty library of dim features, with title, album and genre arrays
@@ -1322,10 +1353,10 @@ struct store_library *store_load_library_with(struct store *s, int version,
 		if (titles)
 			lib->title[i] = library_column(lib, st, 2, NULL, &oom);
 		if (tags) {
-			lib->album[i] = library_column(lib, st, 6,
-				i ? lib->album[i - 1] : NULL, &oom);
-			lib->genre[i] = library_column(lib, st, 7,
-				i ? lib->genre[i - 1] : NULL, &oom);
+			lib->album[i] = library_tag(lib, st, 6,
+				i ? lib->album[i - 1] : -1, &oom);
+			lib->genre[i] = library_tag(lib, st, 7,
+				i ? lib->genre[i - 1] : -1, &oom);
 		}
 		lib->duration[i] = (float)sqlite3_column_double(st, 3);
 		floats_from_le(lib->x + (size_t)i * (size_t)dim,
@@ -1387,7 +1418,7 @@ enum store_row store_library_update(struct store *s, struct store_library *lib,
 		if (lib->title)
 			lib->title[i] = NULL;
 		if (lib->album)
-			lib->album[i] = lib->genre[i] = NULL;
+			lib->album[i] = lib->genre[i] = -1;
 	}
 	lib->artist[i] = library_column(lib, st, 4,
 					added ? (i ? lib->artist[i - 1] : NULL)
@@ -1395,8 +1426,8 @@ enum store_row store_library_update(struct store *s, struct store_library *lib,
 	if (lib->title)
 		lib->title[i] = library_column(lib, st, 5, lib->title[i], &oom);
 	if (lib->album) {
-		lib->album[i] = library_column(lib, st, 8, lib->album[i], &oom);
-		lib->genre[i] = library_column(lib, st, 9, lib->genre[i], &oom);
+		lib->album[i] = library_tag(lib, st, 8, lib->album[i], &oom);
+		lib->genre[i] = library_tag(lib, st, 9, lib->genre[i], &oom);
 	}
 	lib->duration[i] = (float)sqlite3_column_double(st, 6);
 	floats_from_le(lib->x + (size_t)i * (size_t)dim,

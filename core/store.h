@@ -162,9 +162,11 @@ struct store_library {
 	char **artist;		/* n strings, NULL when untagged */
 	char **title;		/* n strings, NULL when untagged; the array
 				 * itself is NULL when loaded without titles */
-	char **album;		/* n strings, NULL or "" when untagged; */
-	char **genre;		/* the arrays NULL when loaded without
-				 * STORE_LIBRARY_TAGS */
+	int32_t *album;		/* n: the album's name in tags[], -1 when */
+	int32_t *genre;		/* untagged; these arrays NULL when loaded
+				 * without STORE_LIBRARY_TAGS */
+	char **tags;		/* n_tags names of albums and genres */
+	int n_tags, cap_tags;
 	float *duration;	/* n, seconds */
 	float *x;		/* n × dim, row-major */
 	bool *banned;		/* n: banned with a BAN event */
@@ -192,10 +194,10 @@ enum store_library_flags {
 
 /** As store_load_library(), with `flags` (enum store_library_flags) saying
  *  whether to sort, whether to load titles, and whether to load albums and
- *  genres (a track's may share its string with the track before it, as
- *  its artist does). The daemon neither sorts nor loads titles, so a
- *  library of a million tracks reads in about a second and keeps little
- *  beside its feature matrix. */
+ *  genres (as numbers: a name is kept once for a run of tracks that share
+ *  it). The daemon neither sorts nor loads titles, so a library of a
+ *  million tracks reads in about a second and keeps little beside its
+ *  feature matrix. */
 struct store_library *store_load_library_with(struct store *s, int version,
 					      int dim, unsigned flags);
 

@@ -157,6 +157,12 @@ static const char *tag_of(const char *s)
 	return s && *s ? s : NULL;
 }
 
+/* The name of tag number k of lib, or NULL. */
+static const char *lib_tag(const struct store_library *lib, int32_t k)
+{
+	return k >= 0 ? lib->tags[k] : NULL;
+}
+
 /* The tags from the library itself when it holds them (the learner loads
  * them with the vectors: one pass over the table, not two), else from the
  * store. */
@@ -168,7 +174,8 @@ static bool each_track_tags(struct tags_pass *t)
 					     lib->dim, on_tags, t);
 	for (int i = 0; i < lib->n; i++)
 		if (!place_track(t, i, lib->uri[i], tag_of(lib->artist[i]),
-				 tag_of(lib->album[i]), tag_of(lib->genre[i])))
+				 lib_tag(lib, lib->album[i]),
+				 lib_tag(lib, lib->genre[i])))
 			break;
 	return true;
 }
