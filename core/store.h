@@ -162,9 +162,10 @@ struct store_library {
 	char **artist;		/* n strings, NULL when untagged */
 	char **title;		/* n strings, NULL when untagged; the array
 				 * itself is NULL when loaded without titles */
-	int32_t *album;		/* n: the album's name in tags[], -1 when */
-	int32_t *genre;		/* untagged; these arrays NULL when loaded
-				 * without STORE_LIBRARY_TAGS */
+	/* n each: the album's and the genre's name in tags[], -1 when
+	 * untagged; both NULL without STORE_LIBRARY_TAGS */
+	int32_t *album;
+	int32_t *genre;
 	char **tags;		/* n_tags names of albums and genres */
 	int n_tags, cap_tags;
 	float *duration;	/* n, seconds */
@@ -186,10 +187,9 @@ enum store_library_flags {
 	STORE_LIBRARY_SORTED = 1,	/* sorted by URI (else in the store's
 					 * own order, which reads 5x faster) */
 	STORE_LIBRARY_TITLES = 2,	/* titles (else lib->title is NULL) */
-	STORE_LIBRARY_TAGS = 4,		/* album and genre (else NULL): the
-					 * queue filler's groups and rules
-					 * without a second pass over the
-					 * table */
+	/* album and genre (else NULL): the queue filler's groups and
+	 * rules without a second pass over the table */
+	STORE_LIBRARY_TAGS = 4,
 };
 
 /** As store_load_library(), with `flags` (enum store_library_flags) saying
