@@ -22,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/scan.h"
 #include "daemon/sticker.h"
+#include "daemon/version.h"
 #include "daemon/watch.h"
 
 #include <errno.h>

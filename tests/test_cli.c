@@ -28,6 +28,7 @@
 
 #include "conf/conf.h"
 #include "core/store.h"
+#include "daemon/version.h"
 #include "features/table.h"
 #include "tests/lib/harness.h"
 #include "tests/lib/mpdtest.h"

@@ -4,6 +4,7 @@
 #include "daemon/blas.h"
 #include "daemon/cmd/cmd.h"
 #include "daemon/log.h"
+#include "daemon/version.h"
 
 #include <cblas.h>
 #include <getopt.h>
