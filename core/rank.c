@@ -414,6 +414,26 @@ static double with_history(const struct rank *r, double p, int ago)
 	return (p < HEARD_CAP ? p : HEARD_CAP) - pen;
 }
 
+/* Puts x at the root of the min-heap h of n entries, in place of the
+ * root, and sifts it down to where it belongs. */
+static void sift_down(struct entry *h, int n, struct entry x)
+{
+	int c = 0;
+	for (;;) {
+		int l = 2 * c + 1, small = l;
+		if (l >= n)
+			break;
+		if (l + 1 < n && below(h[l + 1].v, h[l + 1].t, h[l].v,
+				       h[l].t))
+			small = l + 1;
+		if (!below(h[small].v, h[small].t, x.v, x.t))
+			break;
+		h[c] = h[small];
+		c = small;
+	}
+	h[c] = x;
+}
+
 /* Pushes (v, t, i) into a min-heap of the best `cap` (keeps the
  * largest). */
 static void heap_push(struct entry *h, int *k, int cap, double v, uint32_t t,
@@ -431,22 +451,8 @@ static void heap_push(struct entry *h, int *k, int cap, double v, uint32_t t,
 		h[c] = (struct entry){ v, t, i };
 		return;
 	}
-	if (!below(h[0].v, h[0].t, v, t))
-		return;
-	int c = 0;
-	for (;;) {
-		int l = 2 * c + 1, small = l;
-		if (l >= cap)
-			break;
-		if (l + 1 < cap && below(h[l + 1].v, h[l + 1].t, h[l].v,
-					 h[l].t))
-			small = l + 1;
-		if (!below(h[small].v, h[small].t, v, t))
-			break;
-		h[c] = h[small];
-		c = small;
-	}
-	h[c] = (struct entry){ v, t, i };
+	if (below(h[0].v, h[0].t, v, t))
+		sift_down(h, cap, (struct entry){ v, t, i });
 }
 
 static const struct item *sort_items;
@@ -718,21 +724,8 @@ static void prepare_order(struct order *ord, const double *key, int n,
 		ord->idx[e] = h[0].i;
 		ord->key[e] = h[0].v;
 		struct entry last = h[--k];
-		int c = 0;
-		for (;;) {
-			int l = 2 * c + 1, small = l;
-			if (l >= k)
-				break;
-			if (l + 1 < k && below(h[l + 1].v, h[l + 1].t, h[l].v,
-					       h[l].t))
-				small = l + 1;
-			if (!below(h[small].v, h[small].t, last.v, last.t))
-				break;
-			h[c] = h[small];
-			c = small;
-		}
 		if (k > 0)
-			h[c] = last;
+			sift_down(h, k, last);
 	}
 	ord->t = t;
 	ord->rest = rest;
