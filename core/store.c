@@ -15,6 +15,7 @@
  * (a track can be GONE, or not synced yet when an event arrives).
  */
 #include "core/store.h"
+#include "core/libcache.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -27,11 +28,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #define STORE_FILE "mpdrec.db"
+#define CACHE_FILE "library.cache"
+/* Below this many tracks SQLite reads the library in a tenth of a second
+ * or less: no cache file. */
+#define CACHE_MIN 50000
 #define BUSY_TIMEOUT_MS 10000
 
 /* --- schema ------------------------------------------------------------- */
@@ -101,6 +107,31 @@ static const char *const migrations[] = {
 	" rejected REAL NOT NULL,"		/* when it was set aside */
 	" blob BLOB, size INTEGER, checksum INTEGER,"
 	" reason TEXT NOT NULL);",
+	/* 3 -> 4: the library's generation, one up at every change of what
+	 * a library load reads (a track's row as the library holds it, a
+	 * ban): library.cache holds the generation it copied. A scan's
+	 * upsert of an unchanged row changes nothing and counts nothing. */
+	"CREATE TABLE library_gen (gen INTEGER NOT NULL);"
+	"INSERT INTO library_gen VALUES(0);"
+	"CREATE TRIGGER tracks_gen_insert AFTER INSERT ON tracks"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER tracks_gen_delete AFTER DELETE ON tracks"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER tracks_gen_update AFTER UPDATE ON tracks WHEN"
+	" OLD.uri IS NOT NEW.uri OR OLD.status IS NOT NEW.status"
+	" OR OLD.features_version IS NOT NEW.features_version"
+	" OR OLD.features_dim IS NOT NEW.features_dim"
+	" OR OLD.banned IS NOT NEW.banned OR OLD.artist IS NOT NEW.artist"
+	" OR OLD.album IS NOT NEW.album OR OLD.title IS NOT NEW.title"
+	" OR OLD.genre IS NOT NEW.genre OR OLD.duration IS NOT NEW.duration"
+	" OR OLD.features IS NOT NEW.features"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER bans_gen_insert AFTER INSERT ON bans"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER bans_gen_delete AFTER DELETE ON bans"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER bans_gen_update AFTER UPDATE ON bans"
+	" BEGIN UPDATE library_gen SET gen = gen + 1; END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -309,6 +340,11 @@ struct store {
 	bool in_batch;		/* store_batch_begin: one transaction */
 	unsigned char *buf;	/* scratch for feature blobs */
 	size_t buf_size;
+	int cache_min;		/* store_set_cache_min() */
+	bool cache_used;	/* the last cached load read library.cache */
+	uint64_t cache_gen;	/* the generation it saw */
+	char cache_note[4600];	/* else why not, or why it was not kept */
+	char cache_path[4200];
 	char path[4096];
 	char error[1024];
 };
@@ -787,6 +823,9 @@ struct store *store_open(const char *dir, char *err, size_t err_size)
 		return NULL;
 	}
 	s->reserve_fd = -1;
+	s->cache_min = CACHE_MIN;
+	snprintf(s->cache_path, sizeof s->cache_path, "%s/%s", dir,
+		 CACHE_FILE);
 	if (snprintf(s->path, sizeof s->path, "%s/%s", dir, STORE_FILE) >=
 	    (int)sizeof s->path) {
 		snprintf(err, err_size, "%s: path too long", dir);
@@ -1150,7 +1189,7 @@ void store_library_free(struct store_library *lib)
 {
 	if (!lib)
 		return;
-	if (!lib->strings) {
+	if (!lib->strings && !lib->map) {
 		/* Built by the caller, a string per malloc. */
 		for (int i = 0; i < lib->n; i++) {
 			free(lib->uri ? lib->uri[i] : NULL);
@@ -1165,12 +1204,16 @@ void store_library_free(struct store_library *lib)
 	free(lib->uri);
 	free(lib->artist);
 	free(lib->title);
-	free(lib->album);
-	free(lib->genre);
 	free(lib->tags);
-	free(lib->duration);
-	free(lib->x);
-	free(lib->banned);
+	if (!lib->map_arrays) {
+		free(lib->album);
+		free(lib->genre);
+		free(lib->duration);
+		free(lib->x);
+		free(lib->banned);
+	}
+	if (lib->map && lib->map_size)
+		munmap(lib->map, lib->map_size);
 	free(lib);
 }
 
@@ -1201,6 +1244,10 @@ static bool library_reserve(struct store_library *lib, int need)
 	int cap = lib->cap ? lib->cap : 256;
 	while (cap < need)
 		cap = cap > INT32_MAX / 2 ? INT32_MAX : 2 * cap;
+	/* A library read from library.cache moves its arrays to the heap
+	 * first (the strings stay mapped). */
+	if (!libcache_detach(lib, cap))
+		return false;
 	size_t c = (size_t)cap;
 	char **u = realloc(lib->uri, c * sizeof *u);
 	if (u)
@@ -1292,8 +1339,9 @@ struct store_library *store_load_library(struct store *s, int version,
 				       STORE_LIBRARY_TITLES);
 }
 
-struct store_library *store_load_library_with(struct store *s, int version,
-					      int dim, unsigned flags)
+/* The library's rows, read from SQLite. */
+static struct store_library *load_rows(struct store *s, int version, int dim,
+				       unsigned flags)
 {
 	assert(s && dim > 0);
 	bool titles = flags & STORE_LIBRARY_TITLES;
@@ -1373,6 +1421,98 @@ struct store_library *store_load_library_with(struct store *s, int version,
 		fail_db(s, "load library");
 	sqlite3_finalize(st);
 	if (oom || rc != SQLITE_DONE) {
+		store_library_free(lib);
+		return NULL;
+	}
+	return lib;
+}
+
+void store_set_cache_min(struct store *s, int tracks)
+{
+	s->cache_min = tracks < 0 ? 0 : tracks;
+}
+
+bool store_library_cached(const struct store *s, uint64_t *gen, char *why,
+			  size_t size)
+{
+	if (gen)
+		*gen = s->cache_gen;
+	if (why && size)
+		snprintf(why, size, "%s", s->cache_note);
+	return s->cache_used;
+}
+
+/* The library's generation (library_gen); false on a database error. */
+static bool library_gen(struct store *s, uint64_t *gen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT gen FROM library_gen", -1, &st,
+			       NULL) != SQLITE_OK)
+		return fail_db(s, "library generation");
+	bool ok = sqlite3_step(st) == SQLITE_ROW;
+	if (ok)
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		fail_db(s, "library generation");
+	sqlite3_finalize(st);
+	return ok;
+}
+
+bool store_keep_library(struct store *s, const struct store_library *lib,
+			int version, uint64_t gen)
+{
+	assert(s && lib);
+	uint64_t now;
+	if (!library_gen(s, &now))
+		return false;
+	if (now != gen)
+		return true;	/* changed since: the next load reads it */
+	if (lib->n < s->cache_min) {
+		unlink(s->cache_path);
+		return true;
+	}
+	/* Room for it twice over: the store's own writes come first. */
+	size_t bytes = (size_t)lib->n * ((size_t)lib->dim * 4 + 128);
+	struct statvfs v;
+	if (statvfs(s->path, &v) == 0 &&
+	    (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)bytes +
+						(256u << 20)) {
+		unlink(s->cache_path);
+		return fail(s, "%s not kept: too little room on its disk",
+			    s->cache_path);
+	}
+	char err[4400];
+	if (!libcache_write(s->cache_path, lib, version, gen, err,
+			    sizeof err))
+		return fail(s, "%s", err);
+	return true;
+}
+
+struct store_library *store_load_library_with(struct store *s, int version,
+					      int dim, unsigned flags)
+{
+	assert(s && dim > 0);
+	s->cache_used = false;
+	s->cache_gen = 0;
+	s->cache_note[0] = '\0';
+	/* Never inside a transaction: a generation it rolls back could come
+	 * again with other rows. */
+	if (!(flags & STORE_LIBRARY_CACHE) || (flags & STORE_LIBRARY_SORTED) ||
+	    !sqlite3_get_autocommit(s->db))
+		return load_rows(s, version, dim, flags);
+	/* The generation and the rows of one snapshot. */
+	if (!exec(s, "SAVEPOINT library_load", "load library"))
+		return NULL;
+	struct store_library *lib = NULL;
+	if (library_gen(s, &s->cache_gen)) {
+		lib = libcache_read(s->cache_path, version, dim, flags,
+				    s->cache_gen, s->cache_note,
+				    sizeof s->cache_note);
+		s->cache_used = lib != NULL;
+		if (!lib)
+			lib = load_rows(s, version, dim, flags);
+	}
+	if (!exec(s, "RELEASE library_load", "load library")) {
 		store_library_free(lib);
 		return NULL;
 	}

@@ -174,6 +174,13 @@ struct store_library {
 	/* the store's own: room for `cap` tracks, the strings' blocks */
 	int cap;
 	struct store_strings *strings;
+	/* a library read from library.cache: the file mapped (map_size
+	 * bytes), which holds its strings, and while map_arrays its album,
+	 * genre, duration, x and banned arrays too (from byte map_x on, the
+	 * matrix); NULL otherwise */
+	unsigned char *map;
+	size_t map_size, map_x;
+	bool map_arrays;
 };
 struct store_library *store_load_library(struct store *s, int version, int dim);
 
@@ -190,7 +197,33 @@ enum store_library_flags {
 	/* album and genre (else NULL): the queue filler's groups and
 	 * rules without a second pass over the table */
 	STORE_LIBRARY_TAGS = 4,
+	/* through library.cache beside the store (never sorted): read from
+	 * it when it holds the store's library as it is now, else from SQLite
+	 * (see store_keep_library) */
+	STORE_LIBRARY_CACHE = 8,
 };
+
+/** Sets the size of library from which store_keep_library() keeps
+ *  library.cache (default 50,000 tracks; 0: any). Returns nothing. */
+void store_set_cache_min(struct store *s, int tracks);
+
+/** Whether the last store_load_library_with() with STORE_LIBRARY_CACHE
+ *  read library.cache (true) or SQLite. *gen (may be NULL) gets the
+ *  library generation the load saw (for store_keep_library), `why` (may
+ *  be NULL) why the cache was not used (empty: there was none). */
+bool store_library_cached(const struct store *s, uint64_t *gen, char *why,
+			  size_t size);
+
+/** Keeps lib (borrowed), read from SQLite in full at generation `gen` and
+ *  never changed since but by the store's own changes, as library.cache,
+ *  when the store's library is still at that generation and holds at
+ *  least store_set_cache_min() tracks (a smaller one's file is removed),
+ *  and the disk has room for it twice over. It costs about a second for a
+ *  million tracks: the daemon keeps it at exit, a command after its load.
+ *  Returns false with store_error() when the file could not be written
+ *  (true when there was nothing to do). */
+bool store_keep_library(struct store *s, const struct store_library *lib,
+			int version, uint64_t gen);
 
 /** As store_load_library(), with `flags` (enum store_library_flags) saying
  *  whether to sort, whether to load titles, and whether to load albums and

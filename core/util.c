@@ -42,14 +42,19 @@ uint64_t util_hash(const char *s)
 	return h;
 }
 
-/* Places index i without looking for a duplicate; there is room. */
-static void place(struct util_index *t, char *const *keys, int i)
+/* Places index i at the first free slot from s on; there is room. */
+static void place_at(struct util_index *t, size_t s, int i)
 {
-	size_t s = util_hash(keys[i]) & t->mask;
 	while (t->slot[s] >= 0)
 		s = (s + 1) & t->mask;
 	t->slot[s] = i;
 	t->n++;
+}
+
+/* Places index i without looking for a duplicate; there is room. */
+static void place(struct util_index *t, char *const *keys, int i)
+{
+	place_at(t, util_hash(keys[i]) & t->mask, i);
 }
 
 /* Gives the table room for `want` keys at half load at most. */
@@ -92,8 +97,19 @@ bool util_index_build_distinct(struct util_index *t, char *const *keys,
 	util_index_free(t);
 	if (!reserve(t, keys, (size_t)(n > 0 ? n : 1)))
 		return false;
-	for (int i = 0; i < n; i++)
-		place(t, keys, i);
+	/* In runs: the slots of a run are fetched while its keys hash (a
+	 * million keys scatter over a table far larger than the cache). */
+	enum { RUN = 16 };
+	size_t s[RUN];
+	for (int i = 0; i < n; i += RUN) {
+		int m = n - i < RUN ? n - i : RUN;
+		for (int k = 0; k < m; k++) {
+			s[k] = util_hash(keys[i + k]) & t->mask;
+			__builtin_prefetch(&t->slot[s[k]], 1);
+		}
+		for (int k = 0; k < m; k++)
+			place_at(t, s[k], i + k);
+	}
 	return true;
 }
 

@@ -130,6 +130,11 @@ struct learn {
 	int retrain_every;
 	int scaler_rows;	/* library size the scaler was fitted at */
 	bool titles;		/* the library is loaded with titles */
+	/* the library was read from SQLite (not library.cache) at this
+	 * generation of the store's: kept as library.cache by
+	 * keep_library() */
+	bool lib_from_rows;
+	uint64_t lib_gen;
 	bool dirty;
 	double changed_since;	/* epoch: learn_reload_library looks from */
 	/* Scores of lib's rows, `cap` floats each. `scores_have`: every row
@@ -957,12 +962,21 @@ static bool load_library(struct learn *l, char *err, size_t err_size)
 	 * groups. */
 	struct store_library *lib = store_load_library_with(
 		l->store, FEATURES_VERSION, l->dim, STORE_LIBRARY_TAGS |
-		(l->titles ? STORE_LIBRARY_TITLES : 0));
+		STORE_LIBRARY_CACHE | (l->titles ? STORE_LIBRARY_TITLES : 0));
 	if (!lib) {
 		snprintf(err, err_size, "loading the library: %s",
 			 store_error(l->store));
 		return false;
 	}
+	char why[512];
+	bool cached = store_library_cached(l->store, &l->lib_gen, why,
+					   sizeof why);
+	l->lib_from_rows = !cached;
+	if (why[0])
+		log_debug("library read from the store (%s)", why);
+	else
+		log_debug("library read from %s", cached ? "library.cache" :
+			  "the store");
 	store_library_free(l->lib);
 	l->lib = lib;
 	l->changed_since = since;
@@ -1257,6 +1271,22 @@ struct learn *learn_new(struct store *store, const struct conf *c,
 	return learn_new_with(store, c, notify_fd, false, err, err_size);
 }
 
+/* Keeps a library read from SQLite as library.cache for the next load,
+ * when the store's is still as it was then. */
+static void keep_library(struct learn *l)
+{
+	if (!l->lib || !l->lib_from_rows)
+		return;
+	l->lib_from_rows = false;
+	double t0 = util_mono();
+	if (store_keep_library(l->store, l->lib, FEATURES_VERSION,
+			       l->lib_gen))
+		log_debug("library.cache brought up to date in %.2f s",
+			  util_mono() - t0);
+	else
+		log_warning("%s", store_error(l->store));
+}
+
 struct learn *learn_new_with(struct store *store, const struct conf *c,
 			     int notify_fd, bool titles, char *err,
 			     size_t err_size)
@@ -1287,8 +1317,13 @@ struct learn *learn_new_with(struct store *store, const struct conf *c,
 		goto fail;
 	if (!l->model && !start_new_model(l, err, err_size))
 		goto fail;
+	/* A command keeps the library for the next at once; the daemon at
+	 * exit, not on its way to the first fill. */
+	if (notify_fd < 0)
+		keep_library(l);
 	return l;
 fail:
+	l->lib_from_rows = false;
 	learn_free(l);
 	return NULL;
 }
@@ -1300,6 +1335,7 @@ void learn_free(struct learn *l)
 	stop_scorer(l);
 	write_cache(l, true);
 	collect_retrain(l, true);
+	keep_library(l);
 	model_free(l->model);
 	store_library_free(l->lib);
 	history_free(&l->h);
