@@ -113,18 +113,23 @@ static const char *const migrations[] = {
 	 * upsert of an unchanged row changes nothing and counts nothing. */
 	"CREATE TABLE library_gen (gen INTEGER NOT NULL);"
 	"INSERT INTO library_gen VALUES(0);"
+	/* A new track is pending (not in the library) until its analysis
+	 * updates it: a first scan of a million counts nothing. */
 	"CREATE TRIGGER tracks_gen_insert AFTER INSERT ON tracks"
+	" WHEN NEW.status = 1"
 	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
 	"CREATE TRIGGER tracks_gen_delete AFTER DELETE ON tracks"
+	" WHEN OLD.status = 1"
 	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
 	"CREATE TRIGGER tracks_gen_update AFTER UPDATE ON tracks WHEN"
+	" (OLD.status = 1 OR NEW.status = 1) AND ("
 	" OLD.uri IS NOT NEW.uri OR OLD.status IS NOT NEW.status"
 	" OR OLD.features_version IS NOT NEW.features_version"
 	" OR OLD.features_dim IS NOT NEW.features_dim"
 	" OR OLD.banned IS NOT NEW.banned OR OLD.artist IS NOT NEW.artist"
 	" OR OLD.album IS NOT NEW.album OR OLD.title IS NOT NEW.title"
 	" OR OLD.genre IS NOT NEW.genre OR OLD.duration IS NOT NEW.duration"
-	" OR OLD.features IS NOT NEW.features"
+	" OR OLD.features IS NOT NEW.features)"
 	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
 	"CREATE TRIGGER bans_gen_insert AFTER INSERT ON bans"
 	" BEGIN UPDATE library_gen SET gen = gen + 1; END;"
@@ -1458,18 +1463,18 @@ static bool library_gen(struct store *s, uint64_t *gen)
 	return ok;
 }
 
-bool store_keep_library(struct store *s, const struct store_library *lib,
+int store_keep_library(struct store *s, const struct store_library *lib,
 			int version, uint64_t gen)
 {
 	assert(s && lib);
 	uint64_t now;
 	if (!library_gen(s, &now))
-		return false;
+		return -1;
 	if (now != gen)
-		return true;	/* changed since: the next load reads it */
+		return 0;	/* changed since: the next load reads it */
 	if (lib->n < s->cache_min) {
 		unlink(s->cache_path);
-		return true;
+		return 0;
 	}
 	/* Room for it twice over: the store's own writes come first. */
 	size_t bytes = (size_t)lib->n * ((size_t)lib->dim * 4 + 128);
@@ -1478,14 +1483,17 @@ bool store_keep_library(struct store *s, const struct store_library *lib,
 	    (uint64_t)v.f_bavail * v.f_frsize < 2 * (uint64_t)bytes +
 						(256u << 20)) {
 		unlink(s->cache_path);
-		return fail(s, "%s not kept: too little room on its disk",
-			    s->cache_path);
+		fail(s, "%s not kept: too little room on its disk",
+		     s->cache_path);
+		return -1;
 	}
 	char err[4400];
 	if (!libcache_write(s->cache_path, lib, version, gen, err,
-			    sizeof err))
-		return fail(s, "%s", err);
-	return true;
+			    sizeof err)) {
+		fail(s, "%s", err);
+		return -1;
+	}
+	return 1;
 }
 
 struct store_library *store_load_library_with(struct store *s, int version,

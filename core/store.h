@@ -220,9 +220,10 @@ bool store_library_cached(const struct store *s, uint64_t *gen, char *why,
  *  least store_set_cache_min() tracks (a smaller one's file is removed),
  *  and the disk has room for it twice over. It costs about a second for a
  *  million tracks: the daemon keeps it at exit, a command after its load.
- *  Returns false with store_error() when the file could not be written
- *  (true when there was nothing to do). */
-bool store_keep_library(struct store *s, const struct store_library *lib,
+ *  Returns 1 when it wrote the file, 0 when there was nothing to do (the
+ *  library changed since, or is small), -1 with store_error() when the
+ *  file could not be written. */
+int store_keep_library(struct store *s, const struct store_library *lib,
 			int version, uint64_t gen);
 
 /** As store_load_library(), with `flags` (enum store_library_flags) saying

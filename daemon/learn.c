@@ -1279,11 +1279,11 @@ static void keep_library(struct learn *l)
 		return;
 	l->lib_from_rows = false;
 	double t0 = util_mono();
-	if (store_keep_library(l->store, l->lib, FEATURES_VERSION,
-			       l->lib_gen))
-		log_debug("library.cache brought up to date in %.2f s",
-			  util_mono() - t0);
-	else
+	int kept = store_keep_library(l->store, l->lib, FEATURES_VERSION,
+				      l->lib_gen);
+	if (kept > 0)
+		log_debug("library.cache kept in %.2f s", util_mono() - t0);
+	else if (kept < 0)
 		log_warning("%s", store_error(l->store));
 }
 
