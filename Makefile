@@ -33,10 +33,17 @@ WERROR  ?=
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes \
 	-Wstrict-prototypes -Wformat=2 $(WERROR)
+# What only the audio analysis links: the mpdrec binary loads it as a
+# plugin (daemon/plugin/analysis.h) on its first analysis.
+ANALYSIS_PKGS := libavformat libavcodec libavutil libswresample aubio
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MAIN_LIBS  = $(shell pkg-config --libs $(filter-out $(ANALYSIS_PKGS),$(PKGS)) \
+	2>/dev/null) -ldl -lpthread -lm
+PLUGIN_LIBS = $(shell pkg-config --libs $(ANALYSIS_PKGS) 2>/dev/null) -lm
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMPDREC_VERSION='"$(VERSION)"' -I. \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMPDREC_VERSION='"$(VERSION)"' \
+	-DMPDREC_LIBDIR='"$(PREFIX)/lib/mpdrec"' -I. \
 	$(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
@@ -54,6 +61,11 @@ TLIB_OBJ  := $(TLIB_SRC:%.c=$(B)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MPDREC    := $(B)/mpdrec
+# The analysis plugin: features/ (but path.c) and its entry point, built
+# position-independent with every symbol but the entry point hidden.
+PLUGIN     := $(B)/libmpdrec-analysis.so
+PLUGIN_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(filter-out features/path.c,\
+	$(wildcard features/*.c)) daemon/plugin/api.c)
 
 .PHONY: all bins check asan bench deps deps-quiet install uninstall clean demo demo-deps run fuzz valgrind
 .DELETE_ON_ERROR:
@@ -78,8 +90,20 @@ $(B)/libmpdrec.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(MPDREC): $(B)/daemon/cmd/main.o $(B)/libmpdrec.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+# The binary links the plugin's loader, whose analyze_*() stand in for
+# features/analyze.c's: nothing of FFmpeg or aubio is linked in (the
+# archive's analysis objects are never pulled).
+$(MPDREC): $(B)/daemon/cmd/main.o $(B)/daemon/plugin/analysis.o \
+		$(B)/libmpdrec.a | $(PLUGIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out $(PLUGIN),$^) $(MAIN_LIBS)
+
+$(B)/pic/%.o: %.c | deps-quiet
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(PLUGIN): $(PLUGIN_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--no-undefined -o $@ $^ \
+		$(PLUGIN_LIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(TLIB_OBJ) $(B)/libmpdrec.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -140,6 +164,8 @@ install: $(MPDREC)
 		$(DESTDIR)$(PREFIX)/share/doc/mpdrec \
 		$(DESTDIR)$(PREFIX)/lib/systemd/user
 	install -m 0755 $(MPDREC) $(DESTDIR)$(PREFIX)/bin/mpdrec
+	install -d $(DESTDIR)$(PREFIX)/lib/mpdrec
+	install -m 0644 $(PLUGIN) $(DESTDIR)$(PREFIX)/lib/mpdrec/
 	install -m 0644 conf/mpdrec.conf $(DESTDIR)$(PREFIX)/share/doc/mpdrec/mpdrec.conf
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/*.5; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
@@ -147,6 +173,7 @@ install: $(MPDREC)
 		> $(DESTDIR)$(PREFIX)/lib/systemd/user/mpdrec.service
 
 uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/lib/mpdrec
 	rm -f $(DESTDIR)$(PREFIX)/bin/mpdrec \
 		$(DESTDIR)$(PREFIX)/share/man/man1/mpdrec.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/mpdrec.conf.5 \
