@@ -136,7 +136,7 @@ static bool load_and_compare(struct store *s, const char *what)
 static bool patch_file(const char *path, long at, unsigned char xor_with)
 {
 	int fd = open(path, O_RDWR);
-	unsigned char b;
+	unsigned char b = 0;
 	bool ok = fd >= 0 && pread(fd, &b, 1, at) == 1;
 	b ^= xor_with;
 	ok = ok && pwrite(fd, &b, 1, at) == 1;
