@@ -1,6 +1,8 @@
 /* The binary's side (see analysis.h): features/analyze.h's functions,
- * calling through the table of libmpdrec-analysis.so, which is loaded while
- * an analyser (or analyze_file) needs it and unloaded after. Looked
+ * calling through the table of libmpdrec-analysis.so, loaded by the first
+ * analyser (or analyze_file) and kept: unloading it would leave what
+ * FFmpeg's dependencies allocate when loaded unreachable (LeakSanitizer
+ * reports it; a few kilobytes a pass). Looked
  * for, in order: $MPDREC_ANALYSIS_PLUGIN (a file), beside the binary (the
  * build tree), ../lib/mpdrec/ from the binary's folder (an installed
  * tree), and MPDREC_LIBDIR (the Makefile's $(PREFIX)/lib/mpdrec). */
@@ -18,12 +20,10 @@
 #define MPDREC_LIBDIR "/usr/local/lib/mpdrec"
 #endif
 
-/* The plugin while any analyser of it is alive (users), unloaded when
- * the last is freed: a daemon goes back to its own size after a pass. */
+/* The plugin once loaded (a failed load is tried again by the next
+ * analyser: the file may have been installed since). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static void *handle;
 static const struct analysis_api *api;
-static int users;
 static char why[1024];
 
 /* Tries the plugin at path; true when it is loaded and of this build (else
@@ -50,7 +50,6 @@ static bool try_load(const char *path)
 		dlclose(h);
 		return false;
 	}
-	handle = h;
 	api = a;
 	return true;
 }
@@ -84,50 +83,31 @@ static void load(void)
 	try_load(path);
 }
 
-/* Takes the plugin for one more user: its table, or NULL with err
- * filled. */
-static const struct analysis_api *take(char *err, size_t err_size)
+/* The plugin's table, loaded if need be; NULL with err filled. */
+static const struct analysis_api *plugin(char *err, size_t err_size)
 {
 	pthread_mutex_lock(&lock);
 	if (!api)
 		load();
 	const struct analysis_api *a = api;
-	if (a)
-		users++;
-	else
+	if (!a)
 		snprintf(err, err_size, "cannot load the audio analysis (%s): "
 			 "%s", ANALYSIS_PLUGIN_FILE, why);
 	pthread_mutex_unlock(&lock);
 	return a;
 }
 
-/* Gives back one user's hold; the last unloads the plugin (and the
- * libraries it alone needed). */
-static void give_back(void)
-{
-	pthread_mutex_lock(&lock);
-	if (--users == 0) {
-		api = NULL;
-		dlclose(handle);
-		handle = NULL;
-	}
-	pthread_mutex_unlock(&lock);
-}
-
 struct analyze *analyze_new(char *err, size_t err_size)
 {
-	const struct analysis_api *a = take(err, err_size);
-	struct analyze *an = a ? a->new_analyze(err, err_size) : NULL;
-	if (a && !an)
-		give_back();
-	return an;
+	const struct analysis_api *a = plugin(err, err_size);
+	return a ? a->new_analyze(err, err_size) : NULL;
 }
 
 bool analyze_run(struct analyze *an, const char *path,
 		 const struct analyze_opts *o, float *out, double *duration,
 		 char *err, size_t err_size)
 {
-	/* an came from analyze_new(): the plugin is held. */
+	/* an came from analyze_new(): the plugin is loaded. */
 	return api->run(an, path, o, out, duration, err, err_size);
 }
 
@@ -138,21 +118,17 @@ double analyze_seconds(const struct analyze *an)
 
 void analyze_free(struct analyze *an)
 {
-	if (!an)
-		return;
-	api->free_analyze(an);
-	give_back();
+	if (an)
+		api->free_analyze(an);
 }
 
 bool analyze_file(const char *path, const struct analyze_opts *o, float *out,
 		  double *duration, char *err, size_t err_size)
 {
-	const struct analysis_api *a = take(err, err_size);
+	const struct analysis_api *a = plugin(err, err_size);
 	if (!a) {
 		memset(out, 0, (size_t)features_count() * sizeof *out);
 		return false;
 	}
-	bool ok = a->file(path, o, out, duration, err, err_size);
-	give_back();
-	return ok;
+	return a->file(path, o, out, duration, err, err_size);
 }

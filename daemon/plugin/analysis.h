@@ -6,8 +6,8 @@
  *
  * The binary's analyze_new(), analyze_run(), analyze_seconds(),
  * analyze_free() and analyze_file() (daemon/plugin/analysis.c) load the
- * plugin and call through this table; tests and benches link
- * features/analyze.c directly.
+ * plugin (once, for the life of the process) and call through this table;
+ * tests and benches link features/analyze.c directly.
  */
 #ifndef MPDREC_PLUGIN_ANALYSIS_H
 #define MPDREC_PLUGIN_ANALYSIS_H
