@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,7 +263,10 @@ bool libcache_write(const char *path, const struct store_library *lib,
 	struct out *o = malloc(sizeof *o);
 	char tmp[4200];
 	bool ok = false;
-	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+	/* One temporary file, locked while written: a writer killed midway
+	 * leaves it for the next to reuse (not a file of hundreds of
+	 * megabytes per crash), and two never write it at once. */
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	if (o)
 		o->fd = -1;
 	if (!uri || !artist || (lib->title && !title) || !tag || !o ||
@@ -273,8 +277,23 @@ bool libcache_write(const char *path, const struct store_library *lib,
 	}
 	struct layout p;
 	plan(&p, n, n_tags, text, (size_t)lib->dim, flags);
-	o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	o->fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (o->fd < 0) {
+		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	struct stat held, named;
+	if (flock(o->fd, LOCK_EX | LOCK_NB) != 0 || fstat(o->fd, &held) != 0 ||
+	    stat(tmp, &named) != 0 || held.st_ino != named.st_ino ||
+	    held.st_dev != named.st_dev) {
+		/* Another process is keeping the same library right now (or
+		 * has just renamed this file into place). */
+		close(o->fd);
+		o->fd = -1;
+		ok = true;
+		goto out;
+	}
+	if (ftruncate(o->fd, 0) != 0) {
 		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -320,20 +339,24 @@ bool libcache_write(const char *path, const struct store_library *lib,
 	if (!ok)
 		snprintf(err, err_size, "%s: %s", tmp,
 			 errno ? strerror(errno) : "short write");
-	if (close(o->fd) != 0 && ok) {
-		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
-		ok = false;
-	}
-	o->fd = -1;
+	/* Renamed while still locked: no other writer truncates it. */
 	if (ok && rename(tmp, path) != 0) {
 		snprintf(err, err_size, "%s: %s", path, strerror(errno));
 		ok = false;
 	}
+	if (ok) {
+		ok = close(o->fd) == 0;
+		o->fd = -1;
+		if (!ok)
+			snprintf(err, err_size, "%s: %s", path,
+				 strerror(errno));
+	}
 out:
-	if (o && o->fd >= 0)
-		close(o->fd);
-	if (!ok)
+	if (o && o->fd >= 0) {
+		/* Still ours (locked): gone before the lock is let go. */
 		unlink(tmp);
+		close(o->fd);
+	}
 	free(o);
 	free(uri);
 	free(artist);

@@ -231,10 +231,18 @@ static void test_read_back_and_invalidated(void)
 		CHECK(patch_file(cache, at[k], 0x20));
 		CHECK(load_and_compare(s, "the byte put back"));
 	}
+	/* A writer killed midway left its temporary file: reused, gone. */
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.tmp", cache);
+	FILE *f = fopen(tmp, "w");
+	CHECK(f && fputs("a writer was killed here", f) >= 0);
+	if (f)
+		fclose(f);
 	CHECK(truncate(cache, size - 4096) == 0);
 	CHECK_MSG(!load_and_compare(s, "a file cut short"),
 		  "a file cut short was read");
 	CHECK(load_and_compare(s, "after it was kept again"));
+	CHECK_MSG(file_size(tmp) < 0, "%s left behind", tmp);
 
 	/* Loaded without titles from a file with them. */
 	struct store_library *lib = store_load_library_with(
