@@ -22,8 +22,10 @@
 /** Writes lib (borrowed; loaded with titles iff lib->title, tags iff
  *  lib->album) as the cache of generation `gen` of the store's library for
  *  features `version` to path, through a temporary file renamed into place
- *  (mode 600: URIs are the user's). Returns false with err filled; a
- *  failed write leaves no file behind. */
+ *  (mode 600: URIs are the user's), locked while written. Returns true
+ *  when written, or when another process holds the lock (it is writing
+ *  the file at that moment); false with err filled, and no file left
+ *  behind, when the write failed. */
 bool libcache_write(const char *path, const struct store_library *lib,
 		    int version, uint64_t gen, char *err, size_t err_size);
 
