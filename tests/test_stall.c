@@ -164,23 +164,78 @@ static void show_player_lines(long from)
 	fclose(f);
 }
 
-/* a plays, the daemon stops; b begins during the stall and is well under
- * way when the daemon looks again; b then plays to its end. */
-static void test_song_begun_during_a_stall(void)
+/* MPD's clock against the wall clock while long.wav plays, from the
+ * test's own looks at MPD. Against the null output, MPD's elapsed time
+ * has been seen to run at 2.4 times the wall clock on a loaded CI machine
+ * (a 30 s song over in 7 s): no listener hears a song that way, and the
+ * daemon rightly caps what was heard by the time that went by, so such a
+ * run says nothing about the daemon. */
+struct pace {
+	double w0, e0, w1, e1;
+	bool seen;
+};
+
+/* Looks at MPD once; returns long.wav's elapsed time (0 when another
+ * song plays) and records it in p. */
+static double look(struct mpd_connection *c, struct pace *p)
 {
-	if (!CHECK(ready))
-		return;
+	struct mpd_status *st = mpd_run_status(c);
+	struct mpd_song *song = mpd_run_current_song(c);
+	double now = proc_now();
+	double at = st && song && !strcmp(mpd_song_get_uri(song), "long.wav") ?
+		    mpd_status_get_elapsed_ms(st) / 1000.0 : 0;
+	if (st)
+		mpd_status_free(st);
+	if (song)
+		mpd_song_free(song);
+	if (at > 0) {
+		if (!p->seen) {
+			p->w0 = now;
+			p->e0 = at;
+			p->seen = true;
+		}
+		p->w1 = now;
+		p->e1 = at;
+	}
+	return at;
+}
+
+/* MPD's seconds per wall-clock second over what was seen of long.wav, or
+ * 0 when too little was seen to tell. */
+static double pace_of(const struct pace *p)
+{
+	double dw = p->w1 - p->w0;
+	return p->seen && dw >= 5 ? (p->e1 - p->e0) / dw : 0;
+}
+
+struct begun {
+	char soft[16], lng[16];
+	double at, stall, pace;
+};
+
+/* soft_01 plays, the daemon stops; long.wav begins during the stall and
+ * is well under way when the daemon looks again; it then plays to its
+ * end. Returns false when the scenario could not be played out. */
+static bool begun_during_a_stall(struct begun *r, long *from)
+{
 	struct mpd_connection *c = mpdtest_connect(&rig.mpd);
 	if (!CHECK(c))
-		return;
-	long from = proc_file_size(rig.log);
+		return false;
+	memset(r, 0, sizeof *r);
+	struct pace p = { 0 };
+	*from = proc_file_size(rig.log);
 	/* One command list: the filler, which fills an emptied queue, gets
 	 * no chance to slip its picks in between. */
-	CHECK(mpd_command_list_begin(c, false) && mpd_send_clear(c) &&
-	      mpd_send_add(c, "soft_01.wav") && mpd_send_add(c, "long.wav") &&
-	      mpd_send_play_pos(c, 0) && mpd_command_list_end(c) &&
-	      mpd_response_finish(c));
-	CHECK(proc_wait_for(rig.log, "player: play song", from, 5));
+	bool ok = CHECK(mpd_command_list_begin(c, false) && mpd_send_clear(c) &&
+			mpd_send_add(c, "soft_01.wav") &&
+			mpd_send_add(c, "long.wav") &&
+			mpd_send_play_pos(c, 0) && mpd_command_list_end(c) &&
+			mpd_response_finish(c)) &&
+		  CHECK(proc_wait_for(rig.log, "player: play song", *from, 5));
+	if (!ok) {
+		mpd_connection_free(c);
+		return false;
+	}
 	kill(rig.pid, SIGSTOP);
 	struct mpd_song *first = mpd_run_current_song(c);
 	CHECK_MSG(first && !strcmp(mpd_song_get_uri(first), "soft_01.wav"),
@@ -188,40 +243,62 @@ static void test_song_begun_during_a_stall(void)
 	if (first)
 		mpd_song_free(first);
 	double t0 = proc_now();
-	/* Until long.wav is about half through (by MPD's own clock). */
-	double at = 0;
-	while (proc_now() - t0 < 30) {
-		struct mpd_status *st = mpd_run_status(c);
-		struct mpd_song *song = mpd_run_current_song(c);
-		at = st && song && !strcmp(mpd_song_get_uri(song), "long.wav") ?
-		     mpd_status_get_elapsed_ms(st) / 1000.0 : 0;
-		if (st)
-			mpd_status_free(st);
-		if (song)
-			mpd_song_free(song);
-		if (at >= 6.0)
-			break;
+	/* Until long.wav is a fifth through (by MPD's own clock). */
+	while (proc_now() - t0 < 30 && (r->at = look(c, &p)) < 6.0)
+		proc_sleep(0.1);
+	r->stall = proc_now() - t0;
+	kill(rig.pid, SIGCONT);
+	CHECK(logged_kind("soft_01.wav", *from, r->soft, sizeof r->soft));
+	/* long.wav ends about 24 s later. */
+	double end = proc_now() + LONG_S + 10;
+	while (!r->lng[0] && proc_now() < end) {
+		look(c, &p);
+		struct rig_logged *v = NULL;
+		int n = 0;
+		rig_logged_events(rig.log, *from, &v, &n);
+		for (int i = 0; i < n; i++)
+			if (!strcmp(v[i].uri, "long.wav"))
+				snprintf(r->lng, sizeof r->lng, "%s", v[i].kind);
+		free(v);
 		proc_sleep(0.1);
 	}
-	double stall = proc_now() - t0;
-	kill(rig.pid, SIGCONT);
-	char kind[16] = "";
-	CHECK(logged_kind("soft_01.wav", from, kind, sizeof kind));
-	CHECK_STR(kind, "played");
-	/* long.wav ends about 24 s later. */
-	kind[0] = '\0';
-	double end = proc_now() + LONG_S + 10;
-	while (!logged_kind("long.wav", from, kind, sizeof kind) &&
-	       proc_now() < end)
-		;
-	if (!CHECK_MSG(!strcmp(kind, "played"), "long.wav, first seen at "
-		       "%.1f of %d s after a %.1f s stall, then played to its "
-		       "end: %s", at, LONG_S, stall, kind[0] ? kind : "no event"))
-		show_player_lines(from);
-	printf("a song begun during a %.1f s stall, first seen at %.1f of %d "
-	       "s, then played to its end: %s\n", stall, at, LONG_S, kind);
+	r->pace = pace_of(&p);
 	mpd_run_stop(c);
 	mpd_connection_free(c);
+	return true;
+}
+
+static void test_song_begun_during_a_stall(void)
+{
+	if (!CHECK(ready))
+		return;
+	/* A run in which MPD did not keep time is played again. */
+	struct begun r;
+	long from = 0;
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		if (!begun_during_a_stall(&r, &from))
+			return;
+		if (r.pace >= 0.8 && r.pace <= 1.25)
+			break;
+		printf("MPD ran at %.2f times the wall clock (try %d of 3): "
+		       "played again\n", r.pace, attempt);
+		proc_sleep(0.5);
+	}
+	if (r.pace < 0.8 || r.pace > 1.25) {
+		printf("MPD did not keep time in 3 tries (%.2f times the wall "
+		       "clock): the song begun during a stall is not judged\n",
+		       r.pace);
+		return;
+	}
+	CHECK_STR(r.soft, "played");
+	if (!CHECK_MSG(!strcmp(r.lng, "played"), "long.wav, first seen at "
+		       "%.1f of %d s after a %.1f s stall, then played to its "
+		       "end at %.2f times the wall clock: %s", r.at, LONG_S,
+		       r.stall, r.pace, r.lng[0] ? r.lng : "no event"))
+		show_player_lines(from);
+	printf("a song begun during a %.1f s stall, first seen at %.1f of %d "
+	       "s, then played to its end (MPD at %.2f times the wall clock): "
+	       "%s\n", r.stall, r.at, LONG_S, r.pace, r.lng);
 }
 
 int main(void)
