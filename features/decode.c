@@ -370,10 +370,18 @@ static void load_channel(const AVFrame *f, int c, float *restrict y)
 	bool planar = av_sample_fmt_is_planar(f->format);
 	const void *p = f->extended_data[planar ? c : 0];
 	size_t step = planar ? 1 : (size_t)ch, at = planar ? 0 : (size_t)c;
+/* Planar samples in blocks of BLOCK, which the compiler vectorises. */
 #define LOAD(type, expr)                                                      \
 	do {                                                                  \
 		const type *q = (const type *)p + at;                          \
-		for (int i = 0; i < n; i++) {                                 \
+		int i = 0;                                                    \
+		if (step == 1)                                                \
+			for (; i + BLOCK <= n; i += BLOCK)                     \
+				for (int j = 0; j < BLOCK; j++) {             \
+					type x = q[i + j];                     \
+					y[i + j] = (expr);                     \
+				}                                             \
+		for (; i < n; i++) {                                          \
 			type x = q[(size_t)i * step];                          \
 			y[i] = (expr);                                        \
 		}                                                             \
@@ -416,6 +424,41 @@ static bool mix_stereo(float *restrict y, const float *restrict l,
 	return sanitize(y, n);
 }
 
+/* Packed 16- or 32-bit stereo (what FLAC, WAV and ALAC decode to): both
+ * channels read and mixed in one pass, with the operations of
+ * load_channel() and mix_stereo(), so the result is the same to the bit. */
+#define MIX_PACKED(type, expr)                                                \
+	do {                                                                  \
+		const type *q = (const type *)f->extended_data[0];             \
+		int i = 0;                                                    \
+		for (; i + BLOCK <= n; i += BLOCK)                             \
+			for (int j = 0; j < BLOCK; j++) {                     \
+				float l = expr(q[2 * (i + j)]);                \
+				float r = expr(q[2 * (i + j) + 1]);            \
+				y[i + j] = (l + r) * g;                        \
+			}                                                     \
+		for (; i < n; i++) {                                          \
+			float l = expr(q[2 * i]), r = expr(q[2 * i + 1]);      \
+			y[i] = (l + r) * g;                                   \
+		}                                                             \
+	} while (0)
+#define S16_F(x) ((float)(x) * (1.0f / 32768))
+#define S32_F(x) ((float)((double)(x) * (1.0 / 2147483648.0)))
+
+static bool mix_packed(const AVFrame *f, float *restrict y)
+{
+	const float g = (float)M_SQRT1_2;
+	int n = f->nb_samples;
+	if (f->format == AV_SAMPLE_FMT_S16)
+		MIX_PACKED(int16_t, S16_F);
+	else
+		MIX_PACKED(int32_t, S32_F);
+	return sanitize(y, n);
+}
+#undef MIX_PACKED
+#undef S16_F
+#undef S32_F
+
 /* Makes d->mono hold n floats per channel for `channels` channels. */
 static bool reserve_mono(struct decode *d, int n, int channels)
 {
@@ -452,6 +495,8 @@ static int mix(struct decode *d, const AVFrame *f, float *y)
 		load_channel(f, 0, y);
 		return sanitize(y, n);
 	}
+	if (f->format == AV_SAMPLE_FMT_S16 || f->format == AV_SAMPLE_FMT_S32)
+		return mix_packed(f, y);
 	if (!reserve_mono(d, n, 2))
 		return -1;
 	float *l = d->mono, *r = d->mono + n;

@@ -182,6 +182,45 @@ static void test_odd_streams(void)
 	}
 }
 
+/* Packed 16- and 32-bit stereo (WAV, FLAC) is mixed in one pass: a right
+ * channel that is the left one inverted mixes to silence, a silent right
+ * channel to the left one over sqrt(2). Reading either channel twice, or
+ * the wrong one, breaks one of the two. */
+static void test_packed_stereo(void)
+{
+	const char *fmts[] = { "-c:a pcm_s16le", "-c:a pcm_s32le",
+			       "-c:a flac -sample_fmt s16",
+			       "-c:a flac -sample_fmt s32" };
+	const char *exts[] = { "wav", "wav", "flac", "flac" };
+	for (int i = 0; i < 4; i++) {
+		char name[32], args[256];
+		double rms[2];
+		for (int k = 0; k < 2; k++) {
+			snprintf(name, sizeof name, "packed%d%d.%s", i, k,
+				 exts[i]);
+			snprintf(args, sizeof args,
+				 "-f lavfi -i sine=f=1000:r=44100:d=1 "
+				 "-af 'volume=0.5,pan=stereo|c0=c0|c1=%s' %s",
+				 k ? "0*c0" : "-1*c0", fmts[i]);
+			char *p = path_of(name);
+			struct result r = { 0 };
+			if (CHECK_MSG(make(p, args), "%s", args))
+				r = run(p, 0, 30);
+			CHECK_MSG(r.ok, "%s: %s", fmts[i], r.err);
+			rms[k] = r.rms;
+		}
+		/* lavfi's sine has an amplitude of 1/8, 1/16 after the
+		 * volume: an rms of 0.0625 / sqrt(2), and mixed with
+		 * silence, that over sqrt(2). */
+		double one = 0.0625 / sqrt(2) / sqrt(2);
+		CHECK_MSG(rms[0] < 0.001 * one, "%s: L and -L mix to rms %g",
+			  fmts[i], rms[0]);
+		CHECK_MSG(fabs(rms[1] - one) < 0.05 * one,
+			  "%s: L and silence mix to rms %g, not %g", fmts[i],
+			  rms[1], one);
+	}
+}
+
 /* Float PCM may hold NaN, infinities and absurd levels: what comes out is
  * finite and bounded, and the rest of the signal is intact. */
 static void test_float_garbage(void)
@@ -566,6 +605,7 @@ int main(void)
 	RUN(test_resample);
 	RUN(test_formats);
 	RUN(test_odd_streams);
+	RUN(test_packed_stereo);
 	RUN(test_float_garbage);
 	RUN(test_long_file_excerpts);
 	RUN(test_hostile_files);
