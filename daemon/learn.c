@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -784,7 +786,22 @@ static void write_cache(struct learn *l, bool force)
 	if (!cache_path(l, path, sizeof path, "") ||
 	    !cache_path(l, tmp, sizeof tmp, ".tmp"))
 		return;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* The daemon and a command may write at once: the temporary file is
+	 * locked while written (as library.cache's), and the one who finds
+	 * it locked, or already renamed into place, leaves it be. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	struct stat held, named;
+	if (fd >= 0 && (flock(fd, LOCK_EX | LOCK_NB) != 0 ||
+			fstat(fd, &held) != 0 || stat(tmp, &named) != 0 ||
+			held.st_ino != named.st_ino ||
+			held.st_dev != named.st_dev)) {
+		close(fd);
+		return;
+	}
+	if (fd >= 0 && ftruncate(fd, 0) != 0) {
+		close(fd);
+		fd = -1;
+	}
 	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	if (fd >= 0 && !f)
 		close(fd);
@@ -797,9 +814,12 @@ static void write_cache(struct learn *l, bool force)
 				       l->spread[i] };
 		ok = fwrite(&r, sizeof r, 1, f) == 1;
 	}
-	if (f && fclose(f) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) == 0) {
+	/* Renamed while still locked, then closed. */
+	ok = ok && fflush(f) == 0;
+	bool renamed = ok && rename(tmp, path) == 0;
+	if (f)
+		fclose(f);
+	if (renamed) {
 		l->cache_stamp = l->scores_stamp;
 		l->cache_at = util_mono();
 		log_debug("scores of %d tracks kept in %s", l->lib->n, path);
@@ -862,6 +882,7 @@ static bool read_cache(struct learn *l)
 		  fread(rows, sizeof *rows, h.n, f) == h.n && scores_reserve(l);
 	fclose(f);
 	int n = ok ? (int)h.n : 0, missing = 0;
+	bool in_order = n == l->lib->n;
 	int *slot = NULL;
 	size_t cap = 0;
 	for (int i = 0; ok && i < l->lib->n; i++) {
@@ -870,6 +891,7 @@ static bool read_cache(struct learn *l)
 		 * most often this one's: then no lookup at all. */
 		int k = i < n && rows[i].hash == hash
 				? i : cache_find(rows, n, &slot, &cap, hash);
+		in_order &= k == i;
 		if (k >= 0) {
 			l->mean[i] = rows[k].mean;
 			l->spread[i] = rows[k].spread;
@@ -886,9 +908,14 @@ static bool read_cache(struct learn *l)
 	l->scores_have = true;
 	l->scores_stale = false;
 	l->scores_gen = l->model_gen;
-	l->scores_stamp = l->cache_stamp = l->model_stamp;
-	log_debug("scores of %d tracks from %s (%d scored anew)", l->lib->n,
-		  path, missing);
+	l->scores_stamp = l->model_stamp;
+	/* A file in another library's order (the daemon's, while a command
+	 * reads the store's), or with rows scored anew, is written again in
+	 * this one's, so that the next reader finds every row in its place
+	 * instead of hashing a million uris into a table. */
+	l->cache_stamp = in_order ? l->model_stamp : 0;
+	log_debug("scores of %d tracks from %s (%d scored anew%s)", l->lib->n,
+		  path, missing, in_order ? "" : "; kept again in this order");
 	return true;
 }
 

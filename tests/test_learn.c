@@ -463,7 +463,7 @@ static void test_scores_kept_for_the_saved_model(void)
 	char marked[64];
 	uri_of(5, marked, sizeof marked);
 	FILE *f = fopen(path, "r+b");
-	struct { uint64_t hash; float mean, spread; } row;
+	struct kept_row { uint64_t hash; float mean, spread; } row;
 	bool patched = false;
 	if (CHECK(f) && fseek(f, 24, SEEK_SET) == 0) {
 		while (!patched && fread(&row, sizeof row, 1, f) == 1)
@@ -474,17 +474,60 @@ static void test_scores_kept_for_the_saved_model(void)
 					  fwrite(&row, sizeof row, 1, f) == 1;
 			}
 	}
+	/* The rows in reverse: the file of a library in another order (the
+	 * daemon's, while a command reads the store's). */
+	static struct kept_row rows[N];
+	bool reversed = false;
+	if (f && fseek(f, 24, SEEK_SET) == 0 &&
+	    fread(rows, sizeof *rows, N, f) == N) {
+		for (int a = 0, b = N - 1; a < b; a++, b--) {
+			row = rows[a];
+			rows[a] = rows[b];
+			rows[b] = row;
+		}
+		reversed = fseek(f, 24, SEEK_SET) == 0 &&
+			   fwrite(rows, sizeof *rows, N, f) == N;
+	}
 	if (f)
 		fclose(f);
-	CHECK(patched);
+	CHECK(patched && reversed);
 
 	/* A command with the same model: the kept scores at once, the same
-	 * as the model's. */
+	 * as the model's, found by their uris. */
 	struct learn *c = learn_new(s, &conf, -1, err, sizeof err);
 	if (!CHECK_MSG(c, "%s", err))
 		goto out;
 	CHECK(learn_scores(c, &mean, &spread));
 	int i = learn_find(c, marked);
+	CHECK(i >= 0 && mean[i] == 0.123f);
+	/* Kept again at the command's end, in its library's order, with
+	 * the scores it took. */
+	const struct store_library *lib = learn_library(c);
+	int n_lib = lib ? lib->n : 0;
+	char first[64];
+	snprintf(first, sizeof first, "%s", lib ? lib->uri[0] : "");
+	learn_free(c);
+	f = fopen(path, "rb");
+	int in_place = 0, marked_kept = 0;
+	if (CHECK(f) && fseek(f, 24, SEEK_SET) == 0 &&
+	    CHECK(fread(rows, sizeof *rows, N, f) == N)) {
+		CHECK(rows[0].hash == util_hash(first));
+		for (int k = 0; k < N; k++)
+			marked_kept |= rows[k].hash == util_hash(marked) &&
+				       rows[k].mean == 0.123f;
+		in_place = rows[0].hash == util_hash(first);
+	}
+	if (f)
+		fclose(f);
+	CHECK_MSG(in_place && marked_kept && n_lib == N,
+		  "scores.cache after a command that read it reversed: first "
+		  "row %s the library's first track, the marked score %s",
+		  in_place ? "is" : "is not", marked_kept ? "kept" : "lost");
+	c = learn_new(s, &conf, -1, err, sizeof err);
+	if (!CHECK_MSG(c, "%s", err))
+		goto out;
+	CHECK(learn_scores(c, &mean, &spread));
+	i = learn_find(c, marked);
 	CHECK(i >= 0 && mean[i] == 0.123f);
 	i = learn_find(c, uri);
 	float m;
