@@ -4,13 +4,13 @@
  * is in the page cache already and needs no copy: `mpdrec recommend` and
  * a daemon's start on a large library read it in a fraction of that. */
 #include "core/libcache.h"
+#include "core/tempfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -263,9 +263,6 @@ bool libcache_write(const char *path, const struct store_library *lib,
 	struct out *o = malloc(sizeof *o);
 	char tmp[4200];
 	bool ok = false;
-	/* One temporary file, locked while written: a writer killed midway
-	 * leaves it for the next to reuse (not a file of hundreds of
-	 * megabytes per crash), and two never write it at once. */
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	if (o)
 		o->fd = -1;
@@ -277,23 +274,14 @@ bool libcache_write(const char *path, const struct store_library *lib,
 	}
 	struct layout p;
 	plan(&p, n, n_tags, text, (size_t)lib->dim, flags);
-	o->fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (o->fd < 0) {
-		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	struct stat held, named;
-	if (flock(o->fd, LOCK_EX | LOCK_NB) != 0 || fstat(o->fd, &held) != 0 ||
-	    stat(tmp, &named) != 0 || held.st_ino != named.st_ino ||
-	    held.st_dev != named.st_dev) {
-		/* Another process is keeping the same library right now (or
-		 * has just renamed this file into place). */
-		close(o->fd);
+	o->fd = tempfile_open(tmp);
+	if (o->fd == TEMPFILE_BUSY) {
+		/* Another process is keeping the same library right now. */
 		o->fd = -1;
 		ok = true;
 		goto out;
 	}
-	if (ftruncate(o->fd, 0) != 0) {
+	if (o->fd < 0) {
 		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}

@@ -3,12 +3,12 @@
 #include "conf/conf.h"
 #include "core/model.h"
 #include "core/store.h"
+#include "core/tempfile.h"
 #include "core/util.h"
 #include "daemon/log.h"
 #include "features/table.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,9 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -786,25 +784,16 @@ static void write_cache(struct learn *l, bool force)
 	if (!cache_path(l, path, sizeof path, "") ||
 	    !cache_path(l, tmp, sizeof tmp, ".tmp"))
 		return;
-	/* The daemon and a command may write at once: the temporary file is
-	 * locked while written (as library.cache's), and the one who finds
-	 * it locked, or already renamed into place, leaves it be. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	struct stat held, named;
-	if (fd >= 0 && (flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-			fstat(fd, &held) != 0 || stat(tmp, &named) != 0 ||
-			held.st_ino != named.st_ino ||
-			held.st_dev != named.st_dev)) {
-		close(fd);
+	/* The daemon and a command may write at once: the one who finds the
+	 * temporary file busy leaves it to the other. */
+	int fd = tempfile_open(tmp);
+	if (fd == TEMPFILE_BUSY)
 		return;
-	}
-	if (fd >= 0 && ftruncate(fd, 0) != 0) {
-		close(fd);
-		fd = -1;
-	}
 	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	if (fd >= 0 && !f)
+	if (fd >= 0 && !f) {
+		unlink(tmp);
 		close(fd);
+	}
 	struct cache_head h = { .stamp = l->scores_stamp,
 				.n = (uint64_t)l->lib->n };
 	memcpy(h.magic, CACHE_MAGIC, sizeof h.magic);
@@ -817,15 +806,18 @@ static void write_cache(struct learn *l, bool force)
 	/* Renamed while still locked, then closed. */
 	ok = ok && fflush(f) == 0;
 	bool renamed = ok && rename(tmp, path) == 0;
-	if (f)
+	int e = errno;
+	if (f) {
+		if (!renamed)
+			unlink(tmp);
 		fclose(f);
+	}
 	if (renamed) {
 		l->cache_stamp = l->scores_stamp;
 		l->cache_at = util_mono();
 		log_debug("scores of %d tracks kept in %s", l->lib->n, path);
 	} else {
-		log_debug("cannot write %s: %s", tmp, strerror(errno));
-		unlink(tmp);
+		log_debug("cannot write %s: %s", tmp, strerror(e));
 	}
 }
 
@@ -915,7 +907,7 @@ static bool read_cache(struct learn *l)
 	 * instead of hashing a million uris into a table. */
 	l->cache_stamp = in_order ? l->model_stamp : 0;
 	log_debug("scores of %d tracks from %s (%d scored anew%s)", l->lib->n,
-		  path, missing, in_order ? "" : "; kept again in this order");
+		  path, missing, in_order ? "" : "; to be kept again in this order");
 	return true;
 }
 

@@ -363,6 +363,10 @@ static bool sanitize(float *x, long n)
 	return loud;
 }
 
+/* 16- and 32-bit samples as floats (load_channel() and mix_packed()). */
+#define S16_F(x) ((float)(x) * (1.0f / 32768))
+#define S32_F(x) ((float)((double)(x) * (1.0 / 2147483648.0)))
+
 /* Channel c of frame f (n samples), as floats, into y. */
 static void load_channel(const AVFrame *f, int c, float *restrict y)
 {
@@ -391,10 +395,10 @@ static void load_channel(const AVFrame *f, int c, float *restrict y)
 		LOAD(uint8_t, (float)((int)x - 128) * (1.0f / 128));
 		break;
 	case AV_SAMPLE_FMT_S16:
-		LOAD(int16_t, (float)x * (1.0f / 32768));
+		LOAD(int16_t, S16_F(x));
 		break;
 	case AV_SAMPLE_FMT_S32:
-		LOAD(int32_t, (float)((double)x * (1.0 / 2147483648.0)));
+		LOAD(int32_t, S32_F(x));
 		break;
 	case AV_SAMPLE_FMT_S64:
 		LOAD(int64_t, (float)((double)x * (1.0 / 9223372036854775808.0)));
@@ -442,9 +446,6 @@ static bool mix_stereo(float *restrict y, const float *restrict l,
 			y[i] = (l + r) * g;                                   \
 		}                                                             \
 	} while (0)
-#define S16_F(x) ((float)(x) * (1.0f / 32768))
-#define S32_F(x) ((float)((double)(x) * (1.0 / 2147483648.0)))
-
 static bool mix_packed(const AVFrame *f, float *restrict y)
 {
 	const float g = (float)M_SQRT1_2;
@@ -456,8 +457,6 @@ static bool mix_packed(const AVFrame *f, float *restrict y)
 	return sanitize(y, n);
 }
 #undef MIX_PACKED
-#undef S16_F
-#undef S32_F
 
 /* Makes d->mono hold n floats per channel for `channels` channels. */
 static bool reserve_mono(struct decode *d, int n, int channels)

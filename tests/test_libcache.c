@@ -4,6 +4,7 @@
  * not; a torn, cut or changed file is never used; and a library mapped
  * from the file can grow, lose rows and be freed like any other. */
 #include "core/store.h"
+#include "core/tempfile.h"
 #include "tests/lib/harness.h"
 
 #include <fcntl.h>
@@ -322,11 +323,48 @@ static void test_mapped_library_changes(void)
 	store_close(s);
 }
 
+/* The temporary file beside library.cache: what a writer killed midway
+ * left is taken and emptied; while another holds it, a load goes on
+ * without writing the cache; once let go, the next load writes it. */
+static void test_temp_file_locked_and_reused(void)
+{
+	char err[512], tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.tmp", cache);
+	struct store *s = store_open(dir, err, sizeof err);
+	if (!CHECK_MSG(s, "%s", err) || !CHECK(build(s, TRACKS))) {
+		store_close(s);
+		return;
+	}
+	store_set_cache_min(s, 0);
+	FILE *f = fopen(tmp, "w");
+	if (!CHECK(f))
+		goto out;
+	fputs("half a library", f);
+	fclose(f);
+	int fd = tempfile_open(tmp);
+	CHECK(fd >= 0 && file_size(tmp) == 0);
+	CHECK(tempfile_open(tmp) == TEMPFILE_BUSY);
+	unlink(cache);
+	CHECK_MSG(!load_and_compare(s, "while the temporary file is held"),
+		  "a cache used that was removed");
+	CHECK_MSG(file_size(cache) < 0, "library.cache written while "
+		  "another writer held its temporary file");
+	if (fd >= 0)
+		close(fd);	/* a writer killed: the file stays */
+	CHECK(!load_and_compare(s, "once let go"));
+	CHECK_MSG(file_size(cache) > 0, "no library.cache after the holder "
+		  "let go");
+	CHECK(load_and_compare(s, "then"));
+out:
+	store_close(s);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s/data", harness_tmpdir());
 	snprintf(cache, sizeof cache, "%s/library.cache", dir);
 	RUN(test_read_back_and_invalidated);
 	RUN(test_mapped_library_changes);
+	RUN(test_temp_file_locked_and_reused);
 	return harness_finish();
 }

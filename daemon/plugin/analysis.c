@@ -2,10 +2,10 @@
  * calling through the table of libmpdrec-analysis.so, loaded by the first
  * analyser (or analyze_file) and kept: unloading it would leave what
  * FFmpeg's dependencies allocate when loaded unreachable (LeakSanitizer
- * reports it; a few kilobytes a pass). Looked
- * for, in order: $MPDREC_ANALYSIS_PLUGIN (a file), beside the binary (the
- * build tree), ../lib/mpdrec/ from the binary's folder (an installed
- * tree), and MPDREC_LIBDIR (the Makefile's $(PREFIX)/lib/mpdrec). */
+ * reports it; a few kilobytes a pass). Looked for, in order:
+ * $MPDREC_ANALYSIS_PLUGIN (a file), beside the binary (the build tree),
+ * ../lib/mpdrec/ from the binary's folder (an installed tree), and
+ * MPDREC_LIBDIR (the Makefile's $(PREFIX)/lib/mpdrec). */
 #include "daemon/plugin/analysis.h"
 
 #include <dlfcn.h>
