@@ -36,10 +36,25 @@ int util_rand_int(uint64_t *state, int n)
 
 uint64_t util_hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;	/* the offset basis */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	/* Eight bytes a step (byte-wise FNV-1a took a multiply per byte:
+	 * 60 ms to index a million uris), each step undoable for a given
+	 * word, so strings of one length that differ in one word always
+	 * differ; the end mixes the high bits into the low ones the tables
+	 * index by. */
+	const uint64_t k = 0xbf58476d1ce4e5b9ULL;
+	size_t n = strlen(s);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * k;
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 29);
 }
 
 /* Places index i at the first free slot from s on; there is room. */

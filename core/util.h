@@ -24,7 +24,8 @@ int util_rand_int(uint64_t *state, int n);
 
 /* ---- hashing ---- */
 
-/** Returns the 64-bit FNV-1a hash of the string s. */
+/** Returns a 64-bit hash of the string s (not stable across releases:
+ * what is kept on disk with it carries a version). */
 uint64_t util_hash(const char *s);
 
 /** A string → index table (open addressing, linear probing) over keys the

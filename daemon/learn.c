@@ -745,7 +745,7 @@ static void start_scorer(struct learn *l)
  * store, for the model they came from: the next start (or a command)
  * with that model scores nothing. Rows are keyed by their URI's hash. */
 #define CACHE_FILE "scores.cache"
-#define CACHE_MAGIC "MPDRSC01"
+#define CACHE_MAGIC "MPDRSC02"	/* 02: util_hash by words */
 /* Written at most this often (a million tracks are 16 MB), and at exit. */
 #define CACHE_EVERY_S 300.0
 

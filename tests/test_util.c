@@ -33,11 +33,66 @@ static void test_rand_is_reproducible_and_uniform(void)
 	}
 }
 
-static void test_hash_is_fnv1a(void)
+static int by_u64(const void *a, const void *b)
 {
-	/* FNV-1a 64 of "" and "a", the published test vectors. */
-	CHECK(util_hash("") == 0xcbf29ce484222325ULL);
-	CHECK(util_hash("a") == 0xaf63dc4c8601ec8cULL);
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void test_hash_tells_strings_apart(void)
+{
+	/* A library's uris, which differ in a few digits, and numbers: no two
+	 * of 200,000 share a hash, and their low 12 bits (what a table of 4,096 slots
+	 * indexes by) fill the slots evenly. */
+	enum { N = 200000, SLOTS = 4096 };
+	uint64_t *h = malloc(N * sizeof *h);
+	int *slot = calloc(SLOTS, sizeof *slot);
+	char uri[80];
+	for (int i = 0; i < N; i++) {
+		/* Half long, half short (a number alone, under a word). */
+		if (i % 2)
+			snprintf(uri, sizeof uri, "%d", i);
+		else
+			snprintf(uri, sizeof uri,
+				 "artist%05d/album%06d/track%07d.flac",
+				 i / 100, i / 10, i);
+		h[i] = util_hash(uri);
+		slot[h[i] & (SLOTS - 1)]++;
+	}
+	qsort(h, N, sizeof *h, by_u64);
+	int same = 0;
+	for (int i = 1; i < N; i++)
+		same += h[i] == h[i - 1];
+	CHECK(same == 0);
+	/* A uniform hash puts 48.8 +- 7 in each slot: none empty, none
+	 * over twice that. */
+	int lo = N, hi = 0;
+	for (int k = 0; k < SLOTS; k++) {
+		lo = slot[k] < lo ? slot[k] : lo;
+		hi = slot[k] > hi ? slot[k] : hi;
+	}
+	CHECK(lo > 15 && hi < 100);
+	/* Every byte counts, in the words and in the tail; the length too. */
+	const char *base = "Music/Some Artist/Some Album/01 A Song.ogg";
+	char buf[64];
+	size_t len = strlen(base);
+	int missed = 0;
+	for (size_t k = 0; k < len; k++) {
+		memcpy(buf, base, len + 1);
+		buf[k] ^= 0x01;
+		missed += util_hash(buf) == util_hash(base);
+		buf[k] = '\0';
+		missed += util_hash(buf) == util_hash(base);
+	}
+	CHECK(missed == 0);
+	CHECK(util_hash("") != util_hash("a"));
+	/* The same text where it begins at any byte. */
+	for (int off = 0; off < 8; off++) {
+		memcpy(buf + off, base, len + 1);
+		CHECK(util_hash(buf + off) == util_hash(base));
+	}
+	free(h);
+	free(slot);
 }
 
 static void test_index_finds_every_key(void)
@@ -84,7 +139,7 @@ static void test_clocks(void)
 int main(void)
 {
 	RUN(test_rand_is_reproducible_and_uniform);
-	RUN(test_hash_is_fnv1a);
+	RUN(test_hash_tells_strings_apart);
 	RUN(test_index_finds_every_key);
 	RUN(test_clocks);
 	return harness_finish();
