@@ -64,6 +64,8 @@ struct affinity {
 	bool dirty;
 };
 
+static bool grow_to(struct affinity *a, int cap);
+
 struct affinity *affinity_new(int n)
 {
 	assert(n >= 0);
@@ -81,6 +83,11 @@ struct affinity *affinity_new(int n)
 		for (int i = 0; i < n; i++)
 			a->chain[c][i] = -1;
 	}
+	/* A library in folders of albums makes some n / 4 groups: room for
+	 * them at once, not by doubling (each doubling copied every array
+	 * and rehashed every key; untouched room costs no memory). */
+	if (!grow_to(a, n / 4 > 256 ? n / 4 : 256))
+		goto fail;
 	a->prior = 0.5;
 	return a;
 fail:
@@ -125,11 +132,9 @@ void affinity_free(struct affinity *a)
 		(p) = q_;						\
 	} while (0)
 
-static bool grow(struct affinity *a)
+/* Room for `cap` groups (at least): the arrays and the key index. */
+static bool grow_to(struct affinity *a, int cap)
 {
-	if (a->groups < a->cap)
-		return true;
-	int cap = a->cap ? 2 * a->cap : 256;
 	GROW(a->key, cap);
 	GROW(a->name, cap);
 	GROW(a->parent, cap);
@@ -146,7 +151,12 @@ static bool grow(struct affinity *a)
 		return false;
 	a->odds = o;
 	a->cap = cap;
-	return true;
+	return util_index_reserve(&a->index, a->key, (size_t)cap);
+}
+
+static bool grow(struct affinity *a)
+{
+	return a->groups < a->cap || grow_to(a, a->cap ? 2 * a->cap : 256);
 }
 
 /* A copy of s in a's blocks; NULL when out of memory. */

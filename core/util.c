@@ -95,6 +95,12 @@ static bool reserve(struct util_index *t, char *const *keys, size_t want)
 	return true;
 }
 
+bool util_index_reserve(struct util_index *t, char *const *keys,
+			size_t want)
+{
+	return reserve(t, keys, want);
+}
+
 bool util_index_build(struct util_index *t, char *const *keys, int n)
 {
 	util_index_free(t);

@@ -49,6 +49,12 @@ bool util_index_build(struct util_index *t, char *const *keys, int n);
 bool util_index_build_distinct(struct util_index *t, char *const *keys,
 			       int n);
 
+/** Gives the table room for `want` keys in all without growing (keys: the
+ *  array its keys are in, to move those it holds). Returns false when out
+ *  of memory (the table is unchanged). */
+bool util_index_reserve(struct util_index *t, char *const *keys,
+			size_t want);
+
 /** Adds key index i (keys[i], borrowed) to the table, growing it as
  *  needed. Returns false when out of memory (the table is unchanged). */
 bool util_index_add(struct util_index *t, char *const *keys, int i);

@@ -9,6 +9,7 @@
 #include "features/table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -861,18 +864,32 @@ static bool read_cache(struct learn *l)
 	    l->lib->n <= FIRST_SYNC_MAX ||
 	    !cache_path(l, path, sizeof path, ""))
 		return false;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	/* Mapped, not read: a million rows copied into fresh pages cost more
+	 * than the file's own pages, which are in the page cache already. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
+	struct stat st;
 	struct cache_head h;
-	struct cache_row *rows = NULL;
-	bool ok = fread(&h, sizeof h, 1, f) == 1 &&
+	const struct cache_row *rows = NULL;
+	void *map = MAP_FAILED;
+	size_t map_size = 0;
+	bool ok = fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof h &&
+		  pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
 		  !memcmp(h.magic, CACHE_MAGIC, sizeof h.magic) &&
 		  h.stamp == l->model_stamp && h.n > 0 &&
 		  h.n <= (uint64_t)INT32_MAX &&
-		  (rows = malloc(h.n * sizeof *rows)) &&
-		  fread(rows, sizeof *rows, h.n, f) == h.n && scores_reserve(l);
-	fclose(f);
+		  (uint64_t)st.st_size == sizeof h + h.n * sizeof *rows;
+	if (ok) {
+		map_size = (size_t)st.st_size;
+		map = mmap(NULL, map_size, PROT_READ, MAP_PRIVATE |
+			   MAP_POPULATE, fd, 0);
+		ok = map != MAP_FAILED && scores_reserve(l);
+		if (map != MAP_FAILED)
+			rows = (const struct cache_row *)((char *)map +
+							  sizeof h);
+	}
+	close(fd);
 	int n = ok ? (int)h.n : 0, missing = 0;
 	bool in_order = n == l->lib->n;
 	int *slot = NULL;
@@ -893,7 +910,8 @@ static bool read_cache(struct learn *l)
 			missing++;
 		}
 	}
-	free(rows);
+	if (map != MAP_FAILED)
+		munmap(map, map_size);
 	free(slot);
 	if (!ok)
 		return false;
