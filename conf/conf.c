@@ -1036,63 +1036,123 @@ static const char *file_kind(mode_t mode)
 	       S_ISBLK(mode) ? "a block device" : "not a regular file";
 }
 
+/* The whole of file (NUL bytes and all), malloc'd, its size in *n; NULL
+ * when it cannot be read, or out of memory (*oom set). */
+static char *slurp(const char *file, size_t *n, bool *oom)
+{
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *b = malloc(cap);
+	while (b) {
+		len += fread(b + len, 1, cap - len, f);
+		if (len < cap)
+			break;
+		char *g = realloc(b, cap *= 2);
+		if (!g)
+			free(b);
+		b = g;
+	}
+	fclose(f);
+	*oom = !b;
+	*n = len;
+	return b;
+}
+
+/* The name of an @include whose quoted text begins at p (after the
+ * opening quote, end at e), into name; returns where its closing quote
+ * is, or NULL when there is none. As libconfig 1.5's scanner reads it:
+ * runs of other bytes, which may span lines, each added as a C string
+ * (so up to its first NUL byte: `@include "\0x"` names ""), and the
+ * escapes \\ and \". */
+static const char *include_name(const char *p, const char *e, char *name,
+				size_t size)
+{
+	size_t k = 0;
+	bool cut = false;	/* past a NUL in this run */
+	for (; p < e && *p != '"'; p++) {
+		char c = *p;
+		if (c == '\\' && p + 1 < e && (p[1] == '\\' || p[1] == '"')) {
+			c = *++p;
+			cut = false;
+		} else if (c == '\0') {
+			cut = true;
+		}
+		if (!cut && c != '\0' && k + 1 < size)
+			name[k++] = c;
+	}
+	name[k] = '\0';
+	return p < e ? p : NULL;
+}
+
 /* libconfig 1.5 opens what an @include names without looking at it: a FIFO
  * (or a device) blocks the reader until someone writes to it, and the
- * daemon's reload with it. So every `@include "name"` line of `file`, and
- * of the files those include (as deep as libconfig goes), must name a
- * regular file. Names are found as libconfig 1.5's scanner finds them (a
- * line starting with @include, the escapes \\ and \", the name taken
- * below the include directory even when it starts with '/'); a name that
- * does not exist is left to libconfig's own error. */
+ * daemon's reload with it; a directory (`@include ""` names the include
+ * directory itself) makes its scanner fail and exit the process. So every
+ * `@include "name"` of `file`, and of the files those include (as deep as
+ * libconfig goes), must name a regular file. Names are found as libconfig
+ * 1.5's scanner finds them (a line starting with @include, see
+ * include_name(), the name taken below the include directory even when it
+ * starts with '/'); a name that does not exist is left to libconfig's own
+ * error. */
 static bool check_includes(struct loader *l, const char *file,
 			   const char *dir, int depth)
 {
-	FILE *f = fopen(file, "r");
-	if (!f)
-		return true;
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	bool ok = true;
-	while (ok && getline(&line, &cap, f) >= 0) {
-		lineno++;
-		const char *p = line + strspn(line, " \t");
-		if (strncmp(p, "@include", 8) != 0)
-			continue;
-		p += 8;
-		size_t gap = strspn(p, " \t");
-		if (gap == 0 || p[gap] != '"')
-			continue;
-		p += gap + 1;
-		char name[4096];
-		size_t k = 0;
-		while (*p && *p != '"' && k + 1 < sizeof name) {
-			if (*p == '\\' && (p[1] == '\\' || p[1] == '"'))
-				p++;
-			name[k++] = *p++;
-		}
-		name[k] = '\0';
-		if (*p != '"')
-			continue;
-		char *full;
-		if (asprintf(&full, "%s/%s", dir,
-			     name[0] == '/' ? name + 1 : name) < 0) {
-			l->oom = true;
-			break;
-		}
-		struct stat st;
-		if (stat(full, &st) == 0 && !readable(&st)) {
-			snprintf(l->err, l->err_size, "%s:%u: @include \"%s\": "
-				 "%s is %s (expected a regular file)", file,
-				 lineno, name, full, file_kind(st.st_mode));
-			ok = false;
-		} else if (stat(full, &st) == 0 && depth < 10) {
-			ok = check_includes(l, full, dir, depth + 1);
-		}
-		free(full);
+	size_t n = 0;
+	char *text = slurp(file, &n, &l->oom);
+	if (!text) {
+		if (l->oom)
+			snprintf(l->err, l->err_size, "%s: out of memory",
+				 l->path);
+		return !l->oom;
 	}
-	free(line);
-	fclose(f);
+	const char *e = text + n;
+	unsigned lineno = 1;
+	bool ok = true;
+	for (const char *p = text; ok && p < e;) {
+		/* p is at the start of line `lineno` */
+		const char *q = p;
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		const char *gap = q + 8;
+		bool inc = (size_t)(e - q) > 8 && !memcmp(q, "@include", 8) &&
+			   (*gap == ' ' || *gap == '\t');
+		while (inc && gap < e && (*gap == ' ' || *gap == '\t'))
+			gap++;
+		char name[4096];
+		const char *close = inc && gap < e && *gap == '"'
+			? include_name(gap + 1, e, name, sizeof name) : NULL;
+		if (close) {
+			char *full;
+			if (asprintf(&full, "%s/%s", dir,
+				     name[0] == '/' ? name + 1 : name) < 0) {
+				l->oom = true;
+				break;
+			}
+			struct stat st;
+			if (stat(full, &st) == 0 && !readable(&st)) {
+				snprintf(l->err, l->err_size, "%s:%u: @include "
+					 "\"%s\": %s is %s (expected a regular "
+					 "file)", file, lineno, name, full,
+					 file_kind(st.st_mode));
+				ok = false;
+			} else if (stat(full, &st) == 0 && depth < 10) {
+				ok = check_includes(l, full, dir, depth + 1);
+			}
+			free(full);
+			/* the name may have spanned lines */
+			for (; p < close; p++)
+				lineno += *p == '\n';
+		}
+		while (p < e && *p != '\n')
+			p++;
+		if (p < e) {
+			p++;
+			lineno++;
+		}
+	}
+	free(text);
 	if (l->oom)
 		snprintf(l->err, l->err_size, "%s: out of memory", l->path);
 	return ok && !l->oom;
