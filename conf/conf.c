@@ -1062,25 +1062,24 @@ static char *slurp(const char *file, size_t *n, bool *oom)
 
 /* The name of an @include whose quoted text begins at p (after the
  * opening quote, end at e), into name; returns where its closing quote
- * is, or NULL when there is none. As libconfig 1.5's scanner reads it:
- * runs of other bytes, which may span lines, each added as a C string
- * (so up to its first NUL byte: `@include "\0x"` names ""), and the
- * escapes \\ and \". */
+ * is, or NULL when there is none. Like libconfig 1.5's scanner, the name
+ * may span lines and knows the escapes \\ and \". *odd is set when it
+ * holds a NUL byte or another backslash: libconfig reads those otherwise
+ * (a NUL ends a run of the name, so `@include "\0x"` names the include
+ * directory itself), and no real file name needs them. */
 static const char *include_name(const char *p, const char *e, char *name,
-				size_t size)
+				size_t size, bool *odd)
 {
 	size_t k = 0;
-	bool cut = false;	/* past a NUL in this run */
+	*odd = false;
 	for (; p < e && *p != '"'; p++) {
 		char c = *p;
-		if (c == '\\' && p + 1 < e && (p[1] == '\\' || p[1] == '"')) {
+		if (c == '\\' && p + 1 < e && (p[1] == '\\' || p[1] == '"'))
 			c = *++p;
-			cut = false;
-		} else if (c == '\0') {
-			cut = true;
-		}
-		if (!cut && c != '\0' && k + 1 < size)
-			name[k++] = c;
+		else if (c == '\\' || c == '\0')
+			*odd = true;
+		if (k + 1 < size)
+			name[k++] = c == '\0' ? '?' : c;
 	}
 	name[k] = '\0';
 	return p < e ? p : NULL;
@@ -1095,7 +1094,7 @@ static const char *include_name(const char *p, const char *e, char *name,
  * 1.5's scanner finds them (a line starting with @include, see
  * include_name(), the name taken below the include directory even when it
  * starts with '/'); a name that does not exist is left to libconfig's own
- * error. */
+ * error, one it could read otherwise is refused. */
 static bool check_includes(struct loader *l, const char *file,
 			   const char *dir, int depth)
 {
@@ -1121,9 +1120,17 @@ static bool check_includes(struct loader *l, const char *file,
 		while (inc && gap < e && (*gap == ' ' || *gap == '\t'))
 			gap++;
 		char name[4096];
+		bool odd = false;
 		const char *close = inc && gap < e && *gap == '"'
-			? include_name(gap + 1, e, name, sizeof name) : NULL;
-		if (close) {
+			? include_name(gap + 1, e, name, sizeof name, &odd)
+			: NULL;
+		if (close && odd) {
+			snprintf(l->err, l->err_size, "%s:%u: @include \"%.200s"
+				 "\": a NUL byte or a backslash that escapes "
+				 "neither \\ nor \" in the name (expected a file "
+				 "name)", file, lineno, name);
+			ok = false;
+		} else if (close) {
 			char *full;
 			if (asprintf(&full, "%s/%s", dir,
 				     name[0] == '/' ? name + 1 : name) < 0) {
