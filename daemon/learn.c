@@ -824,9 +824,6 @@ static void write_cache(struct learn *l, bool force)
 	}
 }
 
-/* Takes the scores from the cache file when it holds those of the model
- * loaded (saved, unchanged): rows it lacks (tracks analysed since) are
- * scored. Returns whether the scores are in place. */
 /* The row of the cache with `hash`: an open-addressing table of the rows
  * (built on first need in *slot, *cap), or -1. */
 static int cache_find(const struct cache_row *rows, int n, int **slot,
